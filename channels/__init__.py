@@ -1,0 +1,1 @@
+"""Channel kinds: the contract, the registry and one folder per kind."""

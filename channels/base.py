@@ -1,0 +1,278 @@
+"""The channel contract: messages, payloads, receipts, errors and the adapter interface."""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import requests
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+# --------------------------------------------------------------------------- content
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that travels with a message (a table export, a cover picture)."""
+
+    name: str
+    content_type: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Message:
+    """A release rendered for one channel, before the channel applies its limits.
+
+    ``metadata`` holds the government metadata (keys: ``issuing_organ``,
+    ``subject_category``, ``signed_date``, ``published_date``, ``document_number``,
+    ``index_number``, ``column``, ``summary``), all plain strings.
+    """
+
+    release_key: str
+    definition_id: str
+    title: str
+    body: str
+    body_format: str  # "html" | "text" | "xml"
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    urgent: bool = False
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A message prepared by its channel: validated, JSON-serialisable, ready to send."""
+
+    kind: str
+    data: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "data": dict(self.data)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Payload:
+        return cls(kind=str(raw["kind"]), data=dict(raw["data"]))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the channel gave back: remote id, public URL, and channel-specific details."""
+
+    remote_id: str
+    url: str | None = None
+    published_at: datetime | None = None
+    pending: bool = False  # accepted but still finishing remotely (poll ``status``)
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "remote_id": self.remote_id,
+            "url": self.url,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "pending": self.pending,
+            "details": dict(self.details),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Receipt:
+        published = raw.get("published_at")
+        return cls(
+            remote_id=str(raw["remote_id"]),
+            url=raw.get("url"),
+            published_at=datetime.fromisoformat(published) if published else None,
+            pending=bool(raw.get("pending", False)),
+            details=dict(raw.get("details") or {}),
+        )
+
+
+def idempotency_key(release_key: str, channel: str) -> str:
+    """The delivery's idempotency key: derived, never random, 32 hex characters."""
+    return hashlib.sha256(f"{release_key}\x1f{channel}".encode()).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ChannelError(Exception):
+    """Base of every error a channel raises; carries the remote's code and a staff sentence."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        remote_message: str | None = None,
+        explanation_zh: str | None = None,
+        explanation_en: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.remote_message = remote_message
+        self.explanation_zh = explanation_zh or message
+        self.explanation_en = explanation_en or message
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-safe summary for attempts, logs and the delivery log."""
+        return {
+            "error": type(self).__name__,
+            "message": str(self),
+            "code": self.code,
+            "remote_message": self.remote_message,
+            "explanation_zh": self.explanation_zh,
+            "explanation_en": self.explanation_en,
+        }
+
+
+class TransientChannelError(ChannelError):
+    """Network trouble, 5xx or a busy code: worth another try, perhaps after ``retry_after``."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientChannelError):
+    """The remote refused for rate; ``retry_after`` seconds until the window reopens."""
+
+
+class AuthExpired(ChannelError):
+    """Credentials expired: refresh them and retry once."""
+
+    retryable = True
+
+
+class PermanentChannelError(ChannelError):
+    """Will fail the same way every time: do not retry."""
+
+
+class ContentRejected(PermanentChannelError):
+    """The content breaks a limit; names the field and the limit."""
+
+    def __init__(self, message: str, *, field: str, limit: str, **kw: Any) -> None:
+        kw.setdefault("code", "content_rejected")
+        super().__init__(message, **kw)
+        self.field = field
+        self.limit = limit
+
+
+class ConfigurationError(PermanentChannelError):
+    """The channel's settings are wrong or incomplete."""
+
+
+class AlreadyPublished(ChannelError):
+    """The remote says this delivery already landed; ``receipt`` is what it found."""
+
+    def __init__(self, message: str, *, receipt: Receipt, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.receipt = receipt
+
+
+class OutcomeUnknown(ChannelError):
+    """The request left but no answer came, and the channel has no idempotency key."""
+
+
+class NotSupported(ChannelError):
+    """The channel cannot do this operation (e.g. ``find`` where the remote has no lookup)."""
+
+
+# --------------------------------------------------------------------------- collaborators
+
+
+class TokenCache(Protocol):
+    """A cache for access tokens shared by threads and processes (backed by the database)."""
+
+    def get(self, key: str) -> tuple[str, datetime] | None: ...
+
+    def put(self, key: str, token: str, expires_at: datetime) -> None: ...
+
+    def expire(self, key: str, token: str) -> bool: ...
+
+
+@dataclass
+class ChannelContext:
+    """What a channel needs from the core, handed to it instead of imported."""
+
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    session: requests.Session
+    work_dir: Path
+    token_cache: TokenCache | None = None
+    sandbox: bool = False
+
+
+class ChannelSettings(BaseModel):
+    """Base of each kind's settings schema; ``SecretStr`` fields are the secret ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        return [
+            name for name, f in cls.model_fields.items() if f.annotation in (SecretStr, SecretStr | None)
+        ]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Declared limits of a channel kind (each kind subclasses this with its own fields)."""
+
+    title_max_chars: int | None = None
+    body_max_chars: int | None = None
+
+
+class Channel(abc.ABC):
+    """One configured account of one channel kind."""
+
+    kind: ClassVar[str]
+    limits: ClassVar[Limits] = Limits()
+    settings_model: ClassVar[type[ChannelSettings]] = ChannelSettings
+    body_format: ClassVar[str] = "html"  # what its templates render: html | text | xml
+    template_ext: ClassVar[str] = "html"  # templates/<release>/<kind>.<template_ext>.j2
+    takes_urgent: ClassVar[bool] = True
+
+    def __init__(self, name: str, settings: ChannelSettings, context: ChannelContext) -> None:
+        self.name = name
+        self.settings = settings
+        self.context = context
+
+    @abc.abstractmethod
+    def prepare(self, message: Message) -> Payload:
+        """Pure: apply the limits; raise ContentRejected naming the field and the limit."""
+
+    @abc.abstractmethod
+    def send(self, payload: Payload, key: str) -> Receipt:
+        """The only publishing I/O; ``key`` is identical on every attempt of a delivery."""
+
+    def status(self, receipt: Receipt) -> Receipt:
+        """Follow a pending receipt to its final state (asynchronous channels)."""
+        return receipt
+
+    def find(self, key: str, payload: Payload) -> Receipt | None:
+        """Ask the remote whether this delivery already landed; NotSupported where impossible."""
+        raise NotSupported(
+            f"{self.kind} cannot look up earlier deliveries",
+            explanation_zh=f"{self.kind} 渠道无法查询此前是否已发布，需人工核对",
+            explanation_en=f"the {self.kind} channel cannot tell whether it already published",
+        )
+
+    def retract(self, receipt: Receipt) -> None:
+        """Withdraw or delete a published item."""
+        raise NotSupported(f"{self.kind} cannot retract")
+
+    def follow_up(self, receipt: Receipt, payload: Payload) -> Receipt:
+        """Attach an update to an earlier post."""
+        raise NotSupported(f"{self.kind} cannot attach follow-ups")
+
+    def check(self) -> list[str]:
+        """Probe credentials and reachability; returns problems (empty when fine)."""
+        return []

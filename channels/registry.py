@@ -1,0 +1,29 @@
+"""Maps channel kind names to their adapter classes."""
+
+from __future__ import annotations
+
+import importlib
+
+from channels.base import Channel
+
+# kind -> "module:Class"; imported on first use so a kind's dependencies load only when used.
+_KINDS: dict[str, str] = {
+    "memory": "channels.memory.adapter:MemoryChannel",
+    "portal": "channels.portal.adapter:PortalChannel",
+}
+
+# Kinds that are part of the design but not in this build yet (their channels must be disabled).
+PLANNED_KINDS: frozenset[str] = frozenset({"wechat", "weibo", "gazette", "wordpress"})
+
+
+def kinds() -> list[str]:
+    """The kind names this build can publish through."""
+    return sorted(_KINDS)
+
+
+def channel_class(kind: str) -> type[Channel]:
+    """The adapter class for ``kind``; KeyError when the kind is unknown."""
+    module_name, _, class_name = _KINDS[kind].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    assert issubclass(cls, Channel)
+    return cls

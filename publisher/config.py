@@ -1,0 +1,343 @@
+"""Loads and validates schedules.yaml: channels, data schemas and release definitions."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from publisher.cron import cron_trigger
+from publisher.period import PeriodUnit
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+ENV_REF_WHOLE = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RetryPolicy(_Model):
+    """How one delivery is retried: inside a claim (tenacity), then by the sweep."""
+
+    attempts_per_claim: int = Field(3, ge=1, le=10)
+    initial_wait_seconds: float = Field(1.0, gt=0, le=600)
+    max_wait_seconds: float = Field(30.0, gt=0, le=3600)
+    sweep_wait_seconds: float = Field(60.0, gt=0, le=86400)
+    max_sweep_wait_seconds: float = Field(900.0, gt=0, le=86400)
+
+
+class Defaults(_Model):
+    """Values every release definition inherits unless it sets its own."""
+
+    retry: RetryPolicy = RetryPolicy()
+    urgent_retry: RetryPolicy = RetryPolicy(
+        attempts_per_claim=4,
+        initial_wait_seconds=0.5,
+        max_wait_seconds=5,
+        sweep_wait_seconds=10,
+        max_sweep_wait_seconds=60,
+    )
+    misfire_grace_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    retry_deadline_hours: float = Field(24, gt=0, le=24 * 30)
+    workers: int = Field(4, ge=1, le=64)
+
+
+class ChannelConfig(_Model):
+    """One account of one channel kind."""
+
+    kind: str
+    enabled: bool = True
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ColumnSpec(_Model):
+    """One column of a data table: its template id, its header and accepted variants."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    header: str
+    aliases: list[str] = Field(default_factory=list)
+    required: bool = True
+    type: Literal["text", "int", "number", "date"] = "text"
+
+
+class TableSchema(_Model):
+    """The columns a data table must carry."""
+
+    columns: list[ColumnSpec]
+
+
+class TableSource(_Model):
+    """Where one table of a release's data comes from."""
+
+    path: str  # relative to data_dir; {placeholders} of the period; may end in .* for any format
+    table_schema: str = Field(alias="schema")
+    sheet: str | None = None
+    sample: str | None = None  # shipped sample file, relative to the config file
+    allow_empty: bool = False
+
+
+class SourceConfig(_Model):
+    """The data a release reads: its period and its tables."""
+
+    period: PeriodUnit = "day"
+    period_offset: int = Field(0, ge=-12, le=0)
+    tables: dict[str, TableSource]
+
+
+class ReleaseDefinition(_Model):
+    """What to publish, when, from which data, to which channels."""
+
+    title: str
+    issuing_organ: str
+    organ_code: str = Field(pattern=r"^[0-9A-Z]{9}$")
+    subject_category: str
+    column: str
+    document_number: str | None = None
+    schedule: str
+    source: SourceConfig | None = None
+    templates: str | None = None
+    channels: list[str] = Field(min_length=1)
+    misfire_grace_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60)
+    retry_deadline_hours: float | None = Field(None, gt=0, le=24 * 30)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_shape(cls, value: str) -> str:
+        if value != "manual":
+            cron_trigger(value, ZoneInfo("UTC"))  # raises ValueError with the reason
+        return value
+
+
+class Config(_Model):
+    """The whole of schedules.yaml."""
+
+    timezone: str = "Asia/Shanghai"
+    site_name: str = "市人民政府门户网站"
+    data_dir: str = "var/inbox"
+    templates_dir: str = "templates"
+    defaults: Defaults = Defaults()
+    columns: dict[str, str] = Field(default_factory=dict)
+    channels: dict[str, ChannelConfig]
+    schemas: dict[str, TableSchema] = Field(default_factory=dict)
+    releases: dict[str, ReleaseDefinition]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration, located as precisely as possible."""
+
+    file: str
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path or '(top)'}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration has problems; ``problems`` lists every one found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"配置有 {len(problems)} 处错误 / {len(problems)} configuration problem(s):\n{lines}")
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config plus where it came from (paths resolve against its folder)."""
+
+    config: Config
+    file: Path
+    lines: dict[tuple[str, ...], int]
+
+    @property
+    def root(self) -> Path:
+        return self.file.parent
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.config.timezone)
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else self.root / path
+
+    def problem(self, path: tuple[str | int, ...], message: str) -> Problem:
+        key = tuple(str(p) for p in path)
+        line = None
+        while key:
+            if key in self.lines:
+                line = self.lines[key]
+                break
+            key = key[:-1]
+        return Problem(str(self.file), ".".join(str(p) for p in path), message, line)
+
+    def definition(self, release_id: str) -> ReleaseDefinition:
+        try:
+            return self.config.releases[release_id]
+        except KeyError:
+            known = ", ".join(sorted(self.config.releases))
+            raise ConfigError(
+                [Problem(str(self.file), f"releases.{release_id}",
+                         f"没有这个发布定义 / no such release definition (known: {known})")]
+            ) from None
+
+    def misfire_grace_minutes(self, release_id: str) -> int:
+        d = self.config.releases[release_id]
+        return d.misfire_grace_minutes or self.config.defaults.misfire_grace_minutes
+
+    def retry_deadline_hours(self, release_id: str) -> float:
+        d = self.config.releases[release_id]
+        return d.retry_deadline_hours or self.config.defaults.retry_deadline_hours
+
+
+def _line_map(node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _line_map(value_node, (*path, key), out)
+            out[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _line_map(item, (*path, str(index)), out)
+
+
+def resolve_env(value: str, environ: dict[str, str] | None = None) -> str:
+    """Replace ``${VAR}`` references with the environment's values; KeyError names a missing one."""
+    env = os.environ if environ is None else environ
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise KeyError(name)
+        return env[name]
+
+    return ENV_REF.sub(sub, value)
+
+
+def load(file: Path | str) -> LoadedConfig:
+    """Read and validate a config file; ConfigError lists every problem found."""
+    file = Path(file)
+    name = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(name, "", f"无法读取 / cannot read: {exc.strerror}")]) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError([Problem(name, "", f"YAML 语法错误 / YAML syntax: {exc}", line)]) from exc
+    lines: dict[tuple[str, ...], int] = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(name, "", "顶层必须是映射 / the top level must be a mapping", 1)])
+    partial = LoadedConfig(Config.model_construct(), file, lines)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            partial.problem(tuple(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)
+        ]
+        raise ConfigError(problems) from None
+    loaded = LoadedConfig(config, file, lines)
+    problems = cross_check(loaded)
+    if problems:
+        raise ConfigError(problems)
+    return loaded
+
+
+def cross_check(loaded: LoadedConfig) -> list[Problem]:
+    """Checks that span sections: channel kinds, references, secrets, schedules."""
+    from channels import registry  # local: channels never import publisher, but we may import them
+
+    config = loaded.config
+    problems: list[Problem] = []
+    for name, channel in config.channels.items():
+        if not re.match(ID_PATTERN, name):
+            problems.append(loaded.problem(("channels", name), "id must be lower-case kebab or snake"))
+        if channel.kind not in registry.kinds():
+            if channel.kind in registry.PLANNED_KINDS and not channel.enabled:
+                continue
+            hint = " (not in this build yet: set enabled: false)" if (
+                channel.kind in registry.PLANNED_KINDS) else ""
+            problems.append(loaded.problem(
+                ("channels", name, "kind"),
+                f"未知渠道类型 / unknown channel kind {channel.kind!r}{hint}; "
+                f"known: {', '.join(registry.kinds())}",
+            ))
+            continue
+        settings_model = registry.channel_class(channel.kind).settings_model
+        secrets = set(settings_model.secret_fields())
+        for field_name, value in channel.settings.items():
+            if field_name in secrets and not (
+                isinstance(value, str) and ENV_REF_WHOLE.match(value)
+            ):
+                problems.append(loaded.problem(
+                    ("channels", name, "settings", field_name),
+                    "密钥只能写成 ${环境变量} / secrets must be ${ENV_VAR} references, never literal",
+                ))
+        try:
+            settings_model.model_validate(
+                {k: v for k, v in channel.settings.items() if k not in secrets}
+                | {k: "x" for k in secrets if k in channel.settings}
+            )
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                problems.append(loaded.problem(
+                    ("channels", name, "settings", *[str(p) for p in err["loc"]]), err["msg"]))
+    for release_id, definition in config.releases.items():
+        base = ("releases", release_id)
+        if not re.match(ID_PATTERN, release_id):
+            problems.append(loaded.problem(base, "id must be lower-case kebab or snake"))
+        for index, channel_name in enumerate(definition.channels):
+            if channel_name not in config.channels:
+                problems.append(loaded.problem(
+                    (*base, "channels", index),
+                    f"未定义的渠道 / unknown channel {channel_name!r}",
+                ))
+        if definition.column not in config.columns:
+            problems.append(loaded.problem(
+                (*base, "column"), f"未定义的栏目 / unknown column {definition.column!r}"))
+        if definition.source:
+            for table_name, table in definition.source.tables.items():
+                if table.table_schema not in config.schemas:
+                    problems.append(loaded.problem(
+                        (*base, "source", "tables", table_name, "schema"),
+                        f"未定义的数据结构 / unknown schema {table.table_schema!r}",
+                    ))
+                if table.sample and not loaded.resolve(table.sample).is_file():
+                    problems.append(loaded.problem(
+                        (*base, "source", "tables", table_name, "sample"),
+                        f"样例数据文件不存在 / sample file not found: {table.sample}",
+                    ))
+        folder = loaded.resolve(config.templates_dir) / (definition.templates or release_id)
+        if not folder.is_dir():
+            problems.append(loaded.problem(
+                (*base, "templates"), f"模板目录不存在 / template folder not found: {folder}"))
+    return problems
