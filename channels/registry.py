@@ -24,6 +24,7 @@ def kinds() -> list[str]:
 def channel_class(kind: str) -> type[Channel]:
     """The adapter class for ``kind``; KeyError when the kind is unknown."""
     module_name, _, class_name = _KINDS[kind].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    assert issubclass(cls, Channel)
+    cls: type[Channel] = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Channel)):
+        raise TypeError(f"{_KINDS[kind]} is not a Channel")
     return cls

@@ -159,7 +159,8 @@ class ConfigError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"配置有 {len(problems)} 处错误 / {len(problems)} configuration problem(s):\n{lines}")
+        count = len(problems)
+        super().__init__(f"配置有 {count} 处错误 / {count} configuration problem(s):\n{lines}")
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ def load(file: Path | str) -> LoadedConfig:
         _line_map(node, (), lines)
     if not isinstance(raw, dict):
         raise ConfigError([Problem(name, "", "顶层必须是映射 / the top level must be a mapping", 1)])
-    partial = LoadedConfig(Config.model_construct(), file, lines)
+    partial = LoadedConfig(Config.model_construct(channels={}, releases={}), file, lines)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:

@@ -1,0 +1,34 @@
+# Set-up, the bot on its embedded default, and the test suite. Each target installs what it needs.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+## run: the bot on SQLite with the built-in emulators; publishes the sample food-safety release
+run: $(STAMP)
+	$(BIN)/publisher run --sandbox --demo
+
+## test: lint, type check, then every test (SQLite and PostgreSQL)
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check publisher channels tests bench samples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/dispatch_throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,90 @@
+"""The running bot's parts wired together: config, store, clock, renderer and channels."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from channels import registry
+from channels.base import Channel, ChannelContext, ConfigurationError
+from publisher.clock import Clock, SystemClock
+from publisher.config import ENV_REF_WHOLE, LoadedConfig, resolve_env
+from publisher.logs import register_secret
+from publisher.render import Renderer
+from publisher.store import Store
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = "gov-publisher/0.1"
+    return session
+
+
+@dataclass
+class App:
+    """Everything a command or the daemon needs; built once per process."""
+
+    loaded: LoadedConfig
+    store: Store
+    clock: Clock = field(default_factory=SystemClock)
+    sandbox: bool = False
+    session_factory: Callable[[], requests.Session] = _session
+    environ: dict[str, str] | None = None
+    _channels: dict[str, Channel] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def renderer(self) -> Renderer:
+        return Renderer(self.loaded.resolve(self.loaded.config.templates_dir))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.loaded.resolve(self.loaded.config.data_dir)
+
+    def enabled(self, channel_name: str) -> bool:
+        channel = self.loaded.config.channels.get(channel_name)
+        return channel is not None and channel.enabled
+
+    def channel(self, name: str) -> Channel:
+        """The adapter for channel ``name`` (built once, secrets resolved from the environment)."""
+        with self._lock:
+            if name not in self._channels:
+                self._channels[name] = self._build(name)
+            return self._channels[name]
+
+    def _build(self, name: str) -> Channel:
+        conf = self.loaded.config.channels[name]
+        cls = registry.channel_class(conf.kind)
+        secrets = set(cls.settings_model.secret_fields())
+        values: dict[str, object] = {}
+        for key, value in conf.settings.items():
+            if isinstance(value, str) and "${" in value:
+                try:
+                    value = resolve_env(value, self.environ)
+                except KeyError as exc:
+                    if not self.sandbox:
+                        raise ConfigurationError(
+                            f"channel {name}: environment variable {exc.args[0]} is not set",
+                            code="missing_secret",
+                            explanation_zh=f"渠道 {name} 缺少环境变量 {exc.args[0]}（密钥不写入配置文件）",
+                            explanation_en=f"channel {name} needs environment variable "
+                                           f"{exc.args[0]} (secrets are never in the config file)",
+                        ) from None
+                    match = ENV_REF_WHOLE.match(str(conf.settings[key]))
+                    value = f"sandbox-{match.group(1).lower() if match else key}"
+                if key in secrets:
+                    register_secret(value)
+            values[key] = value
+        settings = cls.settings_model.model_validate(values)
+        context = ChannelContext(
+            clock=self.clock.now,
+            sleep=self.clock.sleep,
+            session=self.session_factory(),
+            work_dir=self.loaded.root,
+            sandbox=self.sandbox,
+        )
+        return cls(name, settings, context)

@@ -1,0 +1,79 @@
+"""``publisher check``: config, templates, sample data and channel limits, every problem listed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from channels.portal.catalogue import format_index_number
+from publisher.app import App
+from publisher.config import LoadedConfig, Problem
+from publisher.period import period_of
+from publisher.release import ReleaseProblems, occurrence_key, prepare_release
+from publisher.source import DataError, Table, read_table
+from publisher.store import Store
+
+
+def preview_app(loaded: LoadedConfig) -> App:
+    """An App for work that never touches the database (check, preview): emulator credentials."""
+    return App(loaded=loaded, store=Store("sqlite://", migrate=False), sandbox=True)
+
+
+def sample_tables(loaded: LoadedConfig, definition_id: str, problems: list[Problem]
+                  ) -> dict[str, Table] | None:
+    """Read a definition's shipped samples through their schemas; problems go to the list."""
+    definition = loaded.config.releases[definition_id]
+    if definition.source is None:
+        return {}
+    tables: dict[str, Table] = {}
+    for name, table in definition.source.tables.items():
+        path = ("releases", definition_id, "source", "tables", name, "sample")
+        if not table.sample:
+            problems.append(loaded.problem(path[:-1], "没有样例数据，无法检查渲染与渠道限制 / no "
+                                           "sample data: rendering and limits go unchecked"))
+            return None
+        file = loaded.resolve(table.sample)
+        try:
+            rows = read_table(file, loaded.config.schemas[table.table_schema], table.sheet)
+        except DataError as exc:
+            problems.append(loaded.problem(path, str(exc)))
+            return None
+        tables[name] = Table(name=name, file=file, rows=rows)
+    return tables
+
+
+def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[Problem]:
+    """Every problem found in templates, samples and limits (the config itself already loaded)."""
+    app = preview_app(loaded)
+    problems: list[Problem] = []
+    renderer = app.renderer
+    for definition_id, definition in loaded.config.releases.items():
+        folder = definition.templates or definition_id
+        for error in renderer.check(folder):
+            problems.append(loaded.problem(("releases", definition_id, "templates"), str(error)))
+        for index, name in enumerate(definition.channels):
+            if not app.enabled(name):
+                continue
+            channel = app.channel(name)
+            template = renderer.template_path(folder, channel.kind, channel.template_ext)
+            if not template.is_file():
+                problems.append(loaded.problem(
+                    ("releases", definition_id, "channels", index),
+                    f"缺少模板 / missing template {template}"))
+        tables = sample_tables(loaded, definition_id, problems)
+        if tables is None or any(p.path.startswith(f"releases.{definition_id}.") for p in problems):
+            continue
+        period = (period_of(at.astimezone(loaded.zone).date(), definition.source.period,
+                            definition.source.period_offset) if definition.source else None)
+        try:
+            prepare_release(app, definition_id, occurrence_key(definition_id, at, app), at,
+                            index_number=format_index_number(definition.organ_code,
+                                                             at.year, 1),
+                            tables=tables, period=period)
+        except ReleaseProblems as exc:
+            problems.extend(loaded.problem(path, message) for path, message in exc.located)
+    if online:
+        for name, conf in loaded.config.channels.items():
+            if conf.enabled:
+                problems.extend(loaded.problem(("channels", name), message)
+                                for message in app.channel(name).check())
+    return problems

@@ -1,0 +1,63 @@
+"""The ``publisher`` command: one entry point, help in zh-CN and English."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from publisher import config as config_module
+from publisher.app import App
+from publisher.logs import configure
+from publisher.store import Store, database_url
+
+CONFIG_OPTION = typer.Option(
+    Path("schedules.yaml"), "--config", "-c", envvar="PUBLISHER_CONFIG",
+    help="配置文件 / the config file (schedules.yaml)")
+
+cli = typer.Typer(
+    name="publisher",
+    help="政务信息多渠道发布机器人 / Multi-channel publishing bot for government information.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+audit_cli = typer.Typer(help="审计日志 / The tamper-evident audit log.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+
+
+def actor() -> str:
+    """Who is acting: ``PUBLISHER_ACTOR`` or the login name."""
+    return os.environ.get("PUBLISHER_ACTOR") or f"staff:{getpass.getuser()}"
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def load_config(path: Path) -> config_module.LoadedConfig:
+    try:
+        return config_module.load(path)
+    except config_module.ConfigError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def open_app(path: Path, *, sandbox: bool = False, json_logs: bool | None = None) -> App:
+    """Configure logs, load the config, open (and migrate) the database."""
+    configure(json=(not sys.stderr.isatty()) if json_logs is None else json_logs,
+              level=os.environ.get("PUBLISHER_LOG_LEVEL", "INFO"))
+    loaded = load_config(path)
+    store = Store(database_url(loaded.root))
+    return App(loaded=loaded, store=store, sandbox=sandbox)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from publisher.cli import content, inspect, run  # noqa: F401  (register commands)
+
+    cli()

@@ -1,0 +1,144 @@
+"""``publisher log`` (the delivery log) and ``publisher audit verify|export``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from sqlalchemy import select
+
+from publisher import audit
+from publisher.cli import CONFIG_OPTION, audit_cli, cli, fail, open_app
+from publisher.dispatch import STATES
+from publisher.store.models import Delivery, Release
+
+COLUMNS = ("delivery", "release", "channel", "state", "attempts", "updated_at", "url", "detail")
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"--since 需要 ISO 时间 / --since needs an ISO date or time: {text!r}",
+                   2) from None
+    if value.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        value = value.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return value
+
+
+@cli.command("log")
+def log_command(
+    release: str | None = typer.Option(None, "--release", help="发布定义或发布键 / definition id "
+                                       "or release key"),
+    channel: str | None = typer.Option(None, "--channel", help="渠道 / channel"),
+    status: str | None = typer.Option(None, "--status", help=f"状态 / state: {', '.join(STATES)}"),
+    since: str | None = typer.Option(None, "--since", help="起始时间 / updated since (ISO 8601)"),
+    output: str = typer.Option("table", "--format", help="table | json | csv"),
+    limit: int = typer.Option(200, "--limit", min=1, help="最多行数 / at most this many rows"),
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """查看投递记录 / Show the delivery log: who published what, where, when, with which result."""
+    if status is not None and status not in STATES:
+        raise fail(f"未知状态 / unknown state {status!r}; known: {', '.join(STATES)}", 2)
+    if output not in ("table", "json", "csv"):
+        raise fail("--format 只能是 table、json 或 csv / must be table, json or csv", 2)
+    app = open_app(config, json_logs=True)
+    query = (select(Delivery, Release).join(Release, Delivery.release_id == Release.id)
+             .order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(limit))
+    if release:
+        query = query.where((Release.definition_id == release) | (Release.key == release))
+    if channel:
+        query = query.where(Delivery.channel == channel)
+    if status:
+        query = query.where(Delivery.state == status)
+    since_at = _since(since)
+    if since_at:
+        query = query.where(Delivery.updated_at >= since_at)
+    with app.store.read() as session:
+        rows = [_row(d, r, app.loaded.zone) for d, r in session.execute(query).all()]
+    if output == "json":
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+    elif output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        _table(rows)
+
+
+def _row(delivery: Delivery, release: Release, zone: Any) -> dict[str, Any]:
+    error = delivery.last_error or {}
+    detail = delivery.reason or ""
+    if delivery.state in ("failed", "retry_wait", "unknown") and error:
+        code = f"[{error.get('code')}] " if error.get("code") else ""
+        detail = f"{code}{error.get('explanation_zh') or error.get('message')}"
+        if delivery.state == "retry_wait" and delivery.next_attempt_at:
+            detail += f" (next {delivery.next_attempt_at.astimezone(zone):%m-%d %H:%M:%S})"
+    return {
+        "delivery": delivery.id,
+        "release": release.key,
+        "channel": delivery.channel,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "updated_at": delivery.updated_at.astimezone(zone).isoformat(timespec="seconds"),
+        "url": (delivery.receipt or {}).get("url") or "",
+        "detail": detail,
+    }
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        typer.echo("（无记录 / no deliveries）")
+        return
+    headers = ("编号/id", "发布/release", "渠道/channel", "状态/state", "尝试/tries",
+               "更新/updated", "链接或说明/url or detail")
+    lines = [headers] + [
+        (str(r["delivery"]), r["release"], r["channel"], r["state"], str(r["attempts"]),
+         r["updated_at"][5:16].replace("T", " "), r["url"] or r["detail"]) for r in rows]
+    widths = [max(_width(line[i]) for line in lines) for i in range(len(headers) - 1)]
+    for line in lines:
+        cells = [line[i] + " " * (widths[i] - _width(line[i])) for i in range(len(widths))]
+        typer.echo("  ".join([*cells, line[-1]]))
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+@audit_cli.command("verify")
+def audit_verify(config: Path = CONFIG_OPTION) -> None:
+    """核验审计链，报告第一条被改动的记录 / Verify the chain; name the first bad row."""
+    app = open_app(config, json_logs=True)
+    with app.store.read() as session:
+        verdict = audit.verify(session)
+    typer.echo(verdict.describe(), err=not verdict.ok)
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
+@audit_cli.command("export")
+def audit_export(
+    output: Path | None = typer.Option(None, "--output", "-o", help="输出文件（默认标准输出）/ "
+                                       "output file (default: stdout)"),
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """导出审计链为 JSON Lines / Export the audit chain as JSON lines."""
+    app = open_app(config, json_logs=True)
+    with app.store.read() as session:
+        if output is None:
+            count = audit.export(session, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as out:
+                count = audit.export(session, out)
+    typer.echo(f"导出 {count} 条 / exported {count} events", err=True)

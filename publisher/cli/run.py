@@ -1,0 +1,215 @@
+"""``publisher run`` (the daemon), ``trigger`` and ``retry``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlparse
+
+import typer
+from sqlalchemy import select
+
+from publisher import audit, release
+from publisher.app import App
+from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
+from publisher.dispatch import Dispatcher
+from publisher.errors import SchedulerBusy
+from publisher.logs import get_logger
+from publisher.scheduler import Scheduler
+from publisher.source import DataError, parse_data_option
+from publisher.store.models import Delivery, Release
+
+log = get_logger("publisher.run")
+
+
+def sample_data(app: App, definition_id: str) -> dict[str, Path]:
+    """The shipped sample file of every table of a definition."""
+    definition = app.loaded.definition(definition_id)
+    if definition.source is None:
+        return {}
+    return {name: app.loaded.resolve(table.sample)
+            for name, table in definition.source.tables.items() if table.sample}
+
+
+def _serve_site(app: App, port: int | None) -> Any:
+    """Serve the static portal on 127.0.0.1 for a look (the first portal channel)."""
+    from channels.portal.sandbox import serve
+
+    for name, conf in app.loaded.config.channels.items():
+        if conf.kind == "portal" and conf.enabled:
+            settings: Any = app.channel(name).settings
+            site_dir = app.loaded.resolve(settings.site_dir)
+            site_dir.mkdir(parents=True, exist_ok=True)
+            chosen = port if port is not None else (urlparse(settings.base_url).port or 8180)
+            handle = serve(site_dir, chosen)
+            typer.echo(f"门户网站预览 / portal site at {handle.url}")
+            return handle
+    return None
+
+
+@cli.command()
+def run(
+    config: Path = CONFIG_OPTION,
+    sandbox: bool = typer.Option(False, "--sandbox", help="所有渠道接内置模拟器 / wire every "
+                                 "channel to its built-in emulator (no credentials needed)"),
+    demo: bool = typer.Option(False, "--demo", help="启动时用样例数据发布食品安全抽检 / at start, "
+                              "publish the food-safety release from its sample data"),
+    trigger: list[str] = typer.Option([], "--trigger", help="启动时立即发布 / publish this "
+                                      "definition at start (repeatable)"),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="在 127.0.0.1 上预览门户网站 / "
+                               "serve the portal site on 127.0.0.1"),
+    port: int | None = typer.Option(None, "--port", help="预览端口 / port for the site preview"),
+    poll_seconds: float = typer.Option(1.0, "--poll-seconds", min=0.05,
+                                       help="检查到期投递的间隔 / how often to look for due "
+                                            "deliveries"),
+    json_logs: bool | None = typer.Option(None, "--json-logs/--pretty-logs",
+                                          help="日志格式 / log format (default: JSON unless a "
+                                               "terminal)"),
+) -> None:
+    """运行调度器与投递进程 / Run the scheduler and the dispatcher until stopped."""
+    app = open_app(config, sandbox=sandbox, json_logs=json_logs)
+    wake = threading.Event()
+    stop = threading.Event()
+    dispatcher = Dispatcher(app)
+    scheduler = Scheduler(app, on_release=lambda _id: wake.set())
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("run.stopping", signal=signum)
+        stop.set()
+        wake.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        scheduler.start()
+    except SchedulerBusy as exc:
+        raise fail(str(exc), 3) from None
+    recovered = dispatcher.recover()
+    log.info("run.started", sandbox=sandbox, recovered=recovered, database=app.store.safe_url)
+    site = _serve_site(app, port) if serve else None
+    names = list(trigger) + (["food-safety-sampling"] if demo else [])
+    for name in names:
+        outcome = release.create(app, name, app.clock.now(), actor=actor(), origin="manual",
+                                 data=sample_data(app, name) if demo else None)
+        typer.echo(f"{outcome.key}: {outcome.state}")
+        for problem in outcome.problems:
+            typer.echo(f"  - {problem}", err=True)
+    last_recover = app.clock.now()
+    try:
+        while not stop.is_set():
+            dispatcher.run_once()
+            if (app.clock.now() - last_recover).total_seconds() > 60:
+                dispatcher.recover()
+                last_recover = app.clock.now()
+            wake.wait(poll_seconds)
+            wake.clear()
+    finally:
+        scheduler.stop()
+        dispatcher.shutdown(wait=True)
+        if site is not None:
+            site.stop()
+        log.info("run.stopped")
+
+
+def _show_deliveries(app: App, release_id: int) -> int:
+    """Print each delivery's final state; returns how many did not publish."""
+    with app.store.read() as session:
+        rows = session.execute(select(Delivery).where(Delivery.release_id == release_id)
+                               .order_by(Delivery.channel)).scalars().all()
+    bad = 0
+    for row in rows:
+        url = (row.receipt or {}).get("url") or ""
+        error = (row.last_error or {}).get("explanation_zh") or row.reason or ""
+        typer.echo(f"  {row.channel:<16} {row.state:<10} {url}{error if not url else ''}")
+        bad += row.state != "published"
+    return bad
+
+
+@cli.command("trigger")
+def trigger_command(
+    definition: str = typer.Argument(..., help="发布定义 / release definition id"),
+    data: list[str] = typer.Option([], "--data", help="数据文件 / data file (FILE, or "
+                                   "TABLE=FILE)"),
+    sandbox: bool = typer.Option(False, "--sandbox", help="使用模拟器 / use the emulators"),
+    send: bool = typer.Option(True, "--send/--no-send", help="立即投递 / deliver now (else the "
+                              "running daemon does)"),
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """立即发布一次 / Create a release of a definition now (and deliver it)."""
+    app = open_app(config, sandbox=sandbox)
+    definition_conf = app.loaded.definition(definition)
+    overrides: dict[str, Path] | None = None
+    if data:
+        if definition_conf.source is None:
+            raise fail(f"{definition} 不读取数据 / reads no data", 2)
+        try:
+            overrides = parse_data_option(data, definition_conf.source)
+        except DataError as exc:
+            raise fail(str(exc), 2) from None
+    outcome = release.create(app, definition, app.clock.now(), actor=actor(), origin="manual",
+                             data=overrides)
+    typer.echo(f"{outcome.key}: {outcome.state}")
+    if outcome.problems:
+        for problem in outcome.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(1)
+    if send:
+        _deliver(app, outcome.release_id)
+
+
+def _deliver(app: App, release_id: int) -> None:
+    dispatcher = Dispatcher(app)
+    with app.store.read() as session:
+        total = len(session.execute(select(Delivery.id).where(
+            Delivery.release_id == release_id)).all())
+    try:
+        with typer.progressbar(length=total, label="投递中 / delivering", file=None) as bar:
+            dispatcher.drain(release_id, on_progress=lambda: bar.update(1))
+    finally:
+        dispatcher.shutdown()
+    if _show_deliveries(app, release_id):
+        raise typer.Exit(1)
+
+
+@cli.command("retry")
+def retry_command(
+    delivery_id: int = typer.Argument(..., help="投递编号 / delivery id"),
+    send: bool = typer.Option(True, "--send/--no-send", help="立即投递 / deliver now"),
+    sandbox: bool = typer.Option(False, "--sandbox", help="使用模拟器 / use the emulators"),
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """重试失败或结果不明的投递 / Send a failed or unknown delivery again, under the same key."""
+    app = open_app(config, sandbox=sandbox)
+    now = app.clock.now()
+    who = actor()
+    with app.store.write() as session:
+        row = session.get(Delivery, delivery_id)
+        if row is None:
+            raise fail(f"没有投递 {delivery_id} / no delivery {delivery_id}", 2)
+        if row.state not in ("failed", "unknown"):
+            raise fail(f"投递 {delivery_id} 状态为 {row.state}，只能重试 failed 或 unknown / "
+                       f"delivery {delivery_id} is {row.state}; only failed or unknown can be "
+                       "retried", 2)
+        rel = session.get(Release, row.release_id)
+        assert rel is not None
+        previous = row.state
+        row.state, row.next_attempt_at, row.updated_at = "retry_wait", now, now
+        row.reason = f"人工重试 / retried by {who}"
+        rel.deadline_at = max(rel.deadline_at, now + _deadline(app, rel.definition_id))
+        audit.append(session, at=now, actor=who, action="delivery.retry",
+                     subject=f"delivery:{delivery_id}",
+                     details={"channel": row.channel, "previous_state": previous})
+        release_id = row.release_id
+    typer.echo(f"delivery {delivery_id}: retry_wait")
+    if send:
+        _deliver(app, release_id)
+
+
+def _deadline(app: App, definition_id: str) -> timedelta:
+    if definition_id in app.loaded.config.releases:
+        return timedelta(hours=app.loaded.retry_deadline_hours(definition_id))
+    return timedelta(hours=app.loaded.config.defaults.retry_deadline_hours)

@@ -1,0 +1,335 @@
+"""The dispatcher: claim due deliveries, send them with retries, record every attempt and state."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from channels.base import (
+    AlreadyPublished,
+    AuthExpired,
+    Channel,
+    ChannelError,
+    NotSupported,
+    OutcomeUnknown,
+    Payload,
+    RateLimited,
+    Receipt,
+    TransientChannelError,
+)
+from publisher import audit
+from publisher.alert import alert
+from publisher.app import App
+from publisher.logs import bound, get_logger, redact
+from publisher.process import holder_dead, holder_id
+from publisher.retry import in_claim, next_attempt_at
+from publisher.store.models import Attempt, Delivery, Release
+
+log = get_logger(__name__)
+
+STATES = ("pending", "sending", "retry_wait", "published", "failed", "unknown", "retracted")
+DUE_STATES = ("pending", "retry_wait")
+STALE_CLAIM = timedelta(minutes=30)  # a claim from another host this old is presumed dead
+
+
+def classify(exc: BaseException) -> str:
+    """The attempt outcome recorded for an exception."""
+    if isinstance(exc, AlreadyPublished):
+        return "already_published"
+    if isinstance(exc, RateLimited):
+        return "rate_limited"
+    if isinstance(exc, TransientChannelError):
+        return "transient"
+    if isinstance(exc, AuthExpired):
+        return "auth_expired"
+    if isinstance(exc, OutcomeUnknown):
+        return "unknown"
+    if isinstance(exc, ChannelError):
+        return "permanent"
+    return "error"
+
+
+def _describe(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, ChannelError):
+        described = exc.describe()
+    else:
+        described = {"error": type(exc).__name__, "message": str(exc),
+                     "explanation_zh": "程序内部错误，请联系技术人员",
+                     "explanation_en": "internal error; tell the technical staff"}
+    result = redact(described)
+    assert isinstance(result, dict)
+    return result
+
+
+class Dispatcher:
+    """Moves deliveries from due to a final state; safe to run beside other dispatchers."""
+
+    def __init__(self, app: App, *, workers: int | None = None) -> None:
+        self.app = app
+        self.worker = holder_id()
+        size = workers or app.loaded.config.defaults.workers
+        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="deliver")
+        self._inflight: dict[int, Future[str | None]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ the loop
+
+    def due(self, limit: int = 100, release_id: int | None = None) -> list[int]:
+        """Ids of deliveries ready to send, urgent first, oldest first."""
+        now = self.app.clock.now()
+        query = (
+            select(Delivery.id)
+            .where(Delivery.state.in_(DUE_STATES),
+                   or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
+            .order_by(Delivery.urgent.desc(), Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+        )
+        if release_id is not None:
+            query = query.where(Delivery.release_id == release_id)
+        with self.app.store.read() as session:
+            return list(session.execute(query).scalars())
+
+    def run_once(self, release_id: int | None = None) -> list[Future[str | None]]:
+        """Start every due delivery not already in flight here; returns their futures."""
+        started = []
+        with self._lock:
+            self._inflight = {k: f for k, f in self._inflight.items() if not f.done()}
+            for delivery_id in self.due(release_id=release_id):
+                if delivery_id not in self._inflight:
+                    future = self._pool.submit(self.deliver, delivery_id)
+                    self._inflight[delivery_id] = future
+                    started.append(future)
+        return started
+
+    def drain(self, release_id: int | None = None, *, until: datetime | None = None,
+              on_progress: Callable[[], None] | None = None) -> None:
+        """Dispatch until nothing is due or in flight (waiting out short retry waits)."""
+        while True:
+            futures = self.run_once(release_id)
+            for future in futures:
+                future.result()
+                if on_progress:
+                    on_progress()
+            if futures:
+                continue
+            waiting = self._next_wait(release_id)
+            if waiting is None or (until is not None and waiting > until):
+                return
+            self.app.clock.sleep(max((waiting - self.app.clock.now()).total_seconds(), 0.05))
+
+    def _next_wait(self, release_id: int | None) -> datetime | None:
+        query = select(Delivery.next_attempt_at).where(Delivery.state.in_(DUE_STATES))
+        if release_id is not None:
+            query = query.where(Delivery.release_id == release_id)
+        with self.app.store.read() as session:
+            times = [t for t in session.execute(query).scalars() if t is not None]
+        return min(times) if times else None
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    # ------------------------------------------------------------------ one delivery
+
+    def claim(self, delivery_id: int) -> Delivery | None:
+        """Conditionally move a due delivery to ``sending`` (durably); None if someone else won."""
+        now = self.app.clock.now()
+        with self.app.store.write() as session:
+            result = session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.state.in_(DUE_STATES),
+                       or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
+                .values(state="sending", claims=Delivery.claims + 1, claimed_by=self.worker,
+                        claimed_at=now, updated_at=now)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            delivery = session.get(Delivery, delivery_id)
+            assert delivery is not None
+            release = session.get(Release, delivery.release_id)
+            assert release is not None
+            if now > release.deadline_at:
+                self._finish_in(session, delivery, "failed", now,
+                                reason="超过发布截止时间 / retry deadline passed")
+                alert(self.app, "delivery.failed", f"投递失败：{delivery.channel}",
+                      f"delivery failed: {delivery.channel}", delivery_id=delivery_id,
+                      reason="deadline")
+                return None
+            audit.append(session, at=now, actor=self.worker, action="delivery.sending",
+                         subject=f"delivery:{delivery_id}",
+                         details={"channel": delivery.channel, "claim": delivery.claims})
+            session.expunge(delivery)
+            return delivery
+
+    def deliver(self, delivery_id: int) -> str | None:
+        """Claim and send one delivery; returns the state it ended this claim in."""
+        delivery = self.claim(delivery_id)
+        if delivery is None:
+            return None
+        with bound(delivery_id=delivery.id, channel=delivery.channel,
+                   release_id=delivery.release_id):
+            return self._send(delivery)
+
+    def _send(self, delivery: Delivery) -> str:
+        app = self.app
+        with app.store.read() as session:
+            urgent = bool(session.execute(select(Release.urgent).where(
+                Release.id == delivery.release_id)).scalar_one())
+        policy = app.loaded.config.defaults.urgent_retry if urgent else \
+            app.loaded.config.defaults.retry
+        payload = Payload.from_json(delivery.payload)
+        counter = {"n": delivery.attempts}
+        try:
+            channel = app.channel(delivery.channel)
+            receipt = in_claim(policy, app.clock.sleep)(
+                self._attempt, delivery, channel, payload, counter)
+        except AlreadyPublished as exc:
+            return self._finish(delivery, "published", receipt=exc.receipt,
+                                reason="渠道确认此前已发布 / the channel says it was already published")
+        except (TransientChannelError, AuthExpired) as exc:
+            now = app.clock.now()
+            when = next_attempt_at(policy, delivery.claims, now, getattr(exc, "retry_after", None))
+            return self._finish(delivery, "retry_wait", error=exc, next_at=when)
+        except OutcomeUnknown as exc:
+            return self._finish(delivery, "unknown", error=exc, reason=str(redact(str(exc))))
+        except ChannelError as exc:
+            return self._finish(delivery, "failed", error=exc)
+        except Exception as exc:  # a bug or an unmapped library error: the send may have left
+            log.exception("delivery.unexpected_error")
+            return self._finish(delivery, "unknown", error=exc,
+                                reason="发送时出现意外错误，结果不明 / unexpected error while sending")
+        return self._finish(delivery, "published", receipt=receipt)
+
+    def _attempt(self, delivery: Delivery, channel: Channel, payload: Payload,
+                 counter: dict[str, int]) -> Receipt:
+        counter["n"] += 1
+        number = counter["n"]
+        started = self.app.clock.now()
+        t0 = time.perf_counter()
+        outcome, error, receipt = "published", None, None
+        try:
+            with bound(attempt=number):
+                receipt = channel.send(payload, delivery.idempotency_key)
+                while receipt.pending:
+                    self.app.clock.sleep(1.0)
+                    receipt = channel.status(receipt)
+            return receipt
+        except BaseException as exc:
+            outcome, error = classify(exc), _describe(exc)
+            if isinstance(exc, AlreadyPublished):
+                receipt = exc.receipt
+            raise
+        finally:
+            duration_ms = int((time.perf_counter() - t0) * 1000)
+            with self.app.store.write() as session:
+                session.add(Attempt(delivery_id=delivery.id, number=number, started_at=started,
+                                    duration_ms=duration_ms, outcome=outcome, error=error,
+                                    receipt=receipt.to_json() if receipt else None))
+                session.execute(update(Delivery).where(Delivery.id == delivery.id)
+                                .values(attempts=number))
+            log.info("attempt", attempt=number, outcome=outcome, duration_ms=duration_ms,
+                     error=error["error"] if error else None)
+
+    def _finish(self, delivery: Delivery, state: str, *, receipt: Receipt | None = None,
+                error: BaseException | None = None, reason: str | None = None,
+                next_at: datetime | None = None) -> str:
+        now = self.app.clock.now()
+        with self.app.store.write() as session:
+            row = session.get(Delivery, delivery.id)
+            assert row is not None
+            if row.state != "sending" or row.claimed_by != self.worker:
+                log.warning("delivery.claim_lost", state=row.state, holder=row.claimed_by)
+                return row.state
+            release = session.get(Release, row.release_id)
+            assert release is not None
+            if state == "retry_wait" and next_at is not None and next_at > release.deadline_at:
+                state, reason = "failed", "重试已到截止时间 / retries ran past the deadline"
+            self._finish_in(session, row, state, now, receipt=receipt, error=error,
+                            reason=reason, next_at=next_at)
+        if state == "failed":
+            alert(self.app, "delivery.failed", f"投递失败：{delivery.channel}",
+                  f"delivery failed: {delivery.channel}", delivery_id=delivery.id,
+                  error=_describe(error) if error else reason)
+        elif state == "unknown":
+            alert(self.app, "delivery.unknown", f"投递结果不明，需人工确认：{delivery.channel}",
+                  f"delivery outcome unknown, a person must decide: {delivery.channel}",
+                  delivery_id=delivery.id, reason=reason)
+        return state
+
+    def _finish_in(self, session: Any, row: Delivery, state: str, now: datetime, *,
+                   receipt: Receipt | None = None, error: BaseException | None = None,
+                   reason: str | None = None, next_at: datetime | None = None,
+                   actor: str | None = None) -> None:
+        row.state, row.updated_at = state, now
+        row.next_attempt_at = next_at if state == "retry_wait" else None
+        if receipt is not None:
+            row.receipt = receipt.to_json()
+        if error is not None:
+            row.last_error = _describe(error)
+        row.reason = reason
+        details: dict[str, Any] = {"channel": row.channel, "claim": row.claims}
+        if receipt is not None:
+            details["receipt"] = {"remote_id": receipt.remote_id, "url": receipt.url}
+        if error is not None:
+            details["error"] = _describe(error)
+        if reason:
+            details["reason"] = reason
+        if next_at is not None and state == "retry_wait":
+            details["next_attempt_at"] = next_at.isoformat()
+        audit.append(session, at=now, actor=actor or self.worker, action=f"delivery.{state}",
+                     subject=f"delivery:{row.id}", details=details)
+        log.info(f"delivery.{state}", delivery_id=row.id, channel=row.channel,
+                 url=receipt.url if receipt else None, reason=reason)
+
+    # ------------------------------------------------------------------ after a crash
+
+    def recover(self) -> int:
+        """Reconcile deliveries left in ``sending`` by a dead process; returns how many.
+
+        The channel is asked whether the delivery landed (``find``): if so it is published;
+        if the channel says it did not, it is sent again under the same key; if the channel
+        cannot tell, the delivery becomes ``unknown`` for a person to decide.
+        """
+        now = self.app.clock.now()
+        with self.app.store.read() as session:
+            orphans = [d for d in session.execute(
+                select(Delivery).where(Delivery.state == "sending")).scalars()
+                if d.claimed_by is None or holder_dead(d.claimed_by)
+                or (d.claimed_at is not None and now - d.claimed_at > STALE_CLAIM)]
+        for delivery in orphans:
+            with bound(delivery_id=delivery.id, channel=delivery.channel):
+                self._reconcile(delivery)
+        return len(orphans)
+
+    def _reconcile(self, delivery: Delivery) -> None:
+        now = self.app.clock.now()
+        previous = delivery.claimed_by
+        try:
+            found = self.app.channel(delivery.channel).find(
+                delivery.idempotency_key, Payload.from_json(delivery.payload))
+        except NotSupported as exc:
+            state, receipt, reason = "unknown", None, (
+                "进程在发送中途停止，渠道无法确认是否已发布 / the process stopped mid-send and "
+                f"the channel cannot confirm the outcome ({exc})")
+        except ChannelError as exc:
+            log.warning("delivery.reconcile_later", error=_describe(exc))
+            return
+        else:
+            if found is not None:
+                state, receipt, reason = "published", found, (
+                    "重启后核实：已发布 / confirmed after restart: it had landed")
+            else:
+                state, receipt, reason = "retry_wait", None, (
+                    "重启后核实：未发布，将重发 / confirmed after restart: not landed, will resend")
+        with self.app.store.write() as session:
+            row = session.get(Delivery, delivery.id)
+            if row is None or row.state != "sending" or row.claimed_by != previous:
+                return
+            row.claimed_by = self.worker
+            self._finish_in(session, row, state, now, receipt=receipt, reason=reason,
+                            next_at=now if state == "retry_wait" else None)

@@ -1,0 +1,289 @@
+"""Creating a release: read its data, render and prepare every channel, then record it in one go."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from channels.base import ChannelError, ContentRejected, Message, Payload, idempotency_key
+from publisher import audit
+from publisher.app import App
+from publisher.config import ReleaseDefinition
+from publisher.logs import get_logger
+from publisher.period import Period, period_of
+from publisher.render import RenderError
+from publisher.source import DataError, Table, load_source
+from publisher.store.models import Delivery, IndexCounter, Release
+
+log = get_logger(__name__)
+
+
+def occurrence_key(definition_id: str, due_at: datetime, app: App) -> str:
+    """``food-safety-sampling@2026-12-02T10:00+08:00``: the definition and its local due time."""
+    local = due_at.astimezone(app.loaded.zone)
+    return f"{definition_id}@{local.isoformat(timespec='minutes')}"
+
+
+def slug_of(key: str) -> str:
+    """A file-name-safe, deterministic slug for a release key."""
+    definition_id, _, when = key.partition("@")
+    stamp = when[:16].replace("-", "").replace("T", "-").replace(":", "")
+    return f"{definition_id}-{stamp}"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Every channel's payload for one release, made before anything is recorded or sent."""
+
+    title: str
+    period: Period | None
+    payloads: dict[str, Payload]  # channel name -> payload
+    skipped: list[str]  # disabled channels
+    data_files: dict[str, str]
+
+
+def _index_number(session: Session, organ_code: str, year: int) -> str:
+    """Give out the next 索引号 for the organisation and year (inside the write transaction)."""
+    from channels.portal.catalogue import format_index_number
+
+    counter = session.execute(
+        select(IndexCounter).where(IndexCounter.organ_code == organ_code,
+                                   IndexCounter.year == year).with_for_update()
+    ).scalar_one_or_none()
+    if counter is None:
+        counter = IndexCounter(organ_code=organ_code, year=year, last_serial=0)
+        session.add(counter)
+    counter.last_serial += 1
+    return format_index_number(organ_code, year, counter.last_serial)
+
+
+def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
+                    index_number: str, tables: Mapping[str, Table] | None,
+                    period: Period | None, urgent: bool = False) -> Prepared:
+    """Render and prepare every enabled channel; ReleaseProblems lists every failure.
+
+    Pure apart from reading templates: nothing is recorded or sent.
+    """
+    config = app.loaded.config
+    definition = config.releases[definition_id]
+    local_due = due_at.astimezone(app.loaded.zone)
+    release_ctx: dict[str, Any] = {
+        "key": key,
+        "definition_id": definition_id,
+        "issuing_organ": definition.issuing_organ,
+        "organ_code": definition.organ_code,
+        "subject_category": definition.subject_category,
+        "column": definition.column,
+        "column_name": config.columns.get(definition.column, definition.column),
+        "index_number": index_number,
+        "published_date": local_due.date(),
+        "signed_date": local_due.date(),
+        "urgent": urgent,
+        "document_number": None,
+    }
+    context: dict[str, Any] = {
+        "release": release_ctx,
+        "period": period.as_context() if period else {},
+        "tables": {name: table.rows for name, table in (tables or {}).items()},
+    }
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    base: tuple[str | int, ...] = ("releases", definition_id)
+    renderer = app.renderer
+    title = ""
+    try:
+        if definition.document_number:
+            release_ctx["document_number"] = renderer.render_text(
+                definition.document_number, context, f"releases.{definition_id}.document_number")
+        title = renderer.render_text(definition.title, context, f"releases.{definition_id}.title")
+        release_ctx["title"] = title
+    except RenderError as exc:
+        problems.append(((*base, "title"), str(exc)))
+    payloads: dict[str, Payload] = {}
+    skipped: list[str] = []
+    folder = definition.templates or definition_id
+    for index, name in enumerate(definition.channels):
+        where = (*base, "channels", index)
+        if not app.enabled(name):
+            skipped.append(name)
+            continue
+        if problems and not title:
+            break
+        try:
+            channel = app.channel(name)
+            body = renderer.render(folder, channel.kind, channel.template_ext,
+                                   {**context, "channel": {"name": name, "kind": channel.kind}})
+            message = Message(
+                release_key=key,
+                definition_id=definition_id,
+                title=title,
+                body=body,
+                body_format=channel.body_format,
+                metadata=_metadata(release_ctx, key),
+                urgent=urgent,
+                published_at=due_at,
+            )
+            payloads[name] = channel.prepare(message)
+        except ContentRejected as exc:
+            problems.append((where, f"{name}: {exc} (field {exc.field}, limit {exc.limit})"))
+        except (RenderError, ChannelError) as exc:
+            problems.append((where, f"{name}: {exc}"))
+    if problems:
+        raise ReleaseProblems(problems)
+    files = {n: str(t.file) for n, t in (tables or {}).items()}
+    return Prepared(title, period, payloads, skipped, files)
+
+
+def _metadata(release_ctx: Mapping[str, Any], key: str) -> dict[str, str]:
+    meta = {
+        "issuing_organ": release_ctx["issuing_organ"],
+        "subject_category": release_ctx["subject_category"],
+        "index_number": release_ctx["index_number"],
+        "published_date": release_ctx["published_date"].isoformat(),
+        "signed_date": release_ctx["signed_date"].isoformat(),
+        "column": release_ctx["column"],
+        "column_name": release_ctx["column_name"],
+        "slug": slug_of(key),
+    }
+    if release_ctx.get("document_number"):
+        meta["document_number"] = release_ctx["document_number"]
+    return meta
+
+
+class ReleaseProblems(Exception):
+    """Rendering or preparing problems that hold a release, each with its YAML path."""
+
+    def __init__(self, located: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.located = located
+        self.problems = [f"{'.'.join(map(str, path))}: {message}" for path, message in located]
+        super().__init__("; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``create`` did: the release id and state, and whether it was new."""
+
+    release_id: int
+    key: str
+    state: str
+    created: bool
+    problems: tuple[str, ...] = ()
+
+
+def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin: str,
+           data: Mapping[str, Path] | None = None) -> Outcome:
+    """Create the release for ``definition_id`` due at ``due_at``; idempotent on its key.
+
+    Data, rendering and every channel's limits are checked before anything is recorded:
+    on any problem the release is recorded as held with every problem listed, and no
+    delivery exists, so no channel can send.
+    """
+    definition = app.loaded.definition(definition_id)
+    key = occurrence_key(definition_id, due_at, app)
+    now = app.clock.now()
+    with app.store.read() as session:
+        existing = session.execute(select(Release).where(Release.key == key)).scalar_one_or_none()
+        if existing is not None and existing.state != "held":
+            return Outcome(existing.id, key, existing.state, False)
+    period, tables, problems = _read_data(app, definition, due_at, data)
+    if not problems:
+        try:
+            with app.store.write() as session:
+                existing = session.execute(
+                    select(Release).where(Release.key == key)).scalar_one_or_none()
+                if existing is not None and existing.state != "held":
+                    return Outcome(existing.id, key, existing.state, False)
+                year = due_at.astimezone(app.loaded.zone).year
+                index_number = _index_number(session, definition.organ_code, year)
+                prepared = prepare_release(app, definition_id, key, due_at,
+                                           index_number=index_number, tables=tables,
+                                           period=period)
+                release = _record(session, app, definition_id, key, due_at, now, actor, origin,
+                                  prepared, existing, index_number)
+                release_id = release.id
+        except ReleaseProblems as exc:  # the transaction rolled back: no serial, no rows
+            problems = exc.problems
+        else:
+            log.info("release.created", release_id=release_id, key=key,
+                     channels=sorted(prepared.payloads), skipped=prepared.skipped)
+            return Outcome(release_id, key, "active", True)
+    return _hold(app, definition_id, key, due_at, now, actor, origin, problems)
+
+
+def _read_data(app: App, definition: ReleaseDefinition, due_at: datetime,
+               data: Mapping[str, Path] | None
+               ) -> tuple[Period | None, dict[str, Table] | None, list[str]]:
+    if definition.source is None:
+        return None, None, []
+    source = definition.source
+    period = period_of(due_at.astimezone(app.loaded.zone).date(), source.period,
+                       source.period_offset)
+    try:
+        tables = load_source(source, app.loaded.config.schemas, app.data_dir, period, data)
+    except DataError as exc:
+        return period, None, [str(exc)]
+    return period, tables, []
+
+
+def _record(session: Session, app: App, definition_id: str, key: str, due_at: datetime,
+            now: datetime, actor: str, origin: str, prepared: Prepared,
+            existing: Release | None, index_number: str) -> Release:
+    deadline = due_at + timedelta(hours=app.loaded.retry_deadline_hours(definition_id))
+    details = {"skipped_channels": prepared.skipped, "data_files": prepared.data_files}
+    if existing is None:
+        release = Release(key=key, definition_id=definition_id, origin=origin, state="active",
+                          due_at=due_at, created_at=now, deadline_at=max(deadline, now),
+                          urgent=False, actor=actor, details=details)
+        session.add(release)
+    else:
+        release = existing
+        release.state, release.hold_reason, release.details = "active", None, details
+        release.deadline_at = max(deadline, now + timedelta(
+            hours=app.loaded.retry_deadline_hours(definition_id)))
+    release.title = prepared.title
+    release.period_label = prepared.period.label_zh if prepared.period else None
+    release.index_number = index_number
+    session.flush()
+    audit.append(session, at=now, actor=actor, action="release.created", subject=f"release:{key}",
+                 details={"release_id": release.id, "origin": origin, "title": prepared.title,
+                          "channels": sorted(prepared.payloads), **details})
+    for name, payload in prepared.payloads.items():
+        delivery = Delivery(
+            release_id=release.id, channel=name, kind=payload.kind, state="pending",
+            idempotency_key=idempotency_key(key, name), urgent=False,
+            payload=payload.to_json(), claims=0, attempts=0, next_attempt_at=now,
+            created_at=now, updated_at=now,
+        )
+        session.add(delivery)
+        session.flush()
+        audit.append(session, at=now, actor=actor, action="delivery.pending",
+                     subject=f"delivery:{delivery.id}",
+                     details={"release": key, "channel": name})
+    return release
+
+
+def _hold(app: App, definition_id: str, key: str, due_at: datetime, now: datetime, actor: str,
+          origin: str, problems: list[str]) -> Outcome:
+    from publisher.alert import alert
+
+    with app.store.write() as session:
+        release = session.execute(select(Release).where(Release.key == key)).scalar_one_or_none()
+        if release is None:
+            release = Release(key=key, definition_id=definition_id, origin=origin, state="held",
+                              due_at=due_at, created_at=now, deadline_at=now, urgent=False,
+                              actor=actor, details={})
+            session.add(release)
+        release.state = "held"
+        release.hold_reason = {"problems": problems, "at": now.isoformat()}
+        session.flush()
+        audit.append(session, at=now, actor=actor, action="release.held",
+                     subject=f"release:{key}", details={"problems": problems})
+        release_id = release.id
+    alert(app, "release.held", f"发布已暂停：{key}", f"release held: {key}",
+          problems=problems, release_id=release_id)
+    return Outcome(release_id, key, "held", False, tuple(problems))

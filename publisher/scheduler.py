@@ -1,0 +1,220 @@
+"""When releases fall due: APScheduler cron jobs, catch-up after downtime, one active scheduler."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from publisher import audit, release
+from publisher.alert import alert
+from publisher.app import App
+from publisher.cron import cron_trigger
+from publisher.errors import SchedulerBusy
+from publisher.logs import get_logger
+from publisher.process import holder_dead, holder_id
+from publisher.store.models import BotState, Lease, Release
+
+log = get_logger(__name__)
+
+LEASE_NAME = "scheduler"
+LEASE_SECONDS = 60.0
+ACTOR = "scheduler"
+
+
+def _lease_expired(lease: Lease, now: datetime) -> bool:
+    return lease.expires_at <= now or holder_dead(lease.holder)
+
+
+def acquire_lease(app: App, holder: str) -> None:
+    """Become the active scheduler or raise SchedulerBusy naming the current holder."""
+    now = app.clock.now()
+    until = now + timedelta(seconds=LEASE_SECONDS)
+    try:
+        with app.store.write() as session:
+            lease = session.execute(
+                select(Lease).where(Lease.name == LEASE_NAME).with_for_update()
+            ).scalar_one_or_none()
+            if lease is None:
+                session.add(Lease(name=LEASE_NAME, holder=holder, acquired_at=now,
+                                  expires_at=until))
+                previous = None
+            elif lease.holder == holder or _lease_expired(lease, now):
+                previous = lease.holder if lease.holder != holder else None
+                lease.holder, lease.acquired_at, lease.expires_at = holder, now, until
+            else:
+                raise SchedulerBusy(
+                    f"另一个调度器正在运行 / another scheduler is active on this database: "
+                    f"{lease.holder} (lease until {lease.expires_at.isoformat()})")
+            if previous is not None or lease is None:
+                audit.append(session, at=now, actor=holder, action="scheduler.active",
+                             subject="scheduler", details={"previous": previous})
+    except IntegrityError:  # another process inserted the row first
+        raise SchedulerBusy("另一个调度器正在运行 / another scheduler is active") from None
+
+
+def renew_lease(app: App, holder: str) -> bool:
+    """Extend our lease; False if it was taken from us."""
+    now = app.clock.now()
+    with app.store.write() as session:
+        lease = session.get(Lease, LEASE_NAME)
+        if lease is None or lease.holder != holder:
+            return False
+        lease.expires_at = now + timedelta(seconds=LEASE_SECONDS)
+        return True
+
+
+def release_lease(app: App, holder: str) -> None:
+    with app.store.write() as session:
+        lease = session.get(Lease, LEASE_NAME)
+        if lease is not None and lease.holder == holder:
+            session.delete(lease)
+
+
+def fire_times(trigger: CronTrigger, after: datetime, until: datetime) -> list[datetime]:
+    """Every fire time of ``trigger`` in (after, until]."""
+    times: list[datetime] = []
+    previous: datetime | None = None
+    current: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    while current is not None and current <= until:
+        times.append(current)
+        previous = current
+        current = trigger.get_next_fire_time(previous, previous + timedelta(microseconds=1))
+        if len(times) > 10000:
+            break
+    return times
+
+
+class Scheduler:
+    """Turns cron definitions into releases; only the lease holder runs."""
+
+    def __init__(self, app: App, *, on_release: Callable[[int], None] | None = None) -> None:
+        self.app = app
+        self.holder = holder_id()
+        self.on_release = on_release
+        self._aps: BackgroundScheduler | None = None
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def triggers(self) -> dict[str, CronTrigger]:
+        zone = self.app.loaded.zone
+        return {
+            definition_id: cron_trigger(definition.schedule, zone)
+            for definition_id, definition in self.app.loaded.config.releases.items()
+            if definition.schedule != "manual"
+        }
+
+    def start(self) -> None:
+        """Take the lease (or raise SchedulerBusy), catch up, then schedule every definition."""
+        acquire_lease(self.app, self.holder)
+        first = self._first_started()
+        self.catch_up(first)
+        aps = BackgroundScheduler(timezone=self.app.loaded.zone, job_defaults={
+            "coalesce": True, "max_instances": 1})
+        for definition_id, trigger in self.triggers().items():
+            grace = self.app.loaded.misfire_grace_minutes(definition_id) * 60
+            aps.add_job(self.fire, trigger=trigger, args=[definition_id], id=definition_id,
+                        name=definition_id, misfire_grace_time=grace, coalesce=True,
+                        max_instances=1, replace_existing=True)
+        aps.start()
+        self._aps = aps
+        self._renewer = threading.Thread(target=self._renew_loop, name="lease", daemon=True)
+        self._renewer.start()
+        for job in aps.get_jobs():
+            log.info("scheduler.job", release=job.id, next_run=str(job.next_run_time))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+        release_lease(self.app, self.holder)
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(LEASE_SECONDS / 3):
+            if not renew_lease(self.app, self.holder):
+                log.error("scheduler.lease_lost")
+                alert(self.app, "scheduler.lease_lost", "调度器失去运行权",
+                      "the scheduler lost its lease; another one took over")
+                if self._aps is not None:
+                    self._aps.shutdown(wait=False)
+                return
+
+    def _first_started(self) -> datetime:
+        """When a scheduler first ran on this database (catch-up never looks earlier)."""
+        now = self.app.clock.now()
+        with self.app.store.write() as session:
+            row = session.get(BotState, "scheduler_first_started")
+            if row is None:
+                session.add(BotState(name="scheduler_first_started", value=now.isoformat()))
+                return now
+            return datetime.fromisoformat(row.value)
+
+    def fire(self, definition_id: str, due_at: datetime | None = None, origin: str = "scheduled"
+             ) -> None:
+        """Create the release that fell due (the latest fire time not after now)."""
+        now = self.app.clock.now()
+        if due_at is None:
+            trigger = self.triggers()[definition_id]
+            grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
+            recent = fire_times(trigger, now - grace - timedelta(minutes=1), now)
+            if not recent:
+                log.warning("scheduler.fire_without_due_time", release=definition_id)
+                return
+            due_at = recent[-1]
+        try:
+            outcome = release.create(self.app, definition_id, due_at, actor=ACTOR, origin=origin)
+        except Exception:
+            log.exception("scheduler.create_failed", release=definition_id)
+            alert(self.app, "release.error", f"创建发布失败：{definition_id}",
+                  f"could not create release {definition_id}", release=definition_id)
+            return
+        log.info("scheduler.fired", release=definition_id, key=outcome.key, state=outcome.state)
+        if self.on_release and outcome.state == "active":
+            self.on_release(outcome.release_id)
+
+    def catch_up(self, first_started: datetime) -> list[str]:
+        """Runs missed while down: the latest inside its grace runs once, older ones are missed."""
+        now = self.app.clock.now()
+        actions: list[str] = []
+        for definition_id, trigger in self.triggers().items():
+            with self.app.store.read() as session:
+                latest = session.execute(
+                    select(Release.due_at).where(Release.definition_id == definition_id)
+                    .order_by(Release.due_at.desc()).limit(1)).scalar_one_or_none()
+            after = max(first_started, latest) if latest else first_started
+            due = fire_times(trigger, after, now)
+            if not due:
+                continue
+            grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
+            run = due[-1] if now - due[-1] <= grace else None
+            for missed in (d for d in due if d is not run):
+                self._record_missed(definition_id, missed, now)
+                actions.append(f"missed {definition_id} {missed.isoformat()}")
+            if run is not None:
+                self.fire(definition_id, run, origin="catch-up")
+                actions.append(f"ran {definition_id} {run.isoformat()}")
+        return actions
+
+    def _record_missed(self, definition_id: str, due_at: datetime, now: datetime) -> None:
+        key = release.occurrence_key(definition_id, due_at, self.app)
+        details: dict[str, Any] = {"due_at": due_at.isoformat(),
+                                   "grace_minutes": self.app.loaded.misfire_grace_minutes(
+                                       definition_id)}
+        with self.app.store.write() as session:
+            if session.execute(select(Release.id).where(Release.key == key)).first():
+                return
+            session.add(Release(key=key, definition_id=definition_id, origin="scheduled",
+                                state="missed", due_at=due_at, created_at=now, deadline_at=now,
+                                urgent=False, actor=ACTOR, details=details,
+                                hold_reason={"problems": ["错过发布时间且超出宽限 / missed, "
+                                                          "past its grace period"]}))
+            audit.append(session, at=now, actor=ACTOR, action="release.missed",
+                         subject=f"release:{key}", details=details)
+        alert(self.app, "release.missed", f"错过发布：{key}", f"missed release: {key}",
+              release=definition_id, due_at=due_at.isoformat())

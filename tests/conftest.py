@@ -1,0 +1,151 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL, a small project config, a manual clock."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from publisher import config as config_module
+from publisher.app import App
+from publisher.clock import ManualClock
+from publisher.store import Store
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin() -> object:
+    import psycopg
+
+    url = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
+    return psycopg.connect(url, autocommit=True, connect_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database made for this test run and dropped after it."""
+    name = f"publisher_test_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin()
+    admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+        admin.close()  # type: ignore[attr-defined]
+
+
+def _reset_pg(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on the embedded SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'publisher.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    _reset_pg(url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    s = Store(database_url)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+
+
+PROJECT_YAML = """\
+timezone: Asia/Shanghai
+data_dir: inbox
+templates_dir: templates
+defaults:
+  misfire_grace_minutes: 60
+  retry_deadline_hours: 2
+  workers: 2
+  retry:
+    attempts_per_claim: 3
+    initial_wait_seconds: 1
+    max_wait_seconds: 10
+    sweep_wait_seconds: 30
+    max_sweep_wait_seconds: 120
+columns:
+  news: 新闻
+channels:
+  mem-a:
+    kind: memory
+    settings: {}
+  mem-b:
+    kind: memory
+    settings: {max_title_chars: 64}
+schemas:
+  simple:
+    columns:
+      - {id: item, header: 项目}
+      - {id: amount, header: 数量, type: int}
+releases:
+  weekly:
+    title: "{{ period.label }}测试发布"
+    issuing_organ: 测试局
+    organ_code: "MB0000001"
+    subject_category: 综合政务
+    column: news
+    schedule: "0 10 * * wed"
+    source:
+      period: week
+      tables:
+        items:
+          path: "weekly/{iso_year}-W{iso_week:02d}.csv"
+          schema: simple
+    channels: [mem-a, mem-b]
+"""
+
+TEMPLATE = "{% for r in tables['items'] %}{{ r.item }}：{{ r.amount }}\n{% endfor %}"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A small project folder: config with two memory channels, a template and one week's data."""
+    root = tmp_path / "project"
+    (root / "templates" / "weekly").mkdir(parents=True)
+    (root / "templates" / "weekly" / "memory.txt.j2").write_text(TEMPLATE, encoding="utf-8")
+    (root / "inbox" / "weekly").mkdir(parents=True)
+    (root / "inbox" / "weekly" / "2026-W49.csv").write_text(
+        "项目,数量\n苹果,3\n梨,5\n", encoding="utf-8")
+    (root / "schedules.yaml").write_text(PROJECT_YAML, encoding="utf-8")
+    return root
+
+
+def write_config(root: Path, text: str) -> Path:
+    path = root / "schedules.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def app(project: Path, store: Store, clock: ManualClock) -> Iterator[App]:
+    """An App on the small project, the parametrised store and a manual clock."""
+    from channels.memory.adapter import MemoryStore
+
+    MemoryStore.reset()
+    loaded = config_module.load(project / "schedules.yaml")
+    yield App(loaded=loaded, store=store, clock=clock)
+    MemoryStore.reset()

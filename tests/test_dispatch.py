@@ -1,0 +1,234 @@
+"""Release creation and the dispatcher: states, retries, claims, holds and crash recovery."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from channels.memory.adapter import MemoryStore
+from publisher import audit, release
+from publisher.app import App
+from publisher.clock import ManualClock
+from publisher.dispatch import Dispatcher
+from publisher.store.models import Attempt, AuditEvent, Delivery, Release
+
+from .conftest import SHANGHAI
+
+DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
+
+
+def _create(app: App) -> int:
+    outcome = release.create(app, "weekly", DUE, actor="staff:li", origin="manual")
+    assert outcome.state == "active", outcome.problems
+    return outcome.release_id
+
+
+def _deliveries(app: App, release_id: int) -> dict[str, Delivery]:
+    with app.store.read() as session:
+        return {d.channel: d for d in session.execute(
+            select(Delivery).where(Delivery.release_id == release_id)).scalars()}
+
+
+def _attempts(app: App, delivery_id: int) -> list[Attempt]:
+    with app.store.read() as session:
+        return list(session.execute(select(Attempt).where(Attempt.delivery_id == delivery_id)
+                                    .order_by(Attempt.number)).scalars())
+
+
+def _drain(app: App, release_id: int) -> None:
+    dispatcher = Dispatcher(app)
+    try:
+        dispatcher.drain(release_id, until=app.clock.now() + timedelta(seconds=1))
+    finally:
+        dispatcher.shutdown()
+
+
+def test_release_publishes_on_every_channel(app: App) -> None:
+    """A release goes out once on each channel; its key and receipts are recorded and audited."""
+    release_id = _create(app)
+    _drain(app, release_id)
+    rows = _deliveries(app, release_id)
+    assert {c: d.state for c, d in rows.items()} == {"mem-a": "published", "mem-b": "published"}
+    assert len(MemoryStore.published("mem-a")) == 1
+    assert len(MemoryStore.published("mem-b")) == 1
+    assert "苹果：3" in MemoryStore.published("mem-a")[0]["body"]
+    with app.store.read() as session:
+        assert audit.verify(session).ok
+        actions = [e.action for e in session.execute(select(AuditEvent)).scalars()]
+    assert actions.count("delivery.published") == 2 and "release.created" in actions
+
+
+def test_same_occurrence_is_created_once(app: App) -> None:
+    """Creating the same occurrence twice returns the first release and adds no deliveries."""
+    first = _create(app)
+    again = release.create(app, "weekly", DUE, actor="scheduler", origin="scheduled")
+    assert again.release_id == first and not again.created
+    assert len(_deliveries(app, first)) == 2
+
+
+def test_transient_error_retries_within_the_claim(app: App, clock: ManualClock) -> None:
+    """A transient error is retried in the same claim after a jittered wait no longer than the cap."""
+    MemoryStore.script("mem-a", ["transient", "ok"])
+    release_id = _create(app)
+    _drain(app, release_id)
+    row = _deliveries(app, release_id)["mem-a"]
+    assert row.state == "published" and row.claims == 1
+    assert [a.outcome for a in _attempts(app, row.id)] == ["transient", "published"]
+    assert clock.sleeps and all(0 <= s <= 10 for s in clock.sleeps)
+
+
+def test_long_rate_limit_waits_in_retry_wait(app: App, clock: ManualClock) -> None:
+    """A rate limit longer than the in-claim cap parks the delivery until the window reopens."""
+    MemoryStore.script("mem-a", ["rate_limited:300"])
+    release_id = _create(app)
+    dispatcher = Dispatcher(app)
+    for future in dispatcher.run_once(release_id):
+        future.result()
+    row = _deliveries(app, release_id)["mem-a"]
+    assert row.state == "retry_wait"
+    assert row.next_attempt_at is not None
+    assert row.next_attempt_at >= clock.now() + timedelta(seconds=300)
+    assert row.last_error and row.last_error["error"] == "RateLimited"
+    clock.advance(seconds=301)
+    for future in dispatcher.run_once(release_id):
+        future.result()
+    dispatcher.shutdown()
+    assert _deliveries(app, release_id)["mem-a"].state == "published"
+    assert len(MemoryStore.published("mem-a")) == 1
+
+
+def test_permanent_error_fails_without_retry(app: App) -> None:
+    """A permanent error fails the delivery at once and keeps the channel's code and explanation."""
+    MemoryStore.script("mem-b", ["permanent"])
+    release_id = _create(app)
+    _drain(app, release_id)
+    row = _deliveries(app, release_id)["mem-b"]
+    assert row.state == "failed"
+    assert len(_attempts(app, row.id)) == 1
+    assert row.last_error and row.last_error["explanation_zh"] and row.last_error["code"]
+    assert _deliveries(app, release_id)["mem-a"].state == "published"
+
+
+def test_already_published_counts_as_published(app: App) -> None:
+    """A duplicate reported by the remote ends published with the remote's receipt."""
+    MemoryStore.script("mem-a", ["already_published"])
+    release_id = _create(app)
+    _drain(app, release_id)
+    row = _deliveries(app, release_id)["mem-a"]
+    assert row.state == "published" and row.receipt is not None
+    assert "already" in (row.reason or "")
+
+
+def test_outcome_unknown_is_left_for_a_person(app: App) -> None:
+    """A timeout after the request left marks the delivery unknown with a reason, not retried."""
+    MemoryStore.script("mem-a", ["outcome_unknown"])
+    release_id = _create(app)
+    _drain(app, release_id)
+    row = _deliveries(app, release_id)["mem-a"]
+    assert row.state == "unknown" and row.reason
+    assert len(_attempts(app, row.id)) == 1
+
+
+def test_expired_credentials_are_retried_once(app: App) -> None:
+    """AuthExpired is retried once in the claim; a second AuthExpired ends the claim."""
+    MemoryStore.script("mem-a", ["auth_expired", "ok"])
+    MemoryStore.script("mem-b", ["auth_expired", "auth_expired", "ok"])
+    release_id = _create(app)
+    dispatcher = Dispatcher(app)
+    for future in dispatcher.run_once(release_id):
+        future.result()
+    dispatcher.shutdown()
+    rows = _deliveries(app, release_id)
+    assert rows["mem-a"].state == "published"
+    assert rows["mem-b"].state == "retry_wait"
+    assert len(_attempts(app, rows["mem-b"].id)) == 2
+
+
+def test_retries_stop_at_the_deadline(app: App, clock: ManualClock) -> None:
+    """A channel that keeps failing transiently is marked failed once the release deadline passes."""
+    MemoryStore.script("mem-a", ["transient"] * 1000)
+    release_id = _create(app)
+    dispatcher = Dispatcher(app)
+    try:
+        for _ in range(300):
+            for future in dispatcher.run_once(release_id):
+                future.result()
+            row = _deliveries(app, release_id)["mem-a"]
+            if row.state != "retry_wait":
+                break
+            assert row.next_attempt_at is not None
+            clock.set(row.next_attempt_at)
+    finally:
+        dispatcher.shutdown()
+    row = _deliveries(app, release_id)["mem-a"]
+    assert row.state == "failed"
+    with app.store.read() as session:
+        deadline = session.get(Release, release_id).deadline_at  # type: ignore[union-attr]
+    assert clock.now() <= deadline + timedelta(hours=1)
+    assert MemoryStore.published("mem-a") == []
+
+
+def test_only_one_claim_wins(app: App) -> None:
+    """Two dispatchers claiming the same delivery: exactly one gets it."""
+    release_id = _create(app)
+    delivery_id = _deliveries(app, release_id)["mem-a"].id
+    first, second = Dispatcher(app), Dispatcher(app)
+    try:
+        wins = [d.claim(delivery_id) is not None for d in (first, second)]
+    finally:
+        first.shutdown()
+        second.shutdown()
+    assert wins == [True, False]
+
+
+def test_content_error_on_one_channel_holds_the_whole_release(app: App, project: Path) -> None:
+    """A title over one channel's limit holds the release: no delivery exists on any channel."""
+    text = (project / "schedules.yaml").read_text(encoding="utf-8")
+    (project / "schedules.yaml").write_text(
+        text.replace("{max_title_chars: 64}", "{max_title_chars: 5}"), encoding="utf-8")
+    from publisher import config as config_module
+
+    app.loaded = config_module.load(project / "schedules.yaml")
+    outcome = release.create(app, "weekly", DUE, actor="staff:li", origin="manual")
+    assert outcome.state == "held"
+    assert any("mem-b" in p and "title" in p for p in outcome.problems)
+    assert _deliveries(app, outcome.release_id) == {}
+    assert MemoryStore.published("mem-a") == []
+
+
+def test_missing_data_holds_and_later_data_releases(app: App, project: Path) -> None:
+    """Data missing at the due time holds the release; once the file arrives it goes out."""
+    data = project / "inbox" / "weekly" / "2026-W49.csv"
+    content = data.read_bytes()
+    data.unlink()
+    held = release.create(app, "weekly", DUE, actor="scheduler", origin="scheduled")
+    assert held.state == "held" and "2026-W49" in " ".join(held.problems)
+    data.write_bytes(content)
+    again = release.create(app, "weekly", DUE, actor="staff:li", origin="manual")
+    assert again.state == "active" and again.release_id == held.release_id
+
+
+def test_orphaned_sending_row_is_reconciled(app: App) -> None:
+    """After a crash, a delivery that had landed is marked published and is not sent again."""
+    release_id = _create(app)
+    rows = _deliveries(app, release_id)
+    channel = app.channel("mem-a")
+    from channels.base import Payload
+
+    channel.send(Payload.from_json(rows["mem-a"].payload), rows["mem-a"].idempotency_key)
+    with app.store.write() as session:  # as a process killed after the send left it
+        session.execute(update(Delivery).where(Delivery.release_id == release_id).values(
+            state="sending", claimed_by="gone-host:1:dead", claimed_at=app.clock.now()
+            - timedelta(hours=1)))
+    dispatcher = Dispatcher(app)
+    try:
+        assert dispatcher.recover() == 2
+        dispatcher.drain(release_id, until=app.clock.now())
+    finally:
+        dispatcher.shutdown()
+    rows = _deliveries(app, release_id)
+    assert rows["mem-a"].state == "published" and rows["mem-b"].state == "published"
+    assert len(MemoryStore.published("mem-a")) == 1
+    assert len(MemoryStore.published("mem-b")) == 1
