@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, get_args
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -29,9 +29,10 @@ class Attachment:
 class Message:
     """A release rendered for one channel, before the channel applies its limits.
 
-    ``metadata`` holds the government metadata (keys: ``issuing_organ``,
-    ``subject_category``, ``signed_date``, ``published_date``, ``document_number``,
-    ``index_number``, ``column``, ``summary``), all plain strings.
+    ``metadata`` holds the government metadata, all plain strings: ``issuing_organ``,
+    ``subject_category``, ``signed_date``, ``published_date``, ``index_number``, ``column``,
+    ``column_name``, ``slug`` (deterministic per release), and when present
+    ``document_number`` and ``summary``. Times are aware datetimes.
     """
 
     release_key: str
@@ -202,7 +203,7 @@ class TokenCache(Protocol):
 class ChannelContext:
     """What a channel needs from the core, handed to it instead of imported."""
 
-    clock: Callable[[], datetime]
+    clock: Callable[[], datetime]  # returns aware datetimes
     sleep: Callable[[float], None]
     session: requests.Session
     work_dir: Path
@@ -217,8 +218,10 @@ class ChannelSettings(BaseModel):
 
     @classmethod
     def secret_fields(cls) -> list[str]:
+        """Names of the fields typed ``SecretStr`` (optional or not)."""
         return [
-            name for name, f in cls.model_fields.items() if f.annotation in (SecretStr, SecretStr | None)
+            name for name, f in cls.model_fields.items()
+            if f.annotation is SecretStr or SecretStr in get_args(f.annotation)
         ]
 
 

@@ -10,6 +10,7 @@ from channels.base import Channel
 _KINDS: dict[str, str] = {
     "memory": "channels.memory.adapter:MemoryChannel",
     "portal": "channels.portal.adapter:PortalChannel",
+    "webhook": "channels.webhook.adapter:WebhookChannel",
 }
 
 # Kinds that are part of the design but not in this build yet (their channels must be disabled).

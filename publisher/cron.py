@@ -28,12 +28,19 @@ def _weekday_names(field: str) -> str:
 
 
 def cron_trigger(expression: str, timezone: tzinfo) -> CronTrigger:
-    """A trigger for a standard cron expression in ``timezone``; ValueError when malformed."""
+    """A trigger for a cron expression in ``timezone``; ValueError when malformed.
+
+    Five fields are standard cron (minute hour day month weekday); six put seconds first,
+    for drills and tests that need a fast schedule.
+    """
     fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
+    if len(fields) not in (5, 6):
+        raise ValueError(
+            f"expected 5 fields (minute hour day month weekday) or 6 (seconds first), got {len(fields)}")
+    second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, day, month, weekday = fields
     return CronTrigger(
+        second=second,
         minute=minute,
         hour=hour,
         day=day,

@@ -27,14 +27,14 @@ log = get_logger(__name__)
 def occurrence_key(definition_id: str, due_at: datetime, app: App) -> str:
     """``food-safety-sampling@2026-12-02T10:00+08:00``: the definition and its local due time."""
     local = due_at.astimezone(app.loaded.zone)
-    return f"{definition_id}@{local.isoformat(timespec='minutes')}"
+    return f"{definition_id}@{local.isoformat(timespec='seconds' if local.second else 'minutes')}"
 
 
 def slug_of(key: str) -> str:
     """A file-name-safe, deterministic slug for a release key."""
     definition_id, _, when = key.partition("@")
-    stamp = when[:16].replace("-", "").replace("T", "-").replace(":", "")
-    return f"{definition_id}-{stamp}"
+    local = datetime.fromisoformat(when)
+    return f"{definition_id}-{local:%Y%m%d-%H%M}{f'{local:%S}' if local.second else ''}"
 
 
 @dataclass(frozen=True)

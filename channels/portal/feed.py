@@ -1,0 +1,86 @@
+"""The Atom feed (RFC 4287) and the sitemap (sitemaps.org 0.9), serialised with ElementTree."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+
+from channels.portal.manifest import Item, Manifest, shown_time
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+FEED_MAX_ENTRIES = 50
+WITHDRAWN_TITLE_PREFIX = "【已撤回】"
+EPOCH = "1970-01-01T00:00:00+00:00"
+
+
+def _child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _serialise(root: ET.Element) -> bytes:
+    ET.indent(root)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True)) + b"\n"
+
+
+def _entries(manifest: Manifest) -> list[Item]:
+    """The feed's entries: most recently updated first, withdrawn ones included."""
+    ordered = sorted(manifest.items.values(), key=lambda i: (i.updated, i.slug), reverse=True)
+    return ordered[:FEED_MAX_ENTRIES]
+
+
+def _latest(stamps: Iterable[str]) -> str:
+    return max(stamps, default=EPOCH)
+
+
+def build_feed(manifest: Manifest, *, site_name: str, base_url: str, author: str) -> bytes:
+    """The site's Atom feed; entry ids come from the manifest and never follow the URLs."""
+    entries = _entries(manifest)
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "zh-CN"})
+    _child(feed, "id", manifest.feed_id)
+    _child(feed, "title", site_name)
+    _child(feed, "updated", _latest(i.updated for i in entries))
+    _child(_child(feed, "author"), "name", author)
+    _child(feed, "link", rel="self", type="application/atom+xml", href=base_url + "feed.atom")
+    _child(feed, "link", rel="alternate", type="text/html", href=base_url)
+    for item in entries:
+        entry = _child(feed, "entry")
+        _child(entry, "id", item.entry_id)
+        title = item.title if item.live else WITHDRAWN_TITLE_PREFIX + item.title
+        _child(entry, "title", title)
+        _child(entry, "updated", item.updated)
+        _child(entry, "published", item.published)
+        _child(entry, "link", rel="alternate", type="text/html", href=base_url + item.path)
+        _child(_child(entry, "author"), "name", item.metadata.get("issuing_organ", author))
+        _child(entry, "category", term=item.column, label=item.column_name)
+        if item.live:
+            summary = item.summary
+        else:
+            stamp = shown_time(item.withdrawn_at or item.updated)
+            summary = f"本信息已于{stamp}撤回。This release was withdrawn on {stamp}."
+        _child(entry, "summary", summary, type="text")
+    return _serialise(feed)
+
+
+def build_sitemap(manifest: Manifest, *, base_url: str) -> bytes:
+    """The sitemap: the home page, each column index (as ``<column>/``) and each live page."""
+    live = sorted((i for i in manifest.items.values() if i.live), key=lambda i: i.path)
+    columns: dict[str, list[str]] = {}
+    for item in manifest.items.values():
+        columns.setdefault(item.column, []).append(item.updated)
+    urlset = ET.Element("urlset", {"xmlns": SITEMAP_NS})
+
+    def add(path: str, lastmod: str) -> None:
+        url = _child(urlset, "url")
+        _child(url, "loc", base_url + path)
+        _child(url, "lastmod", lastmod)
+
+    add("", _latest(i.updated for i in manifest.items.values()))
+    for column, stamps in sorted(columns.items()):
+        add(f"{column}/", _latest(stamps))
+    for item in live:
+        add(item.path, item.updated)
+    return _serialise(urlset)

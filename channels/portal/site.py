@@ -1,0 +1,151 @@
+"""Builds the static site from the manifest: release pages, column and home indexes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from channels.portal.feed import build_feed, build_sitemap
+from channels.portal.manifest import Item, Manifest, Source, shown_time
+from channels.portal.storage import write_atomic
+
+HOME_ITEMS_PER_COLUMN = 10
+FEED_NAME = "feed.atom"
+SITEMAP_NAME = "sitemap.xml"
+INDEX_NAME = "index.html"
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """The settings every built file needs."""
+
+    site_name: str
+    base_url: str
+    author: str
+
+
+@dataclass(frozen=True)
+class _ShownUpdate:
+    at: str
+    shown: str
+    title: str
+    body: Markup
+
+
+@dataclass(frozen=True)
+class _Column:
+    id: str
+    name: str
+    items: list[Item]
+    more: bool
+
+
+def metadata_panel(metadata: dict[str, str]) -> list[tuple[str, str]]:
+    """The gov.cn metadata panel rows in order; optional rows only when they have a value."""
+    rows = [
+        ("索引号", metadata.get("index_number", "")),
+        ("主题分类", metadata.get("subject_category", "")),
+        ("发布机构", metadata.get("issuing_organ", "")),
+        ("成文日期", metadata.get("signed_date", "")),
+        ("文号", metadata.get("document_number", "")),
+        ("发布日期", metadata.get("published_date", "")),
+        ("内容概述", metadata.get("summary", "")),
+    ]
+    optional = {"成文日期", "文号", "内容概述"}
+    return [(label, value) for label, value in rows if value or label not in optional]
+
+
+def render_page(info: SiteInfo, item: Item, source: Source) -> bytes:
+    """The full HTML5 page of one live release; ``source.body_html`` is trusted markup."""
+    updates = [
+        _ShownUpdate(u.at, shown_time(u.at), u.title, Markup(u.body_html))  # noqa: S704
+        for u in source.updates
+    ]
+    html = _environment.get_template("page.html.j2").render(
+        site_name=info.site_name,
+        root="../",
+        item=item,
+        panel=metadata_panel(item.metadata),
+        updates=updates,
+        body=Markup(source.body_html),  # noqa: S704 - rendered with autoescape by the core
+    )
+    return html.encode("utf-8")
+
+
+def render_withdrawn(info: SiteInfo, item: Item) -> bytes:
+    """The withdrawal notice (已撤回) that replaces a page at the same URL."""
+    stamp = item.withdrawn_at or item.updated
+    html = _environment.get_template("withdrawn.html.j2").render(
+        site_name=info.site_name,
+        root="../",
+        item=item,
+        withdrawn_at=stamp,
+        withdrawn_shown=shown_time(stamp),
+    )
+    return html.encode("utf-8")
+
+
+def _newest_first(items: list[Item]) -> list[Item]:
+    return sorted(items, key=Item.sort_key, reverse=True)
+
+
+def render_column(info: SiteInfo, column: str, column_name: str, items: list[Item]) -> bytes:
+    """A column's index page: its live items, newest first."""
+    html = _environment.get_template("column.html.j2").render(
+        site_name=info.site_name,
+        root="../",
+        column=column,
+        column_name=column_name,
+        items=_newest_first([i for i in items if i.live]),
+    )
+    return html.encode("utf-8")
+
+
+def columns_of(manifest: Manifest) -> dict[str, str]:
+    """Every column that ever held an item, with its latest display name."""
+    names: dict[str, tuple[str, str]] = {}
+    for item in manifest.items.values():
+        known = names.get(item.column)
+        if known is None or item.updated >= known[0]:
+            names[item.column] = (item.updated, item.column_name)
+    return {column: name for column, (_, name) in sorted(names.items())}
+
+
+def render_home(info: SiteInfo, manifest: Manifest) -> bytes:
+    """The home page: every column with its latest live items."""
+    columns = []
+    for column, name in columns_of(manifest).items():
+        live = _newest_first([i for i in manifest.items.values() if i.column == column and i.live])
+        columns.append(
+            _Column(column, name, live[:HOME_ITEMS_PER_COLUMN], len(live) > HOME_ITEMS_PER_COLUMN)
+        )
+    html = _environment.get_template("home.html.j2").render(
+        site_name=info.site_name, root="", columns=columns
+    )
+    return html.encode("utf-8")
+
+
+def rebuild_indexes(site_dir: Path, info: SiteInfo, manifest: Manifest) -> None:
+    """Rewrite the column indexes, the home page, the Atom feed and the sitemap."""
+    items = list(manifest.items.values())
+    for column, name in columns_of(manifest).items():
+        in_column = [i for i in items if i.column == column]
+        write_atomic(site_dir / column / INDEX_NAME, render_column(info, column, name, in_column))
+    write_atomic(site_dir / INDEX_NAME, render_home(info, manifest))
+    write_atomic(
+        site_dir / FEED_NAME,
+        build_feed(manifest, site_name=info.site_name, base_url=info.base_url, author=info.author),
+    )
+    write_atomic(site_dir / SITEMAP_NAME, build_sitemap(manifest, base_url=info.base_url))

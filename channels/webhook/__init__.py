@@ -1,0 +1,1 @@
+"""The webhook kind: JSON to an internal system, with its loopback sink."""

@@ -1,0 +1,150 @@
+"""A loopback webhook receiver: keeps every POST so tests and benchmarks can count duplicates."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+
+@dataclass
+class SinkState:
+    """What the sink received; ``faults`` is a queue of HTTP statuses to answer next."""
+
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    faults: list[int] = field(default_factory=list)
+    delay_seconds: float = 0.0  # wait after accepting, before answering (a slow remote)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, key: str) -> int:
+        """How many POSTs carried ``key`` (duplicates included)."""
+        with self.lock:
+            return sum(1 for post in self.posts if post.get("key") == key)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # keep-alive without the ~40 ms delayed-ACK stall
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the state is the record."""
+
+    def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+               ) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        if self.path.startswith("/deliveries/"):
+            key = unquote(self.path.removeprefix("/deliveries/"))
+            with state.lock:
+                found = state.accepted.get(key)
+            if found is None:
+                self._reply(404, {"message": "not found"})
+            else:
+                self._reply(200, found)
+            return
+        if self.path == "/_stats":
+            with state.lock:
+                self._reply(200, {"posts": len(state.posts), "accepted": len(state.accepted)})
+            return
+        self._reply(200, {"message": "webhook sandbox"})
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            self._reply(400, {"message": "body is not JSON"})
+            return
+        key = self.headers.get("Idempotency-Key") or body.get("key")
+        with state.lock:
+            state.posts.append({"key": key, "title": body.get("title")})
+            fault = state.faults.pop(0) if state.faults else None
+            if fault is None and key in state.accepted:
+                self._reply(409, state.accepted[key])
+                return
+            if fault is None:
+                number = len(state.accepted) + 1
+                receipt = {"id": str(number), "url": f"http://sink.invalid/{number}",
+                           "received_at": datetime.now(UTC).isoformat()}
+                state.accepted[key] = receipt
+            delay = state.delay_seconds
+        if fault is None and delay > 0:
+            time.sleep(delay)
+        if fault is not None:
+            # like a careless remote, echo the request line and auth header in the error
+            self._reply(fault, {"message": f"fault for {self.path} auth="
+                                           f"{self.headers.get('Authorization')}"},
+                        {"Retry-After": "1"} if fault in (429, 503) else None)
+            return
+        self._reply(201, receipt)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, state: SinkState) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.state = state
+
+
+@dataclass
+class Sink:
+    """A running sink: ``url``, its ``state``, and ``stop()``."""
+
+    server: _Server
+    thread: threading.Thread
+
+    @property
+    def state(self) -> SinkState:
+        return self.server.state
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve(port: int = 0) -> Sink:
+    """Start a sink on 127.0.0.1 (port 0 = any free port) in a background thread."""
+    server = _Server(port, SinkState())
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="webhook-sink", daemon=True)
+    thread.start()
+    return Sink(server, thread)
+
+
+def main() -> None:
+    """``python -m channels.webhook.sandbox PORT``: run a sink in the foreground."""
+    import sys
+
+    sink = serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print(sink.url, flush=True)
+    try:
+        sink.thread.join()
+    except KeyboardInterrupt:
+        sink.stop()
+
+
+if __name__ == "__main__":
+    main()
