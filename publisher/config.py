@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from publisher.cron import cron_trigger
-from publisher.period import PeriodUnit
+from publisher.period import PeriodUnit, period_of
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
@@ -326,7 +327,16 @@ def cross_check(loaded: LoadedConfig) -> list[Problem]:
             problems.append(loaded.problem(
                 (*base, "column"), f"未定义的栏目 / unknown column {definition.column!r}"))
         if definition.source:
+            sample_period = period_of(date(2026, 1, 1), definition.source.period)
             for table_name, table in definition.source.tables.items():
+                try:
+                    table.path.format(**sample_period.fields())
+                except (KeyError, ValueError, IndexError) as exc:
+                    problems.append(loaded.problem(
+                        (*base, "source", "tables", table_name, "path"),
+                        f"路径模式有误 / bad path pattern: {exc!r}; placeholders: "
+                        f"{', '.join(sample_period.fields())}",
+                    ))
                 if table.table_schema not in config.schemas:
                     problems.append(loaded.problem(
                         (*base, "source", "tables", table_name, "schema"),

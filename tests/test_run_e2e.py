@@ -1,0 +1,180 @@
+"""The daemon in a subprocess: killed mid-send and restarted, nothing is lost or duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from channels.webhook.sandbox import Sink, serve
+from publisher.store import Store
+from publisher.store.models import Delivery, Release
+
+from .conftest import TEMPLATE
+
+PUBLISHER = str(Path(sys.executable).parent / "publisher")
+pytestmark = pytest.mark.slow
+
+CONFIG = """\
+timezone: Asia/Shanghai
+data_dir: inbox
+defaults:
+  misfire_grace_minutes: 10
+  retry_deadline_hours: 1
+  workers: 2
+  retry: {{attempts_per_claim: 2, initial_wait_seconds: 0.2, max_wait_seconds: 1,
+          sweep_wait_seconds: 1, max_sweep_wait_seconds: 2}}
+columns: {{news: 新闻}}
+channels:
+  sink:
+    kind: webhook
+    settings: {{url: "{url}", token: "${{SINK_TOKEN}}", timeout_seconds: 10}}
+  portal:
+    kind: portal
+    settings: {{site_name: 测试门户, site_dir: site, base_url: "http://127.0.0.1:1/"}}
+schemas:
+  simple:
+    columns:
+      - {{id: item, header: 项目}}
+      - {{id: amount, header: 数量, type: int}}
+releases:
+  tick:
+    title: "第{{{{ period.label }}}}次测试发布"
+    issuing_organ: 测试局
+    organ_code: "MB0000001"
+    subject_category: 综合政务
+    column: news
+    schedule: "*/3 * * * * *"
+    source:
+      period: day
+      tables:
+        items: {{path: "items.csv", schema: simple}}
+    channels: [sink, portal]
+"""
+
+
+def _project(root: Path, url: str) -> Path:
+    (root / "templates" / "tick").mkdir(parents=True)
+    (root / "templates" / "tick" / "webhook.txt.j2").write_text(TEMPLATE, encoding="utf-8")
+    (root / "templates" / "tick" / "portal.html.j2").write_text(
+        "<p>{{ release.title }}</p>" + TEMPLATE, encoding="utf-8")
+    (root / "inbox").mkdir()
+    (root / "inbox" / "items.csv").write_text("项目,数量\n苹果,3\n", encoding="utf-8")
+    config = root / "schedules.yaml"
+    config.write_text(CONFIG.format(url=url), encoding="utf-8")
+    return config
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    running = serve()
+    yield running
+    running.stop()
+
+
+def _start(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [PUBLISHER, "run", "--config", str(config), "--no-serve", "--poll-seconds", "0.1",
+         "--json-logs"],
+        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=config.parent)
+
+
+def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _rows(store: Store) -> tuple[list[Release], list[Delivery]]:
+    with store.read() as session:
+        return (list(session.execute(select(Release)).scalars()),
+                list(session.execute(select(Delivery)).scalars()))
+
+
+def test_sigkill_mid_send_loses_and_duplicates_nothing(tmp_path: Path, sink: Sink) -> None:
+    """SIGKILL while deliveries are sending, then restart: each lands exactly once, and the run
+    that fell due while the bot was down goes out once."""
+    config = _project(tmp_path, sink.url)
+    db = tmp_path / "bot.db"
+    env = {**os.environ, "PUBLISHER_DATABASE_URL": f"sqlite:///{db}", "SINK_TOKEN": "tok-e2e-1234"}
+    env.pop("PUBLISHER_CONFIG", None)
+    log = tmp_path / "run.log"
+    sink.state.delay_seconds = 1.5  # the remote accepts, then answers slowly
+    first = _start(config, env, log)
+    try:
+        _wait(lambda: db.exists(), 20, "the database")
+        store = Store(f"sqlite:///{db}", migrate=False)
+        _wait(lambda: len(sink.state.accepted) >= 1
+              and any(d.state == "sending" for d in _rows(store)[1]), 30, "a send in flight")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    killed_at = time.time()
+    stuck = [d for d in _rows(store)[1] if d.state == "sending"]
+    assert stuck, "the kill must leave a delivery in sending"
+    time.sleep(max(0.0, 4.0 - (time.time() - killed_at)))  # at least one fire time passes while down
+    sink.state.delay_seconds = 0.0
+    second = _start(config, env, log)
+    try:
+        def settled() -> bool:
+            releases, deliveries = _rows(store)
+            return (any(r.origin == "catch-up" for r in releases) and bool(deliveries)
+                    and all(d.state in ("published", "unknown", "failed") for d in deliveries))
+        _wait(settled, 40, "every delivery to settle after restart")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(20) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+    releases, deliveries = _rows(store)
+    by_id = {d.id: d for d in deliveries}
+    for d in stuck:
+        assert by_id[d.id].state == "published", (d.channel, by_id[d.id].reason)
+    for d in deliveries:
+        assert d.state in ("published", "unknown"), (d.channel, d.state, d.last_error)
+        if d.state == "unknown":
+            assert d.reason
+        if d.channel == "sink" and d.state == "published":
+            assert sink.state.count(d.idempotency_key) == 1
+    published_keys = {d.idempotency_key for d in deliveries if d.channel == "sink"}
+    assert set(sink.state.accepted) <= published_keys  # nothing landed that we lost track of
+    assert all(sink.state.count(key) == 1 for key in sink.state.accepted)  # no duplicates
+    pages = sorted((tmp_path / "site" / "news").glob("tick-*.html"))
+    assert len(pages) == sum(1 for d in deliveries if d.channel == "portal" and d.state == "published")
+    assert sum(1 for r in releases if r.origin == "catch-up") == 1
+    verify = subprocess.run([PUBLISHER, "audit", "verify", "--config", str(config)],
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert verify.returncode == 0, verify.stderr
+    logged = log.read_text(encoding="utf-8")
+    assert "tok-e2e-1234" not in logged
+    store.dispose()
+
+
+def test_second_daemon_refuses_to_run(tmp_path: Path, sink: Sink) -> None:
+    """A second `publisher run` on the same database exits 3 naming the active scheduler."""
+    config = _project(tmp_path, sink.url)
+    db = tmp_path / "bot.db"
+    env = {**os.environ, "PUBLISHER_DATABASE_URL": f"sqlite:///{db}", "SINK_TOKEN": "tok-e2e-1234"}
+    log = tmp_path / "run.log"
+    first = _start(config, env, log)
+    try:
+        _wait(lambda: "run.started" in (log.read_text(encoding="utf-8") if log.exists() else ""),
+              30, "the first daemon")
+        second = subprocess.run(
+            [PUBLISHER, "run", "--config", str(config), "--no-serve"], env=env,
+            capture_output=True, text=True, timeout=60, check=False)
+        assert second.returncode == 3
+        assert "another scheduler is active" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(20)
