@@ -51,6 +51,7 @@ QUIET_LOGGERS: Mapping[str, int] = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
     "apscheduler": logging.WARNING,
+    "alembic": logging.WARNING,  # "Running upgrade ..." only matters when it fails
 }
 
 # Names whose values are secret wherever they appear. Matched as a suffix, so refresh_token,

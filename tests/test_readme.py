@@ -1,0 +1,77 @@
+"""The README cannot drift from the code: config keys, channel settings, commands, environment."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from channels import registry
+from publisher import config as config_module
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _section(title: str) -> str:
+    start = README.index(f"## {title}")
+    end = README.find("\n## ", start + 1)
+    return README[start:end if end > 0 else None]
+
+
+def _keys(model: type[BaseModel]) -> set[str]:
+    return {field.alias or name for name, field in model.model_fields.items()}
+
+
+def _documented(section: str) -> set[str]:
+    return set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
+
+
+def test_every_config_key_is_documented() -> None:
+    """Each key of every config model is a row of the configuration reference, and no row is stale."""
+    models = [config_module.Config, config_module.Defaults, config_module.RetryPolicy,
+              config_module.ChannelConfig, config_module.ColumnSpec, config_module.TableSchema,
+              config_module.TableSource, config_module.SourceConfig,
+              config_module.ReleaseDefinition]
+    keys = set().union(*(_keys(m) for m in models))
+    settings = set().union(*(_keys(registry.channel_class(k).settings_model)
+                             for k in registry.kinds()))
+    documented = _documented(_section("Configuration reference"))
+    assert keys | settings <= documented, sorted((keys | settings) - documented)
+    assert documented <= keys | settings, sorted(documented - keys - settings)
+
+
+def test_every_command_is_documented() -> None:
+    """Each CLI command appears in the commands table."""
+    import publisher.cli.content
+    import publisher.cli.inspect
+    import publisher.cli.run  # noqa: F401
+    from publisher.cli import audit_cli, cli
+
+    names = {c.name or (c.callback.__name__ if c.callback else "") for c in cli.registered_commands}
+    names |= {f"audit {c.name}" for c in audit_cli.registered_commands}
+    commands = _section("Commands")
+    for name in names:
+        assert f"`publisher {name}" in commands, name
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    """The first code block is exactly `make run` then `make test`, and both targets exist."""
+    block = README.split("```", 2)[1]
+    commands = [line.split("#")[0].strip() for line in block.splitlines()[1:] if line.strip()]
+    assert commands == ["make run", "make test"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^run:", makefile, re.MULTILINE) and re.search(r"^test:", makefile, re.MULTILINE)
+    assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().endswith("make test")
+
+
+def test_every_environment_variable_is_documented() -> None:
+    """Each PUBLISHER_* variable the code reads is in the environment table."""
+    used = set()
+    for path in (ROOT / "publisher").rglob("*.py"):
+        used |= set(re.findall(r"\b(PUBLISHER_[A-Z_]+)\b", path.read_text(encoding="utf-8")))
+    environment = _section("Configuration reference")
+    assert used, "expected the code to read some PUBLISHER_ variables"
+    for name in used:
+        assert f"`{name}`" in environment, name
