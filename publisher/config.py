@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from dataclasses import dataclass
@@ -108,13 +109,6 @@ class ReleaseDefinition(_Model):
     channels: list[str] = Field(min_length=1)
     misfire_grace_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60)
     retry_deadline_hours: float | None = Field(None, gt=0, le=24 * 30)
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule_shape(cls, value: str) -> str:
-        if value != "manual":
-            cron_trigger(value, ZoneInfo("UTC"))  # raises ValueError with the reason
-        return value
 
 
 class Config(_Model):
@@ -241,6 +235,17 @@ def resolve_env(value: str, environ: dict[str, str] | None = None) -> str:
 
 def load(file: Path | str) -> LoadedConfig:
     """Read and validate a config file; ConfigError lists every problem found."""
+    loaded, problems = load_with_problems(file)
+    if problems or loaded is None:
+        raise ConfigError(problems)
+    return loaded
+
+
+def load_with_problems(file: Path | str) -> tuple[LoadedConfig | None, list[Problem]]:
+    """Read a config file, returning the valid part (None if nothing usable) and every problem.
+
+    ``publisher check`` goes on to check templates and data of the valid part.
+    """
     file = Path(file)
     name = str(file)
     try:
@@ -260,29 +265,75 @@ def load(file: Path | str) -> LoadedConfig:
     if not isinstance(raw, dict):
         raise ConfigError([Problem(name, "", "顶层必须是映射 / the top level must be a mapping", 1)])
     partial = LoadedConfig(Config.model_construct(channels={}, releases={}), file, lines)
+    problems: list[Problem] = []
+    config: Config | None
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        problems = [
-            partial.problem(tuple(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)
-        ]
-        raise ConfigError(problems) from None
+        errors = exc.errors(include_url=False)
+        problems = [partial.problem(tuple(err["loc"]), err["msg"]) for err in errors]
+        config = _valid_part(raw, errors)
+        if config is None:
+            return None, problems
     loaded = LoadedConfig(config, file, lines)
-    problems = cross_check(loaded)
-    if problems:
-        raise ConfigError(problems)
-    return loaded
+    problems += cross_check(loaded, declared={
+        section: set(raw.get(section) or {}) if isinstance(raw.get(section), dict) else set()
+        for section in ("channels", "schemas", "columns")})
+    return loaded, problems
 
 
-def cross_check(loaded: LoadedConfig) -> list[Problem]:
-    """Checks that span sections: channel kinds, references, secrets, schedules."""
+def _valid_part(raw: dict[str, Any], errors: list[Any]) -> Config | None:
+    """The config without what failed validation, so the rest is still cross-checked.
+
+    First only the failing keys are dropped (defaults take their place); if that is not
+    enough, the whole entries (one channel, one release) holding them.
+    """
+    for depth in (None, 2, 1):
+        pruned = copy.deepcopy(raw)
+        for err in errors:
+            loc = tuple(err["loc"])
+            _drop(pruned, loc if depth is None else loc[:depth])
+        try:
+            return Config.model_validate(pruned)
+        except ValidationError:
+            continue
+    return None
+
+
+def _drop(tree: Any, loc: tuple[Any, ...]) -> None:
+    for step in loc[:-1]:
+        present = (step in tree) if isinstance(tree, dict) else (
+            isinstance(tree, list) and isinstance(step, int) and step < len(tree))
+        if not present:
+            return
+        tree = tree[step]
+    if loc and isinstance(tree, dict):
+        tree.pop(loc[-1], None)
+
+
+def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = None) -> list[Problem]:
+    """Checks that span sections: channel kinds, references, secrets, schedules.
+
+    ``declared`` names every entry written in the file, valid or not, so a reference to an
+    entry that failed its own validation is not reported a second time as unknown.
+    """
     from channels import registry  # local: channels never import publisher, but we may import them
+    from publisher.logs import is_sensitive_key
 
     config = loaded.config
+    known = {section: set(getattr(config, section)) | (declared or {}).get(section, set())
+             for section in ("channels", "schemas", "columns")}
     problems: list[Problem] = []
     for name, channel in config.channels.items():
         if not re.match(ID_PATTERN, name):
             problems.append(loaded.problem(("channels", name), "id must be lower-case kebab or snake"))
+        for field_name, value in channel.settings.items():
+            if is_sensitive_key(field_name) and not (
+                    isinstance(value, str) and ENV_REF_WHOLE.match(value)):
+                problems.append(loaded.problem(
+                    ("channels", name, "settings", field_name),
+                    "密钥只能写成 ${环境变量} / secrets must be ${ENV_VAR} references, never literal",
+                ))
         if channel.kind not in registry.kinds():
             if channel.kind in registry.PLANNED_KINDS and not channel.enabled:
                 continue
@@ -297,7 +348,7 @@ def cross_check(loaded: LoadedConfig) -> list[Problem]:
         settings_model = registry.channel_class(channel.kind).settings_model
         secrets = set(settings_model.secret_fields())
         for field_name, value in channel.settings.items():
-            if field_name in secrets and not (
+            if field_name in secrets and not is_sensitive_key(field_name) and not (
                 isinstance(value, str) and ENV_REF_WHOLE.match(value)
             ):
                 problems.append(loaded.problem(
@@ -317,13 +368,19 @@ def cross_check(loaded: LoadedConfig) -> list[Problem]:
         base = ("releases", release_id)
         if not re.match(ID_PATTERN, release_id):
             problems.append(loaded.problem(base, "id must be lower-case kebab or snake"))
+        if definition.schedule != "manual":
+            try:
+                cron_trigger(definition.schedule, loaded.zone)
+            except ValueError as exc:
+                problems.append(loaded.problem(
+                    (*base, "schedule"), f"定时表达式有误 / bad cron expression: {exc}"))
         for index, channel_name in enumerate(definition.channels):
-            if channel_name not in config.channels:
+            if channel_name not in known["channels"]:
                 problems.append(loaded.problem(
                     (*base, "channels", index),
                     f"未定义的渠道 / unknown channel {channel_name!r}",
                 ))
-        if definition.column not in config.columns:
+        if definition.column not in known["columns"]:
             problems.append(loaded.problem(
                 (*base, "column"), f"未定义的栏目 / unknown column {definition.column!r}"))
         if definition.source:
@@ -337,7 +394,7 @@ def cross_check(loaded: LoadedConfig) -> list[Problem]:
                         f"路径模式有误 / bad path pattern: {exc!r}; placeholders: "
                         f"{', '.join(sample_period.fields())}",
                     ))
-                if table.table_schema not in config.schemas:
+                if table.table_schema not in known["schemas"]:
                     problems.append(loaded.problem(
                         (*base, "source", "tables", table_name, "schema"),
                         f"未定义的数据结构 / unknown schema {table.table_schema!r}",

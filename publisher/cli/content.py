@@ -10,6 +10,7 @@ import typer
 
 from channels.portal.catalogue import format_index_number
 from publisher import check as check_module
+from publisher import config as config_module
 from publisher.cli import CONFIG_OPTION, cli, fail, load_config
 from publisher.config import Problem
 from publisher.logs import configure
@@ -26,12 +27,17 @@ def check(
 ) -> None:
     """检查配置、模板、样例数据与渠道限制 / Check config, templates, sample data and limits."""
     configure(json=False, level="WARNING")
-    loaded = load_config(config)
-    problems = check_module.check(loaded, at=datetime.now(UTC), online=online)
+    try:
+        loaded, problems = config_module.load_with_problems(config)
+    except config_module.ConfigError as exc:
+        raise fail(str(exc), 1) from None
+    if loaded is not None:
+        problems += check_module.check(loaded, at=datetime.now(UTC), online=online)
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
         raise fail(f"发现 {len(problems)} 处问题 / {len(problems)} problem(s) found", 1)
+    assert loaded is not None
     definitions = len(loaded.config.releases)
     typer.echo(f"配置正常 / config OK: {definitions} release definitions, "
                f"{len(loaded.config.channels)} channels")

@@ -24,6 +24,7 @@ from publisher.source import DataError, parse_data_option
 from publisher.store.models import Delivery, Release
 
 log = get_logger("publisher.run")
+FOREGROUND_WAIT = timedelta(minutes=2)  # trigger/retry wait this long for retries, then hand over
 
 
 def sample_data(app: App, definition_id: str) -> dict[str, Path]:
@@ -45,7 +46,13 @@ def _serve_site(app: App, port: int | None) -> Any:
             site_dir = app.loaded.resolve(settings.site_dir)
             site_dir.mkdir(parents=True, exist_ok=True)
             chosen = port if port is not None else (urlparse(settings.base_url).port or 8180)
-            handle = serve(site_dir, chosen)
+            try:
+                handle = serve(site_dir, chosen)
+            except OSError as exc:
+                log.warning("run.site_not_served", port=chosen, error=str(exc))
+                typer.echo(f"端口 {chosen} 不可用，未启动网站预览 / port {chosen} unavailable; "
+                           "site preview not served (use --port)", err=True)
+                return None
             typer.echo(f"门户网站预览 / portal site at {handle.url}")
             return handle
     return None
@@ -168,10 +175,13 @@ def _deliver(app: App, release_id: int) -> None:
             Delivery.release_id == release_id)).all())
     try:
         with typer.progressbar(length=total, label="投递中 / delivering", file=None) as bar:
-            dispatcher.drain(release_id, on_progress=lambda: bar.update(1))
+            dispatcher.drain(release_id, until=app.clock.now() + FOREGROUND_WAIT,
+                             on_progress=lambda: bar.update(1))
     finally:
         dispatcher.shutdown()
     if _show_deliveries(app, release_id):
+        typer.echo("未完成的投递由 publisher run 继续重试 / deliveries still waiting are retried by "
+                   "`publisher run`", err=True)
         raise typer.Exit(1)
 
 
