@@ -26,6 +26,7 @@ from channels.base import (
 from publisher import audit
 from publisher.alert import alert
 from publisher.app import App
+from publisher.circuit import Circuits
 from publisher.logs import bound, get_logger, redact
 from publisher.process import holder_dead, holder_id
 from publisher.retry import in_claim, next_attempt_at
@@ -77,14 +78,15 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="deliver")
         self._inflight: dict[int, Future[str | None]] = {}
         self._lock = threading.Lock()
+        self.circuits = Circuits()
 
     # ------------------------------------------------------------------ the loop
 
     def due(self, limit: int = 100, release_id: int | None = None) -> list[int]:
-        """Ids of deliveries ready to send, urgent first, oldest first."""
+        """Ids of deliveries ready to send, urgent first, oldest first; open circuits skipped."""
         now = self.app.clock.now()
         query = (
-            select(Delivery.id)
+            select(Delivery.id, Delivery.channel)
             .where(Delivery.state.in_(DUE_STATES),
                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
             .order_by(Delivery.urgent.desc(), Delivery.next_attempt_at, Delivery.id)
@@ -93,7 +95,8 @@ class Dispatcher:
         if release_id is not None:
             query = query.where(Delivery.release_id == release_id)
         with self.app.store.read() as session:
-            return list(session.execute(query).scalars())
+            rows = session.execute(query).all()
+        return [row.id for row in rows if self.circuits.allows(row.channel, now)]
 
     def run_once(self, release_id: int | None = None) -> list[Future[str | None]]:
         """Start every due delivery not already in flight here; returns their futures."""
@@ -251,6 +254,7 @@ class Dispatcher:
                 state, reason = "failed", "重试已到截止时间 / retries ran past the deadline"
             self._finish_in(session, row, state, now, receipt=receipt, error=error,
                             reason=reason, next_at=next_at)
+        self._track_health(delivery.channel, state, error)
         if state == "failed":
             alert(self.app, "delivery.failed", f"投递失败：{delivery.channel}",
                   f"delivery failed: {delivery.channel}", delivery_id=delivery.id,
@@ -260,6 +264,19 @@ class Dispatcher:
                   f"delivery outcome unknown, a person must decide: {delivery.channel}",
                   delivery_id=delivery.id, reason=reason)
         return state
+
+    def _track_health(self, channel: str, state: str, error: BaseException | None) -> None:
+        """Feed the channel's circuit: transient trouble counts, content problems do not."""
+        now = self.app.clock.now()
+        if state == "published":
+            if self.circuits.succeeded(channel):
+                log.info("channel.circuit_closed", channel=channel)
+        elif isinstance(error, TransientChannelError | AuthExpired | OutcomeUnknown) and \
+                self.circuits.failed(channel, now):
+            until = self.circuits.open_channels(now).get(channel)
+            alert(self.app, "channel.circuit_open", f"渠道 {channel} 持续故障，暂停投递至 {until}",
+                  f"channel {channel} keeps failing; deliveries paused until {until}",
+                  channel=channel)
 
     def _finish_in(self, session: Any, row: Delivery, state: str, now: datetime, *,
                    receipt: Receipt | None = None, error: BaseException | None = None,
