@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from channels.base import ChannelError
 from channels.portal.catalogue import format_index_number
 from publisher.app import App
 from publisher.config import LoadedConfig, Problem
@@ -31,6 +32,8 @@ def sample_tables(loaded: LoadedConfig, definition_id: str, problems: list[Probl
             problems.append(loaded.problem(path[:-1], "没有样例数据，无法检查渲染与渠道限制 / no "
                                            "sample data: rendering and limits go unchecked"))
             return None
+        if table.table_schema not in loaded.config.schemas:
+            return None  # loading the config already named the unknown schema
         file = loaded.resolve(table.sample)
         try:
             rows = read_table(file, loaded.config.schemas[table.table_schema], table.sheet)
@@ -46,12 +49,13 @@ def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[P
     app = preview_app(loaded)
     problems: list[Problem] = []
     renderer = app.renderer
+    unusable = _unusable_channels(app)
     for definition_id, definition in loaded.config.releases.items():
         folder = definition.templates or definition_id
         for error in renderer.check(folder):
             problems.append(loaded.problem(("releases", definition_id, "templates"), str(error)))
         for index, name in enumerate(definition.channels):
-            if not app.enabled(name):
+            if not app.enabled(name) or name in unusable:
                 continue
             channel = app.channel(name)
             template = renderer.template_path(folder, channel.kind, channel.template_ext)
@@ -60,7 +64,8 @@ def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[P
                     ("releases", definition_id, "channels", index),
                     f"缺少模板 / missing template {template}"))
         tables = sample_tables(loaded, definition_id, problems)
-        if tables is None or any(p.path.startswith(f"releases.{definition_id}.") for p in problems):
+        if tables is None or unusable.intersection(definition.channels) or any(
+                p.path.startswith(f"releases.{definition_id}.") for p in problems):
             continue
         period = (period_of(at.astimezone(loaded.zone).date(), definition.source.period,
                             definition.source.period_offset) if definition.source else None)
@@ -73,7 +78,19 @@ def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[P
             problems.extend(loaded.problem(path, message) for path, message in exc.located)
     if online:
         for name, conf in loaded.config.channels.items():
-            if conf.enabled:
+            if conf.enabled and name not in unusable:
                 problems.extend(loaded.problem(("channels", name), message)
                                 for message in app.channel(name).check())
     return problems
+
+
+def _unusable_channels(app: App) -> set[str]:
+    """Enabled channels whose adapter cannot be built (loading the config names why)."""
+    unusable = set()
+    for name, conf in app.loaded.config.channels.items():
+        if conf.enabled:
+            try:
+                app.channel(name)
+            except (KeyError, ValueError, ChannelError):  # unknown kind, invalid settings
+                unusable.add(name)
+    return unusable

@@ -161,10 +161,8 @@ class Redactor:
         """Return *text* with every secret masked as ``***``."""
         if not text:
             return text
-        lowered = text.lower()
-        for triggers, pattern in _RULES:
-            if any(map(lowered.__contains__, triggers)):
-                text = pattern.sub(_REPLACEMENT, text)
+        # Registered values first: a shape rule run before them could mask only a prefix
+        # (a bearer pattern stops at "!") and leave the rest of the secret readable.
         secret_pattern = self._secret_pattern
         if secret_pattern is not None:
             # Masking can splice the text around a match into a new occurrence
@@ -172,6 +170,10 @@ class Redactor:
             text, count = secret_pattern.subn(MASK, text)
             while count:
                 text, count = secret_pattern.subn(MASK, text)
+        lowered = text.lower()
+        for triggers, pattern in _RULES:
+            if any(map(lowered.__contains__, triggers)):
+                text = pattern.sub(_REPLACEMENT, text)
         return text
 
     def redact(self, value: object, _depth: int = 0) -> object:

@@ -17,6 +17,8 @@ from publisher.cli import CONFIG_OPTION, audit_cli, cli, fail, open_app
 from publisher.dispatch import STATES
 from publisher.store.models import Delivery, Release
 
+RELEASE_STATES = ("held", "missed")  # releases that never got deliveries: shown as rows too
+LOG_STATES = (*STATES, *RELEASE_STATES)
 COLUMNS = ("delivery", "release", "channel", "state", "attempts", "updated_at", "url", "detail")
 
 
@@ -40,15 +42,15 @@ def log_command(
     release: str | None = typer.Option(None, "--release", help="发布定义或发布键 / definition id "
                                        "or release key"),
     channel: str | None = typer.Option(None, "--channel", help="渠道 / channel"),
-    status: str | None = typer.Option(None, "--status", help=f"状态 / state: {', '.join(STATES)}"),
+    status: str | None = typer.Option(None, "--status", help=f"状态 / state: {', '.join(LOG_STATES)}"),
     since: str | None = typer.Option(None, "--since", help="起始时间 / updated since (ISO 8601)"),
     output: str = typer.Option("table", "--format", help="table | json | csv"),
     limit: int = typer.Option(200, "--limit", min=1, help="最多行数 / at most this many rows"),
     config: Path = CONFIG_OPTION,
 ) -> None:
     """查看投递记录 / Show the delivery log: who published what, where, when, with which result."""
-    if status is not None and status not in STATES:
-        raise fail(f"未知状态 / unknown state {status!r}; known: {', '.join(STATES)}", 2)
+    if status is not None and status not in LOG_STATES:
+        raise fail(f"未知状态 / unknown state {status!r}; known: {', '.join(LOG_STATES)}", 2)
     if output not in ("table", "json", "csv"):
         raise fail("--format 只能是 table、json 或 csv / must be table, json or csv", 2)
     app = open_app(config, json_logs=True)
@@ -65,6 +67,10 @@ def log_command(
         query = query.where(Delivery.updated_at >= since_at)
     with app.store.read() as session:
         rows = [_row(d, r, app.loaded.zone) for d, r in session.execute(query).all()]
+        if channel is None and status in (None, *RELEASE_STATES):
+            rows += _outstanding(session, release, status, since_at, limit, app.loaded.zone)
+    rows.sort(key=lambda row: row["updated_at"], reverse=True)
+    rows = rows[:limit]
     if output == "json":
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False))
@@ -94,6 +100,26 @@ def _row(delivery: Delivery, release: Release, zone: Any) -> dict[str, Any]:
         "url": (delivery.receipt or {}).get("url") or "",
         "detail": detail,
     }
+
+
+def _outstanding(session: Any, release: str | None, status: str | None,
+                 since_at: datetime | None, limit: int, zone: Any) -> list[dict[str, Any]]:
+    """Held and missed releases: nothing was sent, and a person should know."""
+    query = (select(Release).where(Release.state.in_([status] if status else RELEASE_STATES))
+             .order_by(Release.created_at.desc()).limit(limit))
+    if release:
+        query = query.where((Release.definition_id == release) | (Release.key == release))
+    if since_at:
+        query = query.where(Release.created_at >= since_at)
+    rows = []
+    for rel in session.execute(query).scalars():
+        problems = (rel.hold_reason or {}).get("problems") or []
+        rows.append({
+            "delivery": "", "release": rel.key, "channel": "", "state": rel.state, "attempts": 0,
+            "updated_at": rel.created_at.astimezone(zone).isoformat(timespec="seconds"),
+            "url": "", "detail": "; ".join(problems)[:300],
+        })
+    return rows
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
