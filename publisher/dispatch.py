@@ -37,6 +37,7 @@ log = get_logger(__name__)
 STATES = ("pending", "sending", "retry_wait", "published", "failed", "unknown", "retracted")
 DUE_STATES = ("pending", "retry_wait")
 STALE_CLAIM = timedelta(minutes=30)  # a claim from another host this old is presumed dead
+PENDING_BUDGET_SECONDS = 300.0  # how long one claim follows an asynchronous channel's job
 
 
 def classify(exc: BaseException) -> str:
@@ -218,9 +219,7 @@ class Dispatcher:
         try:
             with bound(attempt=number):
                 receipt = channel.send(payload, delivery.idempotency_key)
-                while receipt.pending:
-                    self.app.clock.sleep(1.0)
-                    receipt = channel.status(receipt)
+                receipt = self._follow(channel, receipt)
             return receipt
         except BaseException as exc:
             outcome, error = classify(exc), _describe(exc)
@@ -237,6 +236,22 @@ class Dispatcher:
                                 .values(attempts=number))
             log.info("attempt", attempt=number, outcome=outcome, duration_ms=duration_ms,
                      error=error["error"] if error else None)
+
+    def _follow(self, channel: Channel, receipt: Receipt) -> Receipt:
+        """Poll an asynchronous channel's receipt until final, with growing, bounded waits."""
+        wait, waited = 1.0, 0.0
+        while receipt.pending:
+            if waited >= PENDING_BUDGET_SECONDS:
+                raise OutcomeUnknown(
+                    f"accepted but still processing after {waited:.0f} s",
+                    code="still_pending",
+                    explanation_zh="渠道已受理但仍在处理，请稍后在渠道后台核实",
+                    explanation_en="the channel accepted it but is still processing; check later")
+            self.app.clock.sleep(wait)
+            waited += wait
+            wait = min(wait * 2, 30.0)
+            receipt = channel.status(receipt)
+        return receipt
 
     def _finish(self, delivery: Delivery, state: str, *, receipt: Receipt | None = None,
                 error: BaseException | None = None, reason: str | None = None,

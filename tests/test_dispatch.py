@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
+from channels.base import Channel, Message, OutcomeUnknown, Payload, Receipt
 from channels.memory.adapter import MemoryStore
 from publisher import audit, release
 from publisher.app import App
@@ -217,8 +219,6 @@ def test_orphaned_sending_row_is_reconciled(app: App) -> None:
     release_id = _create(app)
     rows = _deliveries(app, release_id)
     channel = app.channel("mem-a")
-    from channels.base import Payload
-
     channel.send(Payload.from_json(rows["mem-a"].payload), rows["mem-a"].idempotency_key)
     with app.store.write() as session:  # as a process killed after the send left it
         session.execute(update(Delivery).where(Delivery.release_id == release_id).values(
@@ -234,3 +234,45 @@ def test_orphaned_sending_row_is_reconciled(app: App) -> None:
     assert rows["mem-a"].state == "published" and rows["mem-b"].state == "published"
     assert len(MemoryStore.published("mem-a")) == 1
     assert len(MemoryStore.published("mem-b")) == 1
+
+
+class _AsyncJob(Channel):
+    """A channel whose publish job finishes after ``polls`` status calls."""
+
+    kind = "async-test"
+
+    def __init__(self, polls: int) -> None:
+        self.polls = polls
+
+    def prepare(self, message: Message) -> Payload:
+        return Payload(kind=self.kind, data={})
+
+    def send(self, payload: Payload, key: str) -> Receipt:
+        return Receipt(remote_id="job-1", pending=True)
+
+    def status(self, receipt: Receipt) -> Receipt:
+        self.polls -= 1
+        return Receipt(remote_id="job-1", url="https://example.invalid/a/1", pending=self.polls > 0)
+
+
+def test_pending_receipt_is_followed_with_growing_waits(app: App, clock: ManualClock) -> None:
+    """An accepted asynchronous job is polled with doubling waits until it finishes."""
+    dispatcher = Dispatcher(app)
+    try:
+        receipt = dispatcher._follow(_AsyncJob(polls=4), Receipt(remote_id="job-1", pending=True))
+    finally:
+        dispatcher.shutdown()
+    assert not receipt.pending and receipt.url
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_pending_receipt_gives_up_as_unknown(app: App, clock: ManualClock) -> None:
+    """A job still pending after the budget is reported unknown, never resent."""
+    dispatcher = Dispatcher(app)
+    try:
+        with pytest.raises(OutcomeUnknown) as info:
+            dispatcher._follow(_AsyncJob(polls=10**6), Receipt(remote_id="job-1", pending=True))
+    finally:
+        dispatcher.shutdown()
+    assert info.value.code == "still_pending"
+    assert 300 <= sum(clock.sleeps) <= 300 + 30
