@@ -248,6 +248,15 @@ class Channel(abc.ABC):
         self.settings = settings
         self.context = context
 
+    @classmethod
+    def start_sandbox(cls, settings: ChannelSettings) -> tuple[ChannelSettings, Callable[[], None]]:
+        """Start this kind's emulator for ``--sandbox`` runs and drills.
+
+        Returns the settings pointed at the emulator and a function that stops it. Kinds
+        without a remote (the static portal) keep their settings.
+        """
+        return settings, lambda: None
+
     @abc.abstractmethod
     def prepare(self, message: Message) -> Payload:
         """Pure: apply the limits; raise ContentRejected naming the field and the limit."""

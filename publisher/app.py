@@ -31,11 +31,13 @@ class App:
     loaded: LoadedConfig
     store: Store
     clock: Clock = field(default_factory=SystemClock)
-    sandbox: bool = False
+    sandbox: bool = False  # channels talk to their built-in emulators
+    offline: bool = False  # channels are only prepared (check, preview): secrets not needed
     session_factory: Callable[[], requests.Session] = _session
     environ: dict[str, str] | None = None
     _channels: dict[str, Channel] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _stops: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
     @property
     def renderer(self) -> Renderer:
@@ -56,6 +58,12 @@ class App:
                 self._channels[name] = self._build(name)
             return self._channels[name]
 
+    def close(self) -> None:
+        """Stop the emulators this App started and release the database."""
+        while self._stops:
+            self._stops.pop()()
+        self.store.dispose()
+
     def _build(self, name: str) -> Channel:
         conf = self.loaded.config.channels[name]
         cls = registry.channel_class(conf.kind)
@@ -66,7 +74,7 @@ class App:
                 try:
                     value = resolve_env(value, self.environ)
                 except KeyError as exc:
-                    if not self.sandbox:
+                    if not (self.sandbox or self.offline):
                         raise ConfigurationError(
                             f"channel {name}: environment variable {exc.args[0]} is not set",
                             code="missing_secret",
@@ -80,6 +88,9 @@ class App:
                     register_secret(value)
             values[key] = value
         settings = cls.settings_model.model_validate(values)
+        if self.sandbox:
+            settings, stop = cls.start_sandbox(settings)
+            self._stops.append(stop)
         context = ChannelContext(
             clock=self.clock.now,
             sleep=self.clock.sleep,

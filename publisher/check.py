@@ -15,8 +15,8 @@ from publisher.store import Store
 
 
 def preview_app(loaded: LoadedConfig) -> App:
-    """An App for work that never touches the database (check, preview): emulator credentials."""
-    return App(loaded=loaded, store=Store("sqlite://", migrate=False), sandbox=True)
+    """An App for work that never touches the database or a remote (check, preview)."""
+    return App(loaded=loaded, store=Store("sqlite://", migrate=False), offline=True)
 
 
 def sample_tables(loaded: LoadedConfig, definition_id: str, problems: list[Problem]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -66,6 +67,14 @@ class WebhookChannel(Channel):
     settings_model = WebhookSettings
     body_format = "text"
     template_ext = "txt"
+
+    @classmethod
+    def start_sandbox(cls, settings: ChannelSettings) -> tuple[ChannelSettings, Callable[[], None]]:
+        """Run the loopback sink and send there instead."""
+        from channels.webhook.sandbox import serve
+
+        sink = serve()
+        return settings.model_copy(update={"url": sink.url}), sink.stop
 
     @property
     def _settings(self) -> WebhookSettings:

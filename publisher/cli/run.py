@@ -119,6 +119,7 @@ def run(
         dispatcher.shutdown(wait=True)
         if site is not None:
             site.stop()
+        app.close()
         log.info("run.stopped")
 
 
