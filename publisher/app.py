@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import requests
@@ -39,8 +40,9 @@ class App:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stops: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
-    @property
+    @cached_property
     def renderer(self) -> Renderer:
+        """One renderer per App, so compiled templates are reused across releases."""
         return Renderer(self.loaded.resolve(self.loaded.config.templates_dir))
 
     @property

@@ -150,6 +150,7 @@ class Dispatcher:
                        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
                 .values(state="sending", claims=Delivery.claims + 1, claimed_by=self.worker,
                         claimed_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
@@ -181,11 +182,8 @@ class Dispatcher:
 
     def _send(self, delivery: Delivery) -> str:
         app = self.app
-        with app.store.read() as session:
-            urgent = bool(session.execute(select(Release.urgent).where(
-                Release.id == delivery.release_id)).scalar_one())
-        policy = app.loaded.config.defaults.urgent_retry if urgent else \
-            app.loaded.config.defaults.retry
+        defaults = app.loaded.config.defaults
+        policy = defaults.urgent_retry if delivery.urgent else defaults.retry
         payload = Payload.from_json(delivery.payload)
         counter = {"n": delivery.attempts}
         try:

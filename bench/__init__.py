@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory figures printed as ratios measured in one run."""
