@@ -17,7 +17,7 @@ from channels.webhook.sandbox import Sink, serve
 from publisher.store import Store
 from publisher.store.models import Delivery, Release
 
-from .conftest import TEMPLATE
+from .conftest import ROOT, TEMPLATE
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 pytestmark = pytest.mark.slow
@@ -178,3 +178,44 @@ def test_second_daemon_refuses_to_run(tmp_path: Path, sink: Sink) -> None:
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(20)
+
+
+def test_readme_first_command_publishes_the_sample_release(tmp_path: Path) -> None:
+    """`make run`'s command starts with no credentials, publishes the sample food-safety release
+    through the portal, and serves the page on 127.0.0.1."""
+    import re
+    import shutil
+
+    import requests
+
+    recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\nrun:", 1)[1].splitlines()[1]
+    assert recipe.strip() == "$(BIN)/publisher run --sandbox --demo"
+    for name in ("schedules.yaml", "templates", "samples"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name)
+        else:
+            shutil.copy(source, tmp_path / name)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PUBLISHER_", "WECHAT_", "WEIBO_"))}
+    log = tmp_path / "run.log"
+    bot = subprocess.Popen(
+        [PUBLISHER, "run", "--sandbox", "--demo", "--port", "0", "--json-logs"],
+        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        pages = tmp_path / "var" / "site" / "food-safety"
+        _wait(lambda: any(pages.glob("food-safety-sampling-*.html")) if pages.exists() else False,
+              60, "the food-safety page")
+        text = log.read_text(encoding="utf-8")
+        served = re.search(r"portal site at (http://127\.0\.0\.1:\d+/)", text)
+        assert served, text
+        page = next(pages.glob("food-safety-sampling-*.html")).name
+        response = requests.get(f"{served.group(1)}food-safety/{page}", timeout=10)
+        assert response.status_code == 200
+        assert "食品安全监督抽检" in response.text and "索引号" in response.text
+        feed = requests.get(f"{served.group(1)}feed.atom", timeout=10)
+        assert page in feed.text
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(30) == 0
+    assert (tmp_path / "var" / "publisher.db").exists()
