@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, get_args
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -233,8 +233,11 @@ class Limits:
     body_max_chars: int | None = None
 
 
-class Channel(abc.ABC):
-    """One configured account of one channel kind."""
+SettingsT = TypeVar("SettingsT", bound=ChannelSettings)
+
+
+class Channel(abc.ABC, Generic[SettingsT]):
+    """One configured account of one channel kind, typed by its settings model."""
 
     kind: ClassVar[str]
     limits: ClassVar[Limits] = Limits()
@@ -243,9 +246,15 @@ class Channel(abc.ABC):
     template_ext: ClassVar[str] = "html"  # templates/<release>/<kind>.<template_ext>.j2
     takes_urgent: ClassVar[bool] = True
 
-    def __init__(self, name: str, settings: ChannelSettings, context: ChannelContext) -> None:
+    def __init__(self, name: str, settings: SettingsT, context: ChannelContext) -> None:
+        if not isinstance(settings, self.settings_model):
+            raise ConfigurationError(
+                f"渠道 {name} 的设置类型错误 / channel {name} needs {self.settings_model.__name__}, "
+                f"got {type(settings).__name__}",
+                code="settings_type",
+            )
         self.name = name
-        self.settings = settings
+        self.settings: SettingsT = settings
         self.context = context
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from channels.base import Channel
 
@@ -22,10 +23,10 @@ def kinds() -> list[str]:
     return sorted(_KINDS)
 
 
-def channel_class(kind: str) -> type[Channel]:
+def channel_class(kind: str) -> type[Channel[Any]]:
     """The adapter class for ``kind``; KeyError when the kind is unknown."""
     module_name, _, class_name = _KINDS[kind].partition(":")
-    cls: type[Channel] = getattr(importlib.import_module(module_name), class_name)
+    cls: type[Channel[Any]] = getattr(importlib.import_module(module_name), class_name)
     if not (isinstance(cls, type) and issubclass(cls, Channel)):
         raise TypeError(f"{_KINDS[kind]} is not a Channel")
     return cls

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -36,7 +37,7 @@ class App:
     offline: bool = False  # channels are only prepared (check, preview): secrets not needed
     session_factory: Callable[[], requests.Session] = _session
     environ: dict[str, str] | None = None
-    _channels: dict[str, Channel] = field(default_factory=dict, init=False, repr=False)
+    _channels: dict[str, Channel[Any]] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stops: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
@@ -53,7 +54,7 @@ class App:
         channel = self.loaded.config.channels.get(channel_name)
         return channel is not None and channel.enabled
 
-    def channel(self, name: str) -> Channel:
+    def channel(self, name: str) -> Channel[Any]:
         """The adapter for channel ``name`` (built once, secrets resolved from the environment)."""
         with self._lock:
             if name not in self._channels:
@@ -66,7 +67,7 @@ class App:
             self._stops.pop()()
         self.store.dispose()
 
-    def _build(self, name: str) -> Channel:
+    def _build(self, name: str) -> Channel[Any]:
         conf = self.loaded.config.channels[name]
         cls = registry.channel_class(conf.kind)
         secrets = set(cls.settings_model.secret_fields())

@@ -207,7 +207,7 @@ class Dispatcher:
                                 reason="发送时出现意外错误，结果不明 / unexpected error while sending")
         return self._finish(delivery, "published", receipt=receipt)
 
-    def _attempt(self, delivery: Delivery, channel: Channel, payload: Payload,
+    def _attempt(self, delivery: Delivery, channel: Channel[Any], payload: Payload,
                  counter: dict[str, int]) -> Receipt:
         counter["n"] += 1
         number = counter["n"]
@@ -235,7 +235,7 @@ class Dispatcher:
             log.info("attempt", attempt=number, outcome=outcome, duration_ms=duration_ms,
                      error=error["error"] if error else None)
 
-    def _follow(self, channel: Channel, receipt: Receipt) -> Receipt:
+    def _follow(self, channel: Channel[Any], receipt: Receipt) -> Receipt:
         """Poll an asynchronous channel's receipt until final, with growing, bounded waits."""
         wait, waited = 1.0, 0.0
         while receipt.pending:

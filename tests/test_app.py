@@ -40,8 +40,8 @@ def test_secret_comes_from_the_environment(tmp_path: Path) -> None:
     app = _app(tmp_path, environ={"HOOK_TOKEN": "tok-from-env-42"})
     channel = app.channel("hook")
     assert isinstance(channel, WebhookChannel)
-    assert channel._settings.token is not None
-    assert channel._settings.token.get_secret_value() == "tok-from-env-42"
+    assert channel.settings.token is not None
+    assert channel.settings.token.get_secret_value() == "tok-from-env-42"
 
 
 def test_sandbox_routes_to_the_emulator(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_sandbox_routes_to_the_emulator(tmp_path: Path) -> None:
     try:
         channel = app.channel("hook")
         assert isinstance(channel, WebhookChannel)
-        assert channel._settings.url != "http://127.0.0.1:9"
+        assert channel.settings.url != "http://127.0.0.1:9"
         message = Message(release_key="r@2026-12-02T10:00+08:00", definition_id="r", title="标题",
                           body="正文", body_format="text")
         receipt = channel.send(channel.prepare(message), "k" * 32)
@@ -64,5 +64,5 @@ def test_offline_app_starts_no_emulator(tmp_path: Path) -> None:
     app = _app(tmp_path, offline=True, environ={})
     channel = app.channel("hook")
     assert isinstance(channel, WebhookChannel)
-    assert channel._settings.url == "http://127.0.0.1:9"
+    assert channel.settings.url == "http://127.0.0.1:9"
     assert app._stops == []

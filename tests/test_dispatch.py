@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from channels.base import Channel, Message, OutcomeUnknown, Payload, Receipt
+from channels.base import Channel, ChannelSettings, Message, OutcomeUnknown, Payload, Receipt
 from channels.memory.adapter import MemoryStore
 from publisher import audit, release
 from publisher.app import App
@@ -236,7 +236,7 @@ def test_orphaned_sending_row_is_reconciled(app: App) -> None:
     assert len(MemoryStore.published("mem-b")) == 1
 
 
-class _AsyncJob(Channel):
+class _AsyncJob(Channel[ChannelSettings]):
     """A channel whose publish job finishes after ``polls`` status calls."""
 
     kind = "async-test"

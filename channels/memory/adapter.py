@@ -165,7 +165,7 @@ class MemoryStore:
             )
 
 
-class MemoryChannel(Channel):
+class MemoryChannel(Channel[MemorySettings]):
     """A channel that publishes into memory; for tests, demos and drills without remotes."""
 
     kind: ClassVar[str] = KIND
@@ -174,20 +174,13 @@ class MemoryChannel(Channel):
     body_format: ClassVar[str] = "text"
     template_ext: ClassVar[str] = "txt"
 
-    def __init__(self, name: str, settings: ChannelSettings, context: ChannelContext) -> None:
-        if not isinstance(settings, MemorySettings):
-            raise ConfigurationError(
-                f"内存渠道 {name} 的设置类型错误 / memory channel {name} got "
-                f"{type(settings).__name__}",
-                code="settings_type",
-            )
+    def __init__(self, name: str, settings: MemorySettings, context: ChannelContext) -> None:
         super().__init__(name, settings, context)
-        self.memory_settings = settings
         MemoryStore.seed(name, settings.fail_script)
 
     def prepare(self, message: Message) -> Payload:
         """Pure: the title must be present and within ``max_title_chars``."""
-        limit = self.memory_settings.max_title_chars
+        limit = self.settings.max_title_chars
         if not message.title.strip():
             raise ContentRejected(
                 "标题不能为空 / title must not be empty",

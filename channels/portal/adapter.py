@@ -71,7 +71,7 @@ class PortalSettings(ChannelSettings):
         return value
 
 
-class PortalChannel(Channel):
+class PortalChannel(Channel[PortalSettings]):
     """The government web portal, written as a static site into ``site_dir``."""
 
     kind: ClassVar[str] = KIND
@@ -80,15 +80,8 @@ class PortalChannel(Channel):
     body_format: ClassVar[str] = "html"
     template_ext: ClassVar[str] = "html"
 
-    def __init__(self, name: str, settings: ChannelSettings, context: ChannelContext) -> None:
-        if not isinstance(settings, PortalSettings):
-            raise ConfigurationError(
-                f"门户渠道 {name} 的设置类型错误 / portal channel {name} got "
-                f"{type(settings).__name__}",
-                code="settings_type",
-            )
+    def __init__(self, name: str, settings: PortalSettings, context: ChannelContext) -> None:
         super().__init__(name, settings, context)
-        self.portal_settings = settings
         site_dir = Path(settings.site_dir)
         self.site_dir = site_dir if site_dir.is_absolute() else context.work_dir / site_dir
         self.info = SiteInfo(

@@ -59,7 +59,7 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-class WebhookChannel(Channel):
+class WebhookChannel(Channel[WebhookSettings]):
     """POST ``{key, title, body, metadata}`` to ``url``; the ``Idempotency-Key`` header is the key."""
 
     kind = "webhook"
@@ -76,15 +76,10 @@ class WebhookChannel(Channel):
         sink = serve()
         return settings.model_copy(update={"url": sink.url}), sink.stop
 
-    @property
-    def _settings(self) -> WebhookSettings:
-        assert isinstance(self.settings, WebhookSettings)
-        return self.settings
-
     def _headers(self, key: str | None = None) -> dict[str, str]:
         headers = {"Accept": "application/json"}
-        if self._settings.token is not None:
-            headers["Authorization"] = f"Bearer {self._settings.token.get_secret_value()}"
+        if self.settings.token is not None:
+            headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
         if key:
             headers["Idempotency-Key"] = key
         return headers
@@ -112,8 +107,8 @@ class WebhookChannel(Channel):
     def send(self, payload: Payload, key: str) -> Receipt:
         try:
             response = self.context.session.post(
-                f"{self._settings.url}/deliveries", json={"key": key, **payload.data},
-                headers=self._headers(key), timeout=self._settings.timeout_seconds)
+                f"{self.settings.url}/deliveries", json={"key": key, **payload.data},
+                headers=self._headers(key), timeout=self.settings.timeout_seconds)
         except (requests.ConnectionError, requests.Timeout) as exc:
             # The Idempotency-Key makes a resend safe even if this one landed.
             raise TransientChannelError(
@@ -125,8 +120,8 @@ class WebhookChannel(Channel):
     def find(self, key: str, payload: Payload) -> Receipt | None:
         try:
             response = self.context.session.get(
-                f"{self._settings.url}/deliveries/{quote(key)}", headers=self._headers(),
-                timeout=self._settings.timeout_seconds)
+                f"{self.settings.url}/deliveries/{quote(key)}", headers=self._headers(),
+                timeout=self.settings.timeout_seconds)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientChannelError(f"webhook unreachable: {type(exc).__name__}",
                                         code="network") from None
@@ -136,9 +131,9 @@ class WebhookChannel(Channel):
 
     def check(self) -> list[str]:
         try:
-            self.context.session.get(self._settings.url, timeout=self._settings.timeout_seconds)
+            self.context.session.get(self.settings.url, timeout=self.settings.timeout_seconds)
         except requests.RequestException as exc:
-            return [f"无法连接 / cannot reach {self._settings.url}: {type(exc).__name__}"]
+            return [f"无法连接 / cannot reach {self.settings.url}: {type(exc).__name__}"]
         return []
 
     def _receipt(self, response: requests.Response) -> Receipt:
