@@ -190,13 +190,19 @@ class NotSupported(ChannelError):
 
 
 class TokenCache(Protocol):
-    """A cache for access tokens shared by threads and processes (backed by the database)."""
+    """Access tokens shared by the threads and processes on one database.
+
+    ``refresh`` is the only way to replace a token: it runs ``fetch`` at most once across
+    every thread and process for the same stale token, so an expiry never causes a storm.
+    """
 
     def get(self, key: str) -> tuple[str, datetime] | None: ...
 
-    def put(self, key: str, token: str, expires_at: datetime) -> None: ...
-
-    def expire(self, key: str, token: str) -> bool: ...
+    def refresh(self, key: str, stale: str | None,
+                fetch: Callable[[], tuple[str, datetime]]) -> str:
+        """Return a token newer than ``stale``: the cached one if another caller already
+        replaced it, else the result of ``fetch`` (stored before returning)."""
+        ...
 
 
 @dataclass

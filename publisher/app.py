@@ -18,6 +18,7 @@ from publisher.config import ENV_REF_WHOLE, LoadedConfig, resolve_env
 from publisher.logs import register_secret
 from publisher.render import Renderer
 from publisher.store import Store
+from publisher.tokens import DatabaseTokenCache
 
 
 def _session() -> requests.Session:
@@ -94,11 +95,15 @@ class App:
         if self.sandbox:
             settings, stop = cls.start_sandbox(settings)
             self._stops.append(stop)
+        secret_values = [str(values[k]) for k in sorted(secrets) if values.get(k)]
         context = ChannelContext(
             clock=self.clock.now,
             sleep=self.clock.sleep,
             session=self.session_factory(),
             work_dir=self.loaded.root,
             sandbox=self.sandbox,
+            token_cache=DatabaseTokenCache(self.store, self.clock, name,
+                                           "\x1f".join(secret_values).encode())
+            if secret_values and not self.offline else None,
         )
         return cls(name, settings, context)

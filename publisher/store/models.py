@@ -173,3 +173,13 @@ class BotState(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class TokenRow(Base):
+    """An access token shared by every process on the database, encrypted (see tokens.py)."""
+
+    __tablename__ = "token_cache"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)  # Fernet token: the access token, encrypted
+    expires_at: Mapped[datetime]
