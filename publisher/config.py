@@ -50,6 +50,7 @@ class Defaults(_Model):
     misfire_grace_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     retry_deadline_hours: float = Field(24, gt=0, le=24 * 30)
     workers: int = Field(4, ge=1, le=64)
+    urgent_workers: int = Field(2, ge=1, le=64)
 
 
 class ChannelConfig(_Model):

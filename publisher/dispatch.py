@@ -75,8 +75,13 @@ class Dispatcher:
     def __init__(self, app: App, *, workers: int | None = None) -> None:
         self.app = app
         self.worker = holder_id()
-        size = workers or app.loaded.config.defaults.workers
-        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="deliver")
+        defaults = app.loaded.config.defaults
+        self._pool = ThreadPoolExecutor(max_workers=workers or defaults.workers,
+                                        thread_name_prefix="deliver")
+        # the priority lane: urgent deliveries have workers of their own, never queued behind
+        # routine work
+        self._urgent_pool = ThreadPoolExecutor(max_workers=defaults.urgent_workers,
+                                               thread_name_prefix="urgent")
         self._inflight: dict[int, Future[str | None]] = {}
         self._lock = threading.Lock()
         self.circuits = Circuits()
@@ -85,9 +90,12 @@ class Dispatcher:
 
     def due(self, limit: int = 100, release_id: int | None = None) -> list[int]:
         """Ids of deliveries ready to send, urgent first, oldest first; open circuits skipped."""
+        return [delivery_id for delivery_id, _urgent in self._due(limit, release_id)]
+
+    def _due(self, limit: int, release_id: int | None) -> list[tuple[int, bool]]:
         now = self.app.clock.now()
         query = (
-            select(Delivery.id, Delivery.channel)
+            select(Delivery.id, Delivery.channel, Delivery.urgent)
             .where(Delivery.state.in_(DUE_STATES),
                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
             .order_by(Delivery.urgent.desc(), Delivery.next_attempt_at, Delivery.id)
@@ -97,16 +105,17 @@ class Dispatcher:
             query = query.where(Delivery.release_id == release_id)
         with self.app.store.read() as session:
             rows = session.execute(query).all()
-        return [row.id for row in rows if self.circuits.allows(row.channel, now)]
+        return [(row.id, row.urgent) for row in rows if self.circuits.allows(row.channel, now)]
 
     def run_once(self, release_id: int | None = None) -> list[Future[str | None]]:
         """Start every due delivery not already in flight here; returns their futures."""
         started = []
         with self._lock:
             self._inflight = {k: f for k, f in self._inflight.items() if not f.done()}
-            for delivery_id in self.due(release_id=release_id):
+            for delivery_id, urgent in self._due(100, release_id):
                 if delivery_id not in self._inflight:
-                    future = self._pool.submit(self.deliver, delivery_id)
+                    pool = self._urgent_pool if urgent else self._pool
+                    future = pool.submit(self.deliver, delivery_id)
                     self._inflight[delivery_id] = future
                     started.append(future)
         return started
@@ -136,6 +145,7 @@ class Dispatcher:
         return min(times) if times else None
 
     def shutdown(self, wait: bool = True) -> None:
+        self._urgent_pool.shutdown(wait=wait, cancel_futures=True)
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
     # ------------------------------------------------------------------ one delivery
