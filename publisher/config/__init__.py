@@ -1,0 +1,32 @@
+"""schedules.yaml: its models and its loader (names re-exported here)."""
+
+from publisher.config.load import (
+    ConfigError,
+    LoadedConfig,
+    Problem,
+    cross_check,
+    load,
+    load_with_problems,
+    resolve_env,
+)
+from publisher.config.models import (
+    ENV_REF,
+    ENV_REF_WHOLE,
+    ID_PATTERN,
+    ChannelConfig,
+    ColumnSpec,
+    Config,
+    Defaults,
+    ReleaseDefinition,
+    RetryPolicy,
+    SourceConfig,
+    TableSchema,
+    TableSource,
+)
+
+__all__ = [
+    "ENV_REF", "ENV_REF_WHOLE", "ID_PATTERN", "ChannelConfig", "ColumnSpec", "Config",
+    "ConfigError", "Defaults", "LoadedConfig", "Problem", "ReleaseDefinition", "RetryPolicy",
+    "SourceConfig", "TableSchema", "TableSource", "cross_check", "load", "load_with_problems",
+    "resolve_env",
+]

@@ -1,0 +1,130 @@
+"""The shape of schedules.yaml as pydantic models (validation of single values)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from publisher.period import PeriodUnit
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+ENV_REF_WHOLE = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RetryPolicy(_Model):
+    """How one delivery is retried: inside a claim (tenacity), then by the sweep."""
+
+    attempts_per_claim: int = Field(3, ge=1, le=10)
+    initial_wait_seconds: float = Field(1.0, gt=0, le=600)
+    max_wait_seconds: float = Field(30.0, gt=0, le=3600)
+    sweep_wait_seconds: float = Field(60.0, gt=0, le=86400)
+    max_sweep_wait_seconds: float = Field(900.0, gt=0, le=86400)
+
+
+class Defaults(_Model):
+    """Values every release definition inherits unless it sets its own."""
+
+    retry: RetryPolicy = RetryPolicy()
+    urgent_retry: RetryPolicy = RetryPolicy(
+        attempts_per_claim=4,
+        initial_wait_seconds=0.5,
+        max_wait_seconds=5,
+        sweep_wait_seconds=10,
+        max_sweep_wait_seconds=60,
+    )
+    misfire_grace_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    retry_deadline_hours: float = Field(24, gt=0, le=24 * 30)
+    workers: int = Field(4, ge=1, le=64)
+    urgent_workers: int = Field(2, ge=1, le=64)
+
+
+class ChannelConfig(_Model):
+    """One account of one channel kind."""
+
+    kind: str
+    enabled: bool = True
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ColumnSpec(_Model):
+    """One column of a data table: its template id, its header and accepted variants."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    header: str
+    aliases: list[str] = Field(default_factory=list)
+    required: bool = True
+    type: Literal["text", "int", "number", "date"] = "text"
+
+
+class TableSchema(_Model):
+    """The columns a data table must carry."""
+
+    columns: list[ColumnSpec]
+
+
+class TableSource(_Model):
+    """Where one table of a release's data comes from."""
+
+    path: str  # relative to data_dir; {placeholders} of the period; may end in .* for any format
+    table_schema: str = Field(alias="schema")
+    sheet: str | None = None
+    sample: str | None = None  # shipped sample file, relative to the config file
+    allow_empty: bool = False
+
+
+class SourceConfig(_Model):
+    """The data a release reads: its period and its tables."""
+
+    period: PeriodUnit = "day"
+    period_offset: int = Field(0, ge=-12, le=0)
+    tables: dict[str, TableSource]
+
+
+class ReleaseDefinition(_Model):
+    """What to publish, when, from which data, to which channels."""
+
+    title: str
+    issuing_organ: str
+    organ_code: str = Field(pattern=r"^[0-9A-Z]{9}$")
+    subject_category: str
+    column: str
+    document_number: str | None = None
+    schedule: str
+    source: SourceConfig | None = None
+    templates: str | None = None
+    channels: list[str] = Field(min_length=1)
+    misfire_grace_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60)
+    retry_deadline_hours: float | None = Field(None, gt=0, le=24 * 30)
+
+
+class Config(_Model):
+    """The whole of schedules.yaml."""
+
+    timezone: str = "Asia/Shanghai"
+    site_name: str = "市人民政府门户网站"
+    data_dir: str = "var/inbox"
+    templates_dir: str = "templates"
+    defaults: Defaults = Defaults()
+    columns: dict[str, str] = Field(default_factory=dict)
+    channels: dict[str, ChannelConfig]
+    schemas: dict[str, TableSchema] = Field(default_factory=dict)
+    releases: dict[str, ReleaseDefinition]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+
