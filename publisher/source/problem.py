@@ -1,0 +1,77 @@
+"""Data errors that name the file and every problem in it; the shared constants."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_PROBLEMS = 50  # problems listed per file; the rest are counted
+HEADER_SEARCH_ROWS = 10  # the header may sit below a title row or two
+SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+            ".json": "json"}
+NOT_APPLICABLE = "/"
+_BARS = str.maketrans({"║": "||", "‖": "||", "∥": "||", "│": "|"})
+_INT = re.compile(r"[+-]?\d+(?:\.0*)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                   r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?")
+_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+
+Where = tuple[str, str]  # (zh, en), e.g. ("第 5 行", "row 5")
+Grid = list[tuple[Where, list[Any]]]
+
+
+class DataError(Exception):
+    """A data file cannot be used; ``problems`` lists every problem found in it (zh-CN / en)."""
+
+    def __init__(self, file: Path, problems: list[str]) -> None:
+        self.file = Path(file)
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            text = f"{file}: {self.problems[0]}"
+        else:
+            count = len(self.problems)
+            listed = "\n".join(f"  - {p}" for p in self.problems)
+            text = f"{file}: 数据文件有 {count} 处问题 / {count} problem(s):\n{listed}"
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.file, self.problems))
+
+
+class DataMissing(DataError):
+    """The period's data is not there (no file, an empty file or an empty table)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a release's data: its name in the definition, the file read, typed rows."""
+
+    name: str
+    file: Path
+    rows: list[dict[str, Any]]
+
+
+class _BadValue(ValueError):
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} / {en}")
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.dropped = 0
+
+    def add(self, message: str) -> None:
+        if len(self.items) < MAX_PROBLEMS:
+            self.items.append(message)
+        else:
+            self.dropped += 1
+
+    def listed(self) -> list[str]:
+        more = f"另有 {self.dropped} 处问题未列出 / {self.dropped} more problem(s) not listed"
+        return [*self.items, more] if self.dropped else list(self.items)
+
+
