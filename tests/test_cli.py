@@ -360,6 +360,18 @@ def test_retry_sends_a_failed_delivery_again(shipped: Path, env: dict[str, str],
     assert [(e["actor"], e["subject"]) for e in retry_events] == [
         ("staff:wang", f"delivery:{hook_id}")]
 
+    history = publisher(shipped, env, "log", "--delivery", str(hook_id), "--format", "json")
+    assert history.returncode == 0, history.stderr
+    detail = json.loads(history.stdout)
+    assert [(a["outcome"], a["code"]) for a in detail["attempts"]] == [
+        ("permanent", "403"), ("published", None)]
+    assert detail["attempts"][0]["explanation_zh"] and detail["attempts"][1]["url"]
+    actions = [e["action"] for e in detail["audit"]]
+    assert actions[:3] == ["delivery.pending", "delivery.sending", "delivery.failed"]
+    assert "delivery.retry" in actions and actions[-1] == "delivery.published"
+    shown = publisher(shipped, env, "log", "--delivery", str(hook_id))
+    assert "#1" in shown.stdout and "403" in shown.stdout and "#2" in shown.stdout
+
 
 # --------------------------------------------------------------------------- audit
 

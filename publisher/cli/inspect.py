@@ -15,7 +15,7 @@ from sqlalchemy import select
 from publisher import audit
 from publisher.cli import CONFIG_OPTION, audit_cli, cli, fail, open_app
 from publisher.dispatch import STATES
-from publisher.store.models import Delivery, Release
+from publisher.store.models import Attempt, AuditEvent, Delivery, Release
 
 RELEASE_STATES = ("held", "missed")  # releases that never got deliveries: shown as rows too
 LOG_STATES = (*STATES, *RELEASE_STATES)
@@ -46,6 +46,8 @@ def log_command(
     since: str | None = typer.Option(None, "--since", help="起始时间 / updated since (ISO 8601)"),
     output: str = typer.Option("table", "--format", help="table | json | csv"),
     limit: int = typer.Option(200, "--limit", min=1, help="最多行数 / at most this many rows"),
+    delivery: int | None = typer.Option(None, "--delivery", help="某次投递的每次尝试与审计记录 / "
+                                        "every attempt and audit event of one delivery"),
     config: Path = CONFIG_OPTION,
 ) -> None:
     """查看投递记录 / Show the delivery log: who published what, where, when, with which result."""
@@ -54,6 +56,9 @@ def log_command(
     if output not in ("table", "json", "csv"):
         raise fail("--format 只能是 table、json 或 csv / must be table, json or csv", 2)
     app = open_app(config, json_logs=True)
+    if delivery is not None:
+        _history(app, delivery, output)
+        return
     query = (select(Delivery, Release).join(Release, Delivery.release_id == Release.id)
              .order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(limit))
     if release:
@@ -100,6 +105,47 @@ def _row(delivery: Delivery, release: Release, zone: Any) -> dict[str, Any]:
         "url": (delivery.receipt or {}).get("url") or "",
         "detail": detail,
     }
+
+
+def _history(app: Any, delivery_id: int, output: str) -> None:
+    """One delivery: its state, each attempt with its error, and its audit events."""
+    with app.store.read() as session:
+        row = session.get(Delivery, delivery_id)
+        if row is None:
+            raise fail(f"没有投递 {delivery_id} / no delivery {delivery_id}", 2)
+        rel = session.get(Release, row.release_id)
+        attempts = list(session.execute(select(Attempt).where(Attempt.delivery_id == delivery_id)
+                                        .order_by(Attempt.number)).scalars())
+        events = list(session.execute(select(AuditEvent).where(
+            AuditEvent.subject == f"delivery:{delivery_id}").order_by(AuditEvent.seq)).scalars())
+    zone = app.loaded.zone
+    tries = [{
+        "attempt": a.number,
+        "started_at": a.started_at.astimezone(zone).isoformat(timespec="seconds"),
+        "duration_ms": a.duration_ms,
+        "outcome": a.outcome,
+        "code": (a.error or {}).get("code"),
+        "explanation_zh": (a.error or {}).get("explanation_zh"),
+        "explanation_en": (a.error or {}).get("explanation_en"),
+        "url": (a.receipt or {}).get("url"),
+    } for a in attempts]
+    trail = [{"seq": e.seq, "at": e.at.astimezone(zone).isoformat(timespec="seconds"),
+              "actor": e.actor, "action": e.action, "details": e.details} for e in events]
+    if output == "json":
+        typer.echo(json.dumps({"delivery": _row(row, rel, zone), "attempts": tries,
+                               "audit": trail}, ensure_ascii=False, default=str))
+        return
+    summary = _row(row, rel, zone)
+    typer.echo(f"投递 / delivery {delivery_id}: {summary['release']} → {summary['channel']}: "
+               f"{summary['state']} {summary['url'] or summary['detail']}")
+    typer.echo(f"幂等键 / idempotency key: {row.idempotency_key}")
+    typer.echo("尝试 / attempts:")
+    for t in tries:
+        why = t["url"] or f"[{t['code']}] {t['explanation_zh']} / {t['explanation_en']}"
+        typer.echo(f"  #{t['attempt']} {t['started_at']} {t['duration_ms']} ms {t['outcome']}: {why}")
+    typer.echo("审计 / audit:")
+    for e in trail:
+        typer.echo(f"  {e['seq']:>6} {e['at']} {e['actor']} {e['action']}")
 
 
 def _outstanding(session: Any, release: str | None, status: str | None,
