@@ -76,6 +76,8 @@ def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[P
                             tables=tables, period=period)
         except ReleaseProblems as exc:
             problems.extend(loaded.problem(path, message) for path, message in exc.located)
+    if loaded.config.urgent is not None:
+        problems += _check_urgent(app, at)
     if online:
         for name, conf in loaded.config.channels.items():
             if conf.enabled and name not in unusable:
@@ -94,3 +96,22 @@ def _unusable_channels(app: App) -> set[str]:
             except (KeyError, ValueError, ChannelError):  # unknown kind, invalid settings
                 unusable.add(name)
     return unusable
+
+
+SAMPLE_URGENT = {
+    "title": "某路段发生交通事故（检查用样例）",
+    "facts": "今日10时许，某路段发生交通事故，相关部门已到场处置，详情正在核实。",
+    "area": "某区某路段",
+    "instruction": "请过往车辆绕行。",
+}
+
+
+def _check_urgent(app: App, at: datetime) -> list[Problem]:
+    """Render and prepare a sample urgent post for every default urgent channel."""
+    from publisher.urgent import UrgentPost, UrgentRejected, prepare
+
+    try:
+        prepare(app, UrgentPost(**SAMPLE_URGENT), at)
+    except UrgentRejected as exc:
+        return [app.loaded.problem(("urgent",), problem) for problem in exc.problems]
+    return []

@@ -196,10 +196,11 @@ class Dispatcher:
         policy = defaults.urgent_retry if delivery.urgent else defaults.retry
         payload = Payload.from_json(delivery.payload)
         counter = {"n": delivery.attempts}
+        accepted: list[datetime | None] = [None]  # when the channel took it, for the timings
         try:
             channel = app.channel(delivery.channel)
             receipt = in_claim(policy, app.clock.sleep)(
-                self._attempt, delivery, channel, payload, counter)
+                self._attempt, delivery, channel, payload, counter, accepted)
         except AlreadyPublished as exc:
             return self._finish(delivery, "published", receipt=exc.receipt,
                                 reason="渠道确认此前已发布 / the channel says it was already published")
@@ -215,10 +216,10 @@ class Dispatcher:
             log.exception("delivery.unexpected_error")
             return self._finish(delivery, "unknown", error=exc,
                                 reason="发送时出现意外错误，结果不明 / unexpected error while sending")
-        return self._finish(delivery, "published", receipt=receipt)
+        return self._finish(delivery, "published", receipt=receipt, accepted_at=accepted[0])
 
     def _attempt(self, delivery: Delivery, channel: Channel[Any], payload: Payload,
-                 counter: dict[str, int]) -> Receipt:
+                 counter: dict[str, int], accepted: list[datetime | None]) -> Receipt:
         counter["n"] += 1
         number = counter["n"]
         started = self.app.clock.now()
@@ -227,6 +228,7 @@ class Dispatcher:
         try:
             with bound(attempt=number):
                 receipt = channel.send(payload, delivery.idempotency_key)
+                accepted[0] = self.app.clock.now()
                 receipt = self._follow(channel, receipt)
             return receipt
         except BaseException as exc:
@@ -263,7 +265,7 @@ class Dispatcher:
 
     def _finish(self, delivery: Delivery, state: str, *, receipt: Receipt | None = None,
                 error: BaseException | None = None, reason: str | None = None,
-                next_at: datetime | None = None) -> str:
+                next_at: datetime | None = None, accepted_at: datetime | None = None) -> str:
         now = self.app.clock.now()
         with self.app.store.write() as session:
             row = session.get(Delivery, delivery.id)
@@ -275,6 +277,8 @@ class Dispatcher:
             assert release is not None
             if state == "retry_wait" and next_at is not None and next_at > release.deadline_at:
                 state, reason = "failed", "重试已到截止时间 / retries ran past the deadline"
+            if state == "published":
+                row.accepted_at, row.published_at = accepted_at or now, now
             self._finish_in(session, row, state, now, receipt=receipt, error=error,
                             reason=reason, next_at=next_at)
         self._track_health(delivery.channel, state, error)
@@ -371,5 +375,7 @@ class Dispatcher:
             if row is None or row.state != "sending" or row.claimed_by != previous:
                 return
             row.claimed_by = self.worker
+            if state == "published":
+                row.accepted_at = row.published_at = now  # the earliest we know it was there
             self._finish_in(session, row, state, now, receipt=receipt, reason=reason,
                             next_at=now if state == "retry_wait" else None)

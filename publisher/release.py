@@ -48,7 +48,7 @@ class Prepared:
     data_files: dict[str, str]
 
 
-def _index_number(session: Session, organ_code: str, year: int) -> str:
+def next_index_number(session: Session, organ_code: str, year: int) -> str:
     """Give out the next 索引号 for the organisation and year (inside the write transaction)."""
     from channels.portal.catalogue import format_index_number
 
@@ -106,22 +106,42 @@ def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
         problems.append(((*base, "title"), str(exc)))
     payloads: dict[str, Payload] = {}
     skipped: list[str] = []
-    folder = definition.templates or definition_id
-    for index, name in enumerate(definition.channels):
-        where = (*base, "channels", index)
+    if title:
+        payloads, skipped = prepare_channels(
+            app, definition.channels, definition.templates or definition_id, context,
+            key=key, definition_id=definition_id, due_at=due_at, urgent=urgent,
+            where=(*base, "channels"), problems=problems)
+    if problems:
+        raise ReleaseProblems(problems)
+    files = {n: str(t.file) for n, t in (tables or {}).items()}
+    return Prepared(title, period, payloads, skipped, files)
+
+
+def prepare_channels(app: App, names: list[str], folder: str, context: dict[str, Any], *,
+                     key: str, definition_id: str, due_at: datetime, urgent: bool,
+                     where: tuple[str | int, ...],
+                     problems: list[tuple[tuple[str | int, ...], str]],
+                     ) -> tuple[dict[str, Payload], list[str]]:
+    """Render ``folder``'s template for each enabled channel and let the channel prepare it.
+
+    Problems are appended (with their YAML path) instead of raised, so every channel is
+    checked; returns the payloads and the disabled channels skipped.
+    """
+    release_ctx = context["release"]
+    payloads: dict[str, Payload] = {}
+    skipped: list[str] = []
+    for index, name in enumerate(names):
         if not app.enabled(name):
             skipped.append(name)
             continue
-        if problems and not title:
-            break
         try:
             channel = app.channel(name)
-            body = renderer.render(folder, channel.kind, channel.template_ext,
-                                   {**context, "channel": {"name": name, "kind": channel.kind}})
+            body = app.renderer.render(folder, channel.kind, channel.template_ext,
+                                       {**context, "channel": {"name": name, "kind": channel.kind}})
             message = Message(
                 release_key=key,
                 definition_id=definition_id,
-                title=title,
+                title=release_ctx["title"],
                 body=body,
                 body_format=channel.body_format,
                 metadata=_metadata(release_ctx, key),
@@ -130,13 +150,11 @@ def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
             )
             payloads[name] = channel.prepare(message)
         except ContentRejected as exc:
-            problems.append((where, f"{name}: {exc} (field {exc.field}, limit {exc.limit})"))
+            problems.append(((*where, index),
+                             f"{name}: {exc} (field {exc.field}, limit {exc.limit})"))
         except (RenderError, ChannelError) as exc:
-            problems.append((where, f"{name}: {exc}"))
-    if problems:
-        raise ReleaseProblems(problems)
-    files = {n: str(t.file) for n, t in (tables or {}).items()}
-    return Prepared(title, period, payloads, skipped, files)
+            problems.append(((*where, index), f"{name}: {exc}"))
+    return payloads, skipped
 
 
 def _metadata(release_ctx: Mapping[str, Any], key: str) -> dict[str, str]:
@@ -199,12 +217,12 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
                 if existing is not None and existing.state != "held":
                     return Outcome(existing.id, key, existing.state, False)
                 year = due_at.astimezone(app.loaded.zone).year
-                index_number = _index_number(session, definition.organ_code, year)
+                number = next_index_number(session, definition.organ_code, year)
                 prepared = prepare_release(app, definition_id, key, due_at,
-                                           index_number=index_number, tables=tables,
+                                           index_number=number, tables=tables,
                                            period=period)
                 release = _record(session, app, definition_id, key, due_at, now, actor, origin,
-                                  prepared, existing, index_number)
+                                  prepared, existing, number)
                 release_id = release.id
         except ReleaseProblems as exc:  # the transaction rolled back: no serial, no rows
             problems = exc.problems
@@ -252,10 +270,17 @@ def _record(session: Session, app: App, definition_id: str, key: str, due_at: da
     audit.append(session, at=now, actor=actor, action="release.created", subject=f"release:{key}",
                  details={"release_id": release.id, "origin": origin, "title": prepared.title,
                           "channels": sorted(prepared.payloads), **details})
-    for name, payload in prepared.payloads.items():
+    record_deliveries(session, release, prepared.payloads, actor=actor, now=now)
+    return release
+
+
+def record_deliveries(session: Session, release: Release, payloads: Mapping[str, Payload], *,
+                      actor: str, now: datetime) -> None:
+    """One pending delivery per payload, keyed by (release key, channel), each audited."""
+    for name, payload in payloads.items():
         delivery = Delivery(
             release_id=release.id, channel=name, kind=payload.kind, state="pending",
-            idempotency_key=idempotency_key(key, name), urgent=False,
+            idempotency_key=idempotency_key(release.key, name), urgent=release.urgent,
             payload=payload.to_json(), claims=0, attempts=0, next_attempt_at=now,
             created_at=now, updated_at=now,
         )
@@ -263,8 +288,7 @@ def _record(session: Session, app: App, definition_id: str, key: str, due_at: da
         session.flush()
         audit.append(session, at=now, actor=actor, action="delivery.pending",
                      subject=f"delivery:{delivery.id}",
-                     details={"release": key, "channel": name})
-    return release
+                     details={"release": release.key, "channel": name, "urgent": release.urgent})
 
 
 def _hold(app: App, definition_id: str, key: str, due_at: datetime, now: datetime, actor: str,

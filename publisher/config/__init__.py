@@ -22,11 +22,12 @@ from publisher.config.models import (
     SourceConfig,
     TableSchema,
     TableSource,
+    UrgentConfig,
 )
 
 __all__ = [
     "ENV_REF", "ENV_REF_WHOLE", "ID_PATTERN", "ChannelConfig", "ColumnSpec", "Config",
     "ConfigError", "Defaults", "LoadedConfig", "Problem", "ReleaseDefinition", "RetryPolicy",
-    "SourceConfig", "TableSchema", "TableSource", "cross_check", "load", "load_with_problems",
+    "SourceConfig", "TableSchema", "TableSource", "UrgentConfig", "cross_check", "load", "load_with_problems",
     "resolve_env",
 ]

@@ -299,4 +299,33 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
         if not folder.is_dir():
             problems.append(loaded.problem(
                 (*base, "templates"), f"模板目录不存在 / template folder not found: {folder}"))
+    if config.urgent is not None:
+        problems += _check_urgent(loaded, known)
+    return problems
+
+
+def _check_urgent(loaded: LoadedConfig, known: dict[str, set[str]]) -> list[Problem]:
+    """The urgent section: its channels exist and take urgent posts; column and templates exist."""
+    from channels import registry
+
+    urgent = loaded.config.urgent
+    assert urgent is not None
+    problems: list[Problem] = []
+    for index, name in enumerate(urgent.channels):
+        channel = loaded.config.channels.get(name)
+        if name not in known["channels"]:
+            problems.append(loaded.problem(("urgent", "channels", index),
+                                           f"未定义的渠道 / unknown channel {name!r}"))
+        elif channel is not None and channel.kind in registry.kinds() and \
+                not registry.channel_class(channel.kind).takes_urgent:
+            problems.append(loaded.problem(
+                ("urgent", "channels", index),
+                f"{channel.kind} 渠道不发布紧急信息 / the {channel.kind} kind takes no urgent posts"))
+    if urgent.column not in known["columns"]:
+        problems.append(loaded.problem(("urgent", "column"),
+                                       f"未定义的栏目 / unknown column {urgent.column!r}"))
+    folder = loaded.resolve(loaded.config.templates_dir) / urgent.templates
+    if not folder.is_dir():
+        problems.append(loaded.problem(("urgent", "templates"),
+                                       f"模板目录不存在 / template folder not found: {folder}"))
     return problems

@@ -105,11 +105,23 @@ class ReleaseDefinition(_Model):
     retry_deadline_hours: float | None = Field(None, gt=0, le=24 * 30)
 
 
+class UrgentConfig(_Model):
+    """How urgent posts go out: who issues them, where, and how fast they must land."""
+
+    issuing_organ: str
+    organ_code: str = Field(pattern=r"^[0-9A-Z]{9}$")
+    subject_category: str
+    column: str
+    channels: list[str] = Field(min_length=1)  # the default: every channel that takes urgent posts
+    sender: str = Field(pattern=r"^[^\s,<&]+$")  # the CAP sender id, e.g. the portal's domain
+    templates: str = "_urgent"
+    retry_deadline_hours: float = Field(2, gt=0, le=48)
+
+
 class Config(_Model):
     """The whole of schedules.yaml."""
 
     timezone: str = "Asia/Shanghai"
-    site_name: str = "市人民政府门户网站"
     data_dir: str = "var/inbox"
     templates_dir: str = "templates"
     defaults: Defaults = Defaults()
@@ -117,6 +129,7 @@ class Config(_Model):
     channels: dict[str, ChannelConfig]
     schemas: dict[str, TableSchema] = Field(default_factory=dict)
     releases: dict[str, ReleaseDefinition]
+    urgent: UrgentConfig | None = None
 
     @field_validator("timezone")
     @classmethod

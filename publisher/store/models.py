@@ -73,6 +73,24 @@ class Release(Base):
     hold_reason: Mapped[dict[str, Any] | None]
     details: Mapped[dict[str, Any]]
     actor: Mapped[str] = mapped_column(String(100))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    msg_type: Mapped[str | None] = mapped_column(String(10))  # CAP: Alert | Update | Cancel
+
+
+class Incident(Base):
+    """A thread of urgent releases: the first report, its updates, corrections, withdrawal."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    area: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # open | withdrawn
+    drill: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[datetime]
+    opened_by: Mapped[str] = mapped_column(String(100))
 
 
 class Delivery(Base):
@@ -102,6 +120,8 @@ class Delivery(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]  # the channel took it (a job may still be finishing)
+    published_at: Mapped[datetime | None]  # the public URL exists
 
 
 class Attempt(Base):

@@ -1,0 +1,125 @@
+"""``publisher urgent`` (the first report of an incident) and ``publisher incident show``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from publisher.app import App
+from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
+from publisher.cli.run import FOREGROUND_WAIT
+from publisher.dispatch import Dispatcher
+from publisher.urgent import Step, UrgentPost, UrgentRejected, open_incident, prepare, timeline
+
+incident_cli = typer.Typer(help="突发事件 / Incidents: threads of urgent posts.",
+                           no_args_is_help=True)
+cli.add_typer(incident_cli, name="incident")
+
+
+def _text_length(payload_data: dict[str, object]) -> str:
+    for key in ("text", "status", "body", "body_html", "content"):
+        value = payload_data.get(key)
+        if isinstance(value, str):
+            return f"{key}: {len(value)} 字 / chars"
+    return ""
+
+
+@cli.command()
+def urgent(
+    title: str | None = typer.Option(None, "--title", help="标题 / headline"),
+    facts: str | None = typer.Option(None, "--facts", help="已核实的事实 / the verified facts"),
+    area: str | None = typer.Option(None, "--area", help="地点或范围 / where"),
+    severity: str = typer.Option("Severe", "--severity",
+                                 help="严重程度 / Extreme | Severe | Moderate | Minor | Unknown"),
+    instruction: str | None = typer.Option(None, "--instruction", help="公众提示 / what people "
+                                           "should do"),
+    channel: list[str] = typer.Option([], "--channel", help="渠道（默认全部）/ channel (default: "
+                                      "every urgent channel)"),
+    status: str = typer.Option("Actual", "--status", help="Actual，或演练 Exercise / Test"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="不再确认 / do not ask for confirmation"),
+    send: bool = typer.Option(True, "--send/--no-send", help="立即投递 / deliver now"),
+    sandbox: bool = typer.Option(False, "--sandbox", help="使用模拟器 / use the emulators"),
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """发布紧急信息：快报事实、慎报原因 / Publish an urgent post on every channel within minutes."""
+    app = open_app(config, sandbox=sandbox)
+    title = title or typer.prompt("标题 / title")
+    facts = facts or typer.prompt("事实 / facts")
+    area = area or typer.prompt("地点 / area")
+    try:
+        post = UrgentPost(title=title, facts=facts, area=area, severity=severity,
+                          instruction=instruction, channels=channel or None,
+                          status=status)
+        _context, payloads, skipped = prepare(app, post, app.clock.now())
+    except ValidationError as exc:
+        raise fail("\n".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in exc.errors(include_url=False)), 2) from None
+    except UrgentRejected as exc:
+        raise fail(str(exc), 1) from None
+    for name, payload in payloads.items():
+        data = dict(payload.data)
+        typer.echo(f"\n===== {name} ({payload.kind}) {_text_length(data)} =====")
+        typer.echo(str(data.get("title", "")))
+        body = next((data[k] for k in ("text", "status", "body", "body_html", "content")
+                     if isinstance(data.get(k), str)), "")
+        typer.echo(str(body)[:800])
+    for name in skipped:
+        typer.echo(f"\n(渠道 {name} 未启用 / channel {name} is disabled)")
+    if not yes and not typer.confirm("\n确认发布？/ Publish now?", default=False):
+        raise fail("已取消，未发布 / cancelled, nothing published", 1)
+    try:
+        outcome = open_incident(app, post, actor=actor())
+    except UrgentRejected as exc:
+        raise fail(str(exc), 1) from None
+    typer.echo(f"事件 / incident: {outcome.incident_key}")
+    if send:
+        dispatcher = Dispatcher(app)
+        try:
+            dispatcher.drain(outcome.release_id, until=app.clock.now() + FOREGROUND_WAIT)
+        finally:
+            dispatcher.shutdown()
+        steps = _print_timeline(app, outcome.incident_key)
+        if any(step.state != "published" for step in steps):
+            typer.echo("未完成的投递由 publisher run 继续重试 / deliveries still waiting are "
+                       "retried by `publisher run`", err=True)
+            raise typer.Exit(1)
+
+
+def _print_timeline(app: App, incident_key: str, output: str = "table") -> list[Step]:
+    incident, steps = timeline(app, incident_key)
+    if output == "json":
+        typer.echo(json.dumps({
+            "incident": {"key": incident.key, "title": incident.title, "area": incident.area,
+                         "severity": incident.severity, "status": incident.status,
+                         "drill": incident.drill, "opened_at": incident.opened_at.isoformat(),
+                         "opened_by": incident.opened_by},
+            "steps": [step.__dict__ for step in steps]}, ensure_ascii=False))
+        return steps
+    drill = "【演练】" if incident.drill else ""
+    typer.echo(f"{drill}{incident.title}（{incident.area}，{incident.severity}）"
+               f" — {incident.status}, opened by {incident.opened_by}")
+    typer.echo("发布/release  类型/type  渠道/channel  状态/state  受理/accepted  公开/public  链接/url")
+    for step in steps:
+        accepted = f"{step.to_accepted_seconds:.2f}s" if step.to_accepted_seconds is not None \
+            else "-"
+        public = f"{step.to_public_seconds:.2f}s" if step.to_public_seconds is not None else "-"
+        typer.echo(f"{step.release_key}  {step.msg_type}  {step.channel}  {step.state}  "
+                   f"{accepted}  {public}  {step.url or step.detail}")
+    return steps
+
+
+@incident_cli.command("show")
+def incident_show(
+    key: str = typer.Argument(..., help="事件编号 / incident key"),
+    output: str = typer.Option("table", "--format", help="table | json"),
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """事件时间线与各渠道用时 / The incident's timeline with each channel's time to its URL."""
+    app = open_app(config, json_logs=True)
+    try:
+        _print_timeline(app, key, output)
+    except KeyError:
+        raise fail(f"没有事件 {key} / no incident {key}", 2) from None

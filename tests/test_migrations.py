@@ -1,0 +1,47 @@
+"""Schema migrations upgrade a database that already holds releases and deliveries."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import create_engine, inspect, text
+
+from publisher.store import MIGRATIONS, Store
+
+
+def _alembic(connection: object) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def test_upgrade_keeps_existing_rows(database_url: str) -> None:
+    """A database at revision 0002 with a release and a delivery upgrades to the newest schema,
+    keeping both rows and their foreign key."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic(connection), "0002")
+        connection.execute(text(
+            "INSERT INTO releases (id, key, definition_id, origin, state, due_at, created_at, "
+            "deadline_at, urgent, details, actor) VALUES (1, 'r@2026-12-02T10:00+08:00', 'r', "
+            "'manual', 'active', '2026-12-02 02:00:00', '2026-12-02 02:00:00', "
+            "'2026-12-03 02:00:00', false, '{}', 'staff:li')"))
+        connection.execute(text(
+            "INSERT INTO deliveries (id, release_id, channel, kind, state, idempotency_key, urgent, "
+            "payload, claims, attempts, created_at, updated_at) VALUES (1, 1, 'portal-main', "
+            "'portal', 'published', 'k1', false, '{}', 1, 1, '2026-12-02 02:00:00', "
+            "'2026-12-02 02:00:01')"))
+    engine.dispose()
+    store = Store(database_url)  # migrates to head at start
+    try:
+        columns = {c["name"] for c in inspect(store.engine).get_columns("releases")}
+        assert {"incident_id", "msg_type"} <= columns
+        assert "incidents" in inspect(store.engine).get_table_names()
+        with store.engine.connect() as connection:
+            row = connection.execute(text(
+                "SELECT d.state, r.key, r.incident_id FROM deliveries d JOIN releases r "
+                "ON r.id = d.release_id")).one()
+        assert tuple(row) == ("published", "r@2026-12-02T10:00+08:00", None)
+    finally:
+        store.dispose()
