@@ -1,0 +1,1 @@
+"""The Weibo kind: posts through 2/statuses/share.json, with its loopback emulator."""

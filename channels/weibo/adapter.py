@@ -1,0 +1,351 @@
+"""The ``weibo`` kind: posts through 2/statuses/share.json with the release's portal link."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+
+from channels.base import (
+    AlreadyPublished,
+    Channel,
+    ChannelContext,
+    ChannelError,
+    ChannelSettings,
+    ConfigurationError,
+    ContentRejected,
+    Message,
+    Payload,
+    PermanentChannelError,
+    Receipt,
+)
+from channels.weibo import errors
+from channels.weibo.api import Api, Refused, error_of
+from channels.weibo.limiter import HourlyLimiter, limiter_for
+from channels.weibo.settings import WeiboLimits, WeiboSettings
+from channels.weibo.text import Counter, host_under, link_host, links
+
+__all__ = ["CACHE_KEY_PREFIX", "KIND", "WeiboChannel", "WeiboLimits", "WeiboSettings"]
+
+KIND = "weibo"
+PICTURE_TYPES = {"image/jpeg": "jpg", "image/gif": "gif", "image/png": "png"}
+CACHE_KEY_PREFIX = "weibo:"  # token_cache key of an account: "weibo:<channel name>"
+_TOPIC = re.compile(r"#[^#\s]+#")
+_NOT_WORDS = re.compile(r"[\s\W_]+")
+
+
+class WeiboChannel(Channel[WeiboSettings]):
+    """A Weibo account: share.json posts, comments as follow-ups, destroy.json to retract."""
+
+    kind: ClassVar[str] = KIND
+    limits: ClassVar[WeiboLimits] = WeiboLimits()
+    settings_model: ClassVar[type[ChannelSettings]] = WeiboSettings
+    body_format: ClassVar[str] = "text"
+    template_ext: ClassVar[str] = "txt"
+
+    def __init__(self, name: str, settings: WeiboSettings, context: ChannelContext) -> None:
+        super().__init__(name, settings, context)
+        self.counter = Counter(limit=settings.limit, https_as_link=settings.https_counts_as_link)
+        self.api = Api(context.session, settings.base_url, settings.timeout_seconds)
+        self.limiter: HourlyLimiter = limiter_for(name, settings.base_url,
+                                                  settings.posts_per_hour)
+
+    @classmethod
+    def start_sandbox(cls, settings: ChannelSettings) -> tuple[ChannelSettings, Callable[[], None]]:
+        """Run the loopback emulator (safe domain and hourly cap from the settings) and post there."""
+        from channels.weibo.platform import PlatformConfig
+        from channels.weibo.sandbox import serve
+
+        assert isinstance(settings, WeiboSettings)
+        config = PlatformConfig(safe_domain=settings.domain,
+                                posts_per_hour=settings.posts_per_hour,
+                                https_as_link=settings.https_counts_as_link, limit=settings.limit)
+        emulator = serve(config=config)
+        token = emulator.platform.issue_token()
+        updated = settings.model_copy(update={"base_url": emulator.url,
+                                              "access_token": SecretStr(token.value)})
+        return updated, emulator.stop
+
+    # ------------------------------------------------------------------ prepare
+
+    def link_for(self, message: Message) -> str:
+        """The release's portal page: ``<link_base_url><column>/<slug>.html``."""
+        column, slug = message.metadata.get("column"), message.metadata.get("slug")
+        for field_name, value in (("column", column), ("slug", slug)):
+            if not value:
+                raise ContentRejected(
+                    f"缺少元数据 {field_name}，无法生成门户链接 / metadata {field_name} is missing, "
+                    "so the portal link cannot be built", field=f"metadata.{field_name}",
+                    limit="required")
+        return f"{self.settings.link_base_url}{column}/{slug}.html"
+
+    def prepare(self, message: Message) -> Payload:
+        """Pure: the status text (the template's text plus the portal link) within the limit."""
+        text = "\n".join(line.strip() for line in message.body.strip().splitlines()
+                         if line.strip())
+        if not text:
+            raise ContentRejected("微博正文为空 / the post text is empty", field="status",
+                                  limit="non-empty")
+        if _TOPIC.search(text):
+            raise ContentRejected("分享接口不允许 #话题词# / share.json refuses #topic# words",
+                                  field="status", limit="no #topic#")
+        link = self.link_for(message)
+        if not any(host_under(link_host(found), self.settings.domain) for found in links(text)):
+            text = f"{text} {link}"
+        over = self.counter.over_by(text)
+        if over:
+            raise ContentRejected(
+                f"微博正文超出 {over} 字（上限 {self.counter.limit} 字，含链接）/ the post is {over} "
+                f"characters over the {self.counter.limit} limit (link included)",
+                field="status", limit=f"{self.counter.limit} characters (Weibo count)")
+        data: dict[str, Any] = {"status": text, "link": link, "urgent": message.urgent,
+                                "release": message.release_key}
+        picture = self._picture(message)
+        if picture:
+            data["picture"] = picture
+        return Payload(kind=KIND, data=data)
+
+    def _picture(self, message: Message) -> dict[str, str] | None:
+        images = [a for a in message.attachments if a.content_type in PICTURE_TYPES]
+        if not images:
+            return None
+        image = images[0]
+        try:
+            size = image.path.stat().st_size
+        except OSError:
+            raise ContentRejected(f"配图文件不存在 / the picture {image.name} cannot be read",
+                                  field="pic", limit="readable file") from None
+        if size > self.limits.picture_max_bytes:
+            raise ContentRejected(f"配图超过 5 MB / the picture {image.name} is over 5 MB",
+                                  field="pic", limit="5 MB")
+        return {"name": image.name, "content_type": image.content_type, "path": str(image.path)}
+
+    # ------------------------------------------------------------------ send
+
+    def send(self, payload: Payload, key: str) -> Receipt:
+        """Wait for the account's hourly window, then share; duplicates become AlreadyPublished."""
+        status = str(payload.data["status"])
+        form = {"access_token": self._token(), "status": status, "rip": self.settings.rip}
+        files = self._files(payload)
+        self.limiter.acquire(urgent=bool(payload.data.get("urgent")), clock=self.context.clock,
+                             sleep=self.context.sleep)
+        operation = "posting (2/statuses/share.json)"
+        try:
+            body = self.api.post("2/statuses/share.json", form, operation=operation, files=files)
+        except Refused as refused:
+            code = refused.reply.code
+            if code in errors.SUCCESS_CODES:
+                return self._accepted_slowly(refused.reply.remote_message)
+            if code in errors.DUPLICATE_CODES:
+                raise self._duplicate(status, refused) from None
+            raise error_of(refused, operation) from None
+        return self._receipt(body)
+
+    def find(self, key: str, payload: Payload) -> Receipt | None:
+        """Look for the payload's text in the account's own timeline; None when not there.
+
+        Weibo has no idempotency key. When the timeline cannot be read, None is still safe:
+        the resend meets Weibo's duplicate check (20019/20017/20111) and is reconciled.
+        """
+        return self._lookup(str(payload.data.get("status", "")))
+
+    def follow_up(self, receipt: Receipt, payload: Payload) -> Receipt:
+        """Comment on the original post (2/comments/create.json) with the payload's text."""
+        original = self._remote_id(receipt, "追加评论", "comment on")
+        text = str(payload.data["status"])
+        form = {"access_token": self._token(), "id": original, "comment": text,
+                "comment_ori": "0", "rip": self.settings.rip}
+        operation = "commenting (2/comments/create.json)"
+        try:
+            body = self.api.post("2/comments/create.json", form, operation=operation)
+        except Refused as refused:
+            if refused.reply.code in errors.DUPLICATE_CODES:
+                raise AlreadyPublished(
+                    "该评论此前已发布 / this comment was already posted",
+                    receipt=Receipt(remote_id="", url=receipt.url,
+                                    details={"comment_on": original,
+                                             "duplicate_code": refused.reply.code}),
+                    code=str(refused.reply.code), remote_message=refused.reply.remote_message,
+                ) from None
+            raise error_of(refused, operation) from None
+        return Receipt(remote_id=str(body.get("idstr") or body.get("id") or ""), url=receipt.url,
+                       published_at=_parse_time(body.get("created_at")),
+                       details={"comment_on": original})
+
+    def retract(self, receipt: Receipt) -> None:
+        """Delete the post (2/statuses/destroy.json); where Weibo refuses, say remove it by hand."""
+        original = self._remote_id(receipt, "删除", "delete")
+        operation = "deleting (2/statuses/destroy.json)"
+        try:
+            self.api.post("2/statuses/destroy.json",
+                          {"access_token": self._token(), "id": original}, operation=operation)
+        except Refused as refused:
+            code = refused.reply.code
+            if code == errors.ALREADY_GONE:
+                return
+            error = error_of(refused, operation)
+            if error.retryable or isinstance(error, errors.AuthorisationGone):
+                raise error from None
+            raise PermanentChannelError(
+                f"微博拒绝删除第 {original} 条微博，请登录微博手动删除 / Weibo refused to delete "
+                f"post {original}: remove it by hand", code=error.code,
+                remote_message=refused.reply.remote_message,
+                explanation_zh=f"微博平台拒绝删除（{error.explanation_zh}），请登录微博后台手动删除该条微博",
+                explanation_en=f"Weibo refused the delete ({error.explanation_en}); "
+                               "remove the post by hand in the Weibo account") from None
+
+    def check(self) -> list[str]:
+        """Probe the token with oauth2/get_token_info; warn ahead of its expiry."""
+        try:
+            token = self._token()
+        except ConfigurationError as exc:
+            return [str(exc)]
+        try:
+            info = self.api.post("oauth2/get_token_info", {"access_token": token},
+                                 operation="checking the token (oauth2/get_token_info)")
+        except Refused as refused:
+            error = error_of(refused, "checking the token")
+            return [f"{error.explanation_zh} / {error.explanation_en}"]
+        except ChannelError as exc:  # network trouble: reported, not raised
+            return [f"{exc.explanation_zh} / {exc.explanation_en}"]
+        left = _seconds_left(info)
+        if left is None:
+            return ["微博令牌信息缺少有效期 / the token info carries no expire_in"]
+        if left <= 0:
+            return [f"{errors.REAUTHORISE_ZH} / {errors.REAUTHORISE_EN}"]
+        if left < self.settings.expiry_warning_days * 86400:
+            when = self.context.clock() + timedelta(seconds=left)
+            return [f"微博授权将于 {left // 86400} 天后（{when:%Y-%m-%d %H:%M}）到期，请提前重新授权此账号 / "
+                    f"the Weibo authorisation expires in {left // 86400} days ({when:%Y-%m-%d %H:%M}); "
+                    "re-authorise this account before then"]
+        return []
+
+    # ------------------------------------------------------------------ helpers
+
+    def _token(self) -> str:
+        cache = self.context.token_cache
+        if cache is not None and not self.context.sandbox:  # drills use the emulator's token
+            found = cache.get(CACHE_KEY_PREFIX + self.name)
+            if found is not None and found[1] > self.context.clock():
+                return found[0]
+        if self.settings.access_token is not None:
+            return self.settings.access_token.get_secret_value()
+        raise ConfigurationError(
+            f"微博账号 {self.name} 尚未授权 / Weibo account {self.name} has no token: run "
+            f"publisher weibo authorize {self.name}", code="no_token",
+            explanation_zh=errors.REAUTHORISE_ZH, explanation_en=errors.REAUTHORISE_EN)
+
+    def _files(self, payload: Payload) -> dict[str, tuple[str, bytes, str]] | None:
+        picture = payload.data.get("picture")
+        if not isinstance(picture, dict):
+            return None
+        try:
+            content = Path(str(picture["path"])).read_bytes()
+        except OSError:
+            raise ContentRejected(f"配图文件无法读取 / the picture {picture.get('name')} cannot be "
+                                  "read", field="pic", limit="readable file") from None
+        return {"pic": (str(picture["name"]), content, str(picture["content_type"]))}
+
+    def _remote_id(self, receipt: Receipt, action_zh: str, action_en: str) -> str:
+        if receipt.remote_id:
+            return receipt.remote_id
+        raise PermanentChannelError(
+            f"原微博 ID 未知，无法{action_zh}，请在微博后台人工处理 / the post id is unknown, so "
+            f"the bot cannot {action_en} it: handle it by hand in the Weibo account",
+            code="no_remote_id")
+
+    def _receipt(self, body: dict[str, Any]) -> Receipt:
+        idstr = str(body.get("idstr") or "")
+        if not idstr:
+            raise PermanentChannelError(
+                "微博返回成功但没有 idstr / Weibo answered success without an idstr",
+                code="no_idstr", explanation_zh="微博返回内容异常，请在微博后台核实是否已发布",
+                explanation_en="Weibo's answer is malformed; check in the account whether it "
+                               "was posted")
+        user = body.get("user")
+        uid = str(user.get("idstr") or user.get("id") or "") if isinstance(user, dict) else ""
+        return Receipt(remote_id=idstr, url=f"https://m.weibo.cn/status/{idstr}",
+                       published_at=_parse_time(body.get("created_at")),
+                       details={"mid": str(body.get("mid") or idstr), "uid": uid})
+
+    def _accepted_slowly(self, remote: str) -> Receipt:
+        return Receipt(remote_id="", details={
+            "code": 20032, "remote_message": remote,
+            "note_zh": "微博已受理，服务器较慢，1-2 分钟后可见；未返回微博 ID，评论和删除需人工处理",
+            "note_en": "Weibo accepted it and shows it in 1-2 minutes; no post id came back, so "
+                       "comments and deletes must be done by hand"})
+
+    def _duplicate(self, status: str, refused: Refused) -> AlreadyPublished:
+        code = refused.reply.code
+        rule = errors.rule_for(code)
+        try:
+            found = self._lookup(status)
+        except ChannelError:  # the duplicate is certain; only the earlier id stays unknown
+            found = None
+        receipt = found or Receipt(remote_id="", details={
+            "duplicate_code": code,
+            "note_zh": "微博提示重复内容，此前已发布；未能找到原微博 ID，请在微博后台核实",
+            "note_en": "Weibo says the text was already posted; the earlier post was not found, "
+                       "check the account"})
+        return AlreadyPublished(
+            f"微博提示重复内容 {code}：此前已发布 / Weibo reports duplicate {code}: already posted",
+            receipt=receipt, code=str(code), remote_message=refused.reply.remote_message,
+            explanation_zh=rule.explanation_zh if rule else None,
+            explanation_en=rule.explanation_en if rule else None)
+
+    def _lookup(self, status: str) -> Receipt | None:
+        """The newest own post whose text matches ``status`` (links aside); None if unreadable."""
+        if not status or not self.settings.lookup_duplicates:
+            return None
+        try:
+            body = self.api.get("2/statuses/user_timeline.json",
+                                {"access_token": self._token(), "count": "100"},
+                                operation="reading the own timeline")
+        except (Refused, ConfigurationError):
+            return None
+        statuses = body.get("statuses")
+        if not isinstance(statuses, list):
+            return None
+        items = [item for item in statuses if isinstance(item, dict)]
+        for same in (_without_links, _words):  # the same text first, then a similar one (20017)
+            wanted = same(status)
+            for item in items:
+                if same(str(item.get("text", ""))) == wanted:
+                    return self._receipt(item)
+        return None
+
+
+def _without_links(text: str) -> str:
+    """Text with links dropped (Weibo may rewrite them to t.cn) and spaces squeezed."""
+    for link in links(text):
+        text = text.replace(link, " ")
+    return " ".join(text.split())
+
+
+def _words(text: str) -> str:
+    """Text without links, spaces or punctuation: what "similar" posts share."""
+    return _NOT_WORDS.sub("", _without_links(text))
+
+
+def _seconds_left(info: dict[str, Any]) -> int | None:
+    """``expire_in`` (live spelling) or ``expires_in`` (2012 wiki), as seconds."""
+    for name in ("expire_in", "expires_in"):
+        value = info.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value.strip())
+    return None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y")
+    except ValueError:
+        return None
