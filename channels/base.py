@@ -215,6 +215,7 @@ class ChannelContext:
     work_dir: Path
     token_cache: TokenCache | None = None
     sandbox: bool = False
+    register_secret: Callable[[str], None] | None = None  # masks run-time secrets (access tokens)
 
 
 class ChannelSettings(BaseModel):

@@ -11,12 +11,13 @@ from channels.base import Channel
 _KINDS: dict[str, str] = {
     "memory": "channels.memory.adapter:MemoryChannel",
     "portal": "channels.portal.adapter:PortalChannel",
+    "wechat": "channels.wechat.adapter:WechatChannel",
     "webhook": "channels.webhook.adapter:WebhookChannel",
     "weibo": "channels.weibo.adapter:WeiboChannel",
 }
 
 # Kinds that are part of the design but not in this build yet (their channels must be disabled).
-PLANNED_KINDS: frozenset[str] = frozenset({"wechat", "gazette", "wordpress"})
+PLANNED_KINDS: frozenset[str] = frozenset({"gazette", "wordpress"})
 
 
 def kinds() -> list[str]:

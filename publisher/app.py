@@ -102,6 +102,7 @@ class App:
             session=self.session_factory(),
             work_dir=self.loaded.root,
             sandbox=self.sandbox,
+            register_secret=register_secret,
             token_cache=DatabaseTokenCache(self.store, self.clock, name,
                                            "\x1f".join(secret_values).encode())
             if secret_values and not self.offline else None,

@@ -229,6 +229,8 @@ class Dispatcher:
             with bound(attempt=number):
                 receipt = channel.send(payload, delivery.idempotency_key)
                 accepted[0] = self.app.clock.now()
+                if receipt.pending:  # keep the job id before polling: a crash can then find it
+                    self._store_pending(delivery.id, receipt)
                 receipt = self._follow(channel, receipt)
             return receipt
         except BaseException as exc:
@@ -246,6 +248,11 @@ class Dispatcher:
                                 .values(attempts=number))
             log.info("attempt", attempt=number, outcome=outcome, duration_ms=duration_ms,
                      error=error["error"] if error else None)
+
+    def _store_pending(self, delivery_id: int, receipt: Receipt) -> None:
+        with self.app.store.write() as session:
+            session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                            .values(receipt=receipt.to_json()))
 
     def _follow(self, channel: Channel[Any], receipt: Receipt) -> Receipt:
         """Poll an asynchronous channel's receipt until final, with growing, bounded waits."""
@@ -353,9 +360,16 @@ class Dispatcher:
     def _reconcile(self, delivery: Delivery) -> None:
         now = self.app.clock.now()
         previous = delivery.claimed_by
+        stored = Receipt.from_json(delivery.receipt) if delivery.receipt else None
         try:
-            found = self.app.channel(delivery.channel).find(
-                delivery.idempotency_key, Payload.from_json(delivery.payload))
+            channel = self.app.channel(delivery.channel)
+            if stored is not None and stored.pending:  # a job was accepted: follow it
+                found: Receipt | None = channel.status(stored)
+                if found is not None and found.pending:
+                    log.info("delivery.reconcile_later", reason="job still running")
+                    return
+            else:
+                found = channel.find(delivery.idempotency_key, Payload.from_json(delivery.payload))
         except NotSupported as exc:
             state, receipt, reason = "unknown", None, (
                 "进程在发送中途停止，渠道无法确认是否已发布 / the process stopped mid-send and "

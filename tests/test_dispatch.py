@@ -276,3 +276,64 @@ def test_pending_receipt_gives_up_as_unknown(app: App, clock: ManualClock) -> No
         dispatcher.shutdown()
     assert info.value.code == "still_pending"
     assert 300 <= sum(clock.sleeps) <= 300 + 30
+
+
+def test_crash_after_a_publish_job_was_accepted_follows_the_job(
+        tmp_path: Path, clock: ManualClock) -> None:
+    """Killed while WeChat's publish job ran: the stored job is followed after restart and the
+    delivery ends published with one article at the emulator."""
+    import shutil
+
+    from channels.wechat.sandbox import Account, serve
+    from publisher import config as config_module
+    from publisher.store import Store
+
+    from .conftest import ROOT
+
+    emulator = serve(account=Account(app_secret="wx-secret-for-test", publish_polls=1))
+    try:
+        shutil.copytree(ROOT / "templates", tmp_path / "templates")
+        shutil.copytree(ROOT / "samples", tmp_path / "samples")
+        text = (ROOT / "schedules.yaml").read_text(encoding="utf-8")
+        text = text.replace("app_id: wx0000000000000000",
+                            f"app_id: wx0000000000000000\n      base_url: {emulator.url}")
+        (tmp_path / "schedules.yaml").write_text(text, encoding="utf-8")
+        loaded = config_module.load(tmp_path / "schedules.yaml")
+        store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+        app = App(loaded=loaded, store=store, clock=clock,
+                  environ={"WECHAT_APP_SECRET": "wx-secret-for-test",
+                           "WEIBO_APP_SECRET": "unused-here"})
+        samples = tmp_path / "samples" / "food-safety-sampling"
+        outcome = release.create(app, "food-safety-sampling", DUE, actor="t", origin="manual",
+                                 data={"unqualified": samples / "unqualified.csv",
+                                       "qualified": samples / "qualified.csv"})
+        assert outcome.state == "active", outcome.problems
+        with store.read() as session:
+            row = session.execute(select(Delivery).where(
+                Delivery.channel == "wechat-main")).scalar_one()
+        crashed = Dispatcher(app)
+        assert crashed.claim(row.id) is not None
+        receipt = app.channel("wechat-main").send(Payload.from_json(row.payload),
+                                                  row.idempotency_key)
+        assert receipt.pending  # the job runs; the process dies before polling
+        crashed._store_pending(row.id, receipt)
+        crashed.shutdown()
+        with store.write() as session:
+            session.execute(update(Delivery).where(Delivery.id == row.id).values(
+                claimed_by="gone-host:1:dead", claimed_at=clock.now() - timedelta(hours=1)))
+        restarted = Dispatcher(app)
+        try:
+            assert restarted.recover() == 1  # the job still runs: left for the next pass
+            with store.read() as session:
+                assert session.get(Delivery, row.id).state == "sending"  # type: ignore[union-attr]
+            assert restarted.recover() == 1  # now it has finished
+        finally:
+            restarted.shutdown()
+        with store.read() as session:
+            final = session.get(Delivery, row.id)
+        assert final is not None and final.state == "published", final.reason if final else None
+        assert final.receipt and not final.receipt["pending"]
+        assert len(emulator.account.articles) == 1
+        app.close()
+    finally:
+        emulator.stop()
