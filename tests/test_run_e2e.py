@@ -204,8 +204,12 @@ def test_readme_first_command_publishes_the_sample_release(tmp_path: Path) -> No
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         pages = tmp_path / "var" / "site" / "food-safety"
+        feed_file = tmp_path / "var" / "site" / "feed.atom"
         _wait(lambda: any(pages.glob("food-safety-sampling-*.html")) if pages.exists() else False,
               60, "the food-safety page")
+        # the page is written first, then the indexes and the feed
+        _wait(lambda: feed_file.exists() and "food-safety-sampling-" in feed_file.read_text(
+            encoding="utf-8"), 30, "the feed entry")
         text = log.read_text(encoding="utf-8")
         served = re.search(r"portal site at (http://127\.0\.0\.1:\d+/)", text)
         assert served, text
@@ -215,6 +219,13 @@ def test_readme_first_command_publishes_the_sample_release(tmp_path: Path) -> No
         assert "食品安全监督抽检" in response.text and "索引号" in response.text
         feed = requests.get(f"{served.group(1)}feed.atom", timeout=10)
         assert page in feed.text
+        store = Store(f"sqlite:///{tmp_path / 'var' / 'publisher.db'}", migrate=False)
+        try:  # every channel kind in this build went out too, through its emulator
+            _wait(lambda: {(d.channel, d.state) for d in _rows(store)[1]} == {
+                ("portal-main", "published"), ("wechat-main", "published"),
+                ("weibo-main", "published")}, 60, "every channel to publish")
+        finally:
+            store.dispose()
     finally:
         bot.send_signal(signal.SIGTERM)
         assert bot.wait(30) == 0
