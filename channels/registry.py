@@ -13,11 +13,12 @@ _KINDS: dict[str, str] = {
     "portal": "channels.portal.adapter:PortalChannel",
     "wechat": "channels.wechat.adapter:WechatChannel",
     "webhook": "channels.webhook.adapter:WebhookChannel",
+    "wordpress": "channels.wordpress.adapter:WordPressChannel",
     "weibo": "channels.weibo.adapter:WeiboChannel",
 }
 
 # Kinds that are part of the design but not in this build yet (their channels must be disabled).
-PLANNED_KINDS: frozenset[str] = frozenset({"gazette", "wordpress"})
+PLANNED_KINDS: frozenset[str] = frozenset({"gazette"})
 
 
 def kinds() -> list[str]:

@@ -1,0 +1,1 @@
+"""The ``wordpress`` kind: the portal published as posts through the WordPress REST API."""

@@ -1,0 +1,142 @@
+"""The WordPress error table: REST error bodies mapped to the channel contract's errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import requests
+
+from channels.base import (
+    ChannelError,
+    ConfigurationError,
+    ContentRejected,
+    PermanentChannelError,
+    RateLimited,
+    TransientChannelError,
+)
+
+REMOTE_MESSAGE_MAX_CHARS = 500
+
+
+def error_body(response: requests.Response) -> dict[str, Any]:
+    """The ``{"code", "message", "data"}`` body of a response, or ``{}`` when it has none."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced, shortened for logs."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text[:REMOTE_MESSAGE_MAX_CHARS]
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """The Retry-After header in seconds, when it is a number."""
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def network_error(exc: requests.RequestException) -> TransientChannelError:
+    """No answer: safe to retry, since every send looks its slug up before creating."""
+    return TransientChannelError(
+        f"WordPress 无法连接 / WordPress unreachable: {type(exc).__name__}",
+        code="network",
+        explanation_zh="WordPress 网站无法连接，将自动重试（按页面标识查重，不会重复发文）",
+        explanation_en="the WordPress site could not be reached; retrying "
+                       "(the slug is looked up first, so no second post is made)",
+    )
+
+
+def not_wordpress(status: int, secrets: Iterable[str], detail: str) -> ConfigurationError:
+    """The answer is not a WordPress REST API answer (a login page, a proxy error page)."""
+    return ConfigurationError(
+        f"不是 WordPress REST 接口的应答 / not a WordPress REST API answer ({status})",
+        code=str(status),
+        remote_message=scrub(detail, secrets),
+        explanation_zh="收到的不是 WordPress 接口应答，请检查 base_url 是否指向网站根地址",
+        explanation_en="the answer did not come from the WordPress REST API; "
+                       "check that base_url is the site's root",
+    )
+
+
+def classify(response: requests.Response, secrets: Iterable[str]) -> ChannelError:
+    """The error for a non-2xx answer, keeping WordPress's code and message (secrets scrubbed)."""
+    status = response.status_code
+    body = error_body(response)
+    code = str(body.get("code") or status)
+    remote = scrub(str(body.get("message") or response.reason or ""), secrets)
+    raw_data = body.get("data")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
+    kw: dict[str, Any] = {"code": code, "remote_message": remote}
+    if status == 429:
+        return RateLimited(f"WordPress 限流 / rate limited ({code})", retry_after=retry_after(response),
+                           explanation_zh="WordPress 网站限流，稍后自动重试",
+                           explanation_en="the WordPress site is rate limiting; retrying later", **kw)
+    if status == 501 and code == "rest_trash_not_supported":
+        return ConfigurationError(
+            f"网站未启用回收站 / the site has no trash ({code})",
+            explanation_zh="该 WordPress 网站关闭了回收站，撤回需由网站管理员处理",
+            explanation_en="trash is disabled on this WordPress site; an administrator must "
+                           "remove the post", **kw)
+    if status >= 500 or status == 408:
+        return TransientChannelError(
+            f"WordPress 服务器错误 / server error {status} ({code})",
+            retry_after=retry_after(response),
+            explanation_zh="WordPress 网站暂时故障，将自动重试",
+            explanation_en="the WordPress site failed; retrying", **kw)
+    if status == 401:
+        return ConfigurationError(
+            f"WordPress 未登录 / not authenticated ({code})",
+            explanation_zh="WordPress 拒绝了用户名或应用密码（未登录），"
+                           "请在“用户→编辑用户”中重新生成应用密码",
+            explanation_en="WordPress refused the user name or application password (not logged "
+                           "in); make a new application password under Users → Edit User", **kw)
+    if status == 403:
+        return ConfigurationError(
+            f"WordPress 账号权限不足 / not allowed ({code})",
+            explanation_zh="已登录，但该 WordPress 账号没有发布或编辑文章的权限，请联系网站管理员",
+            explanation_en="logged in, but this WordPress account may not publish or edit posts; "
+                           "ask the site administrator", **kw)
+    if status == 400 and code in ("rest_invalid_param", "rest_missing_callback_param"):
+        params = data.get("params") if isinstance(data.get("params"), dict) else {}
+        field = next(iter(params), "post") if params else "post"
+        limit = scrub(str(params.get(field, remote)) if params else remote, secrets)
+        return ContentRejected(
+            f"WordPress 拒收内容 / content refused: {field}: {limit}", field=field, limit=limit,
+            explanation_zh=f"WordPress 认为字段 {field} 无效：{limit}",
+            explanation_en=f"WordPress refused field {field}: {limit}", **kw)
+    if status == 404 and code == "rest_no_route":
+        return ConfigurationError(
+            f"WordPress 接口路径不存在 / no such REST route ({code})",
+            explanation_zh="网站上没有该 REST 接口，请检查 base_url，或确认 REST API 未被禁用",
+            explanation_en="the site has no such REST route; check base_url and that the "
+                           "REST API is enabled", **kw)
+    if status == 404:
+        return PermanentChannelError(
+            f"WordPress 上没有该文章 / no such post ({code})",
+            explanation_zh="WordPress 网站上找不到该文章，可能已被彻底删除",
+            explanation_en="the WordPress site has no such post; it may have been deleted", **kw)
+    if status == 410:
+        return PermanentChannelError(
+            f"文章已在回收站 / the post is already in the trash ({code})",
+            explanation_zh="该文章已被移入回收站",
+            explanation_en="the post is already in the trash", **kw)
+    return PermanentChannelError(
+        f"WordPress 拒绝请求 / WordPress refused ({status} {code})",
+        explanation_zh=f"WordPress 拒绝了请求（{status} {code}）：{remote}",
+        explanation_en=f"WordPress refused the request ({status} {code}): {remote}", **kw)
+
+
+def conflict(code: str, zh: str, en: str, detail: str) -> PermanentChannelError:
+    """Publishing would overwrite a post this delivery does not own."""
+    return PermanentChannelError(f"{zh} / {en}", code=code, remote_message=detail,
+                                 explanation_zh=zh, explanation_en=en)

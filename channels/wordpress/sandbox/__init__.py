@@ -1,0 +1,61 @@
+"""A loopback WordPress REST API emulator: posts, categories, trash, Application Passwords."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from channels.wordpress.sandbox.handler import Server
+from channels.wordpress.sandbox.state import WordPressState
+
+__all__ = ["Emulator", "WordPressState", "main", "serve"]
+
+
+@dataclass
+class Emulator:
+    """A running emulator: ``url`` (the site root), its ``state``, and ``stop()``."""
+
+    server: Server
+    thread: threading.Thread
+
+    @property
+    def state(self) -> WordPressState:
+        return self.server.state
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def stop(self) -> None:
+        self.state.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve(port: int = 0, state: WordPressState | None = None) -> Emulator:
+    """Start the emulator on 127.0.0.1 (port 0 = any free port) in a background thread."""
+    state = state or WordPressState()
+    state.load()
+    server = Server(port, state)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="wordpress-sandbox", daemon=True)
+    thread.start()
+    return Emulator(server, thread)
+
+
+def main() -> None:
+    """``python -m channels.wordpress.sandbox PORT USER PASSWORD [STATE_FILE]``, in the foreground."""
+    import sys
+
+    args = sys.argv[1:]
+    state = WordPressState(state_file=Path(args[3]) if len(args) > 3 else None)
+    if len(args) > 2:
+        state.add_user(args[1], args[2])
+    emulator = serve(int(args[0]) if args else 0, state)
+    print(emulator.url, flush=True)
+    try:
+        emulator.thread.join()
+    except KeyboardInterrupt:
+        emulator.stop()

@@ -1,0 +1,89 @@
+"""The emulated WordPress site's state and the REST error shapes it answers with."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+API = "/wp-json/wp/v2"
+STATUSES = ("publish", "future", "draft", "pending", "private")
+TRASHED_SUFFIX = "__trashed"
+
+
+def error(status: int, code: str, message: str, **data: Any) -> tuple[int, dict[str, Any]]:
+    return status, {"code": code, "message": message, "data": {"status": status, **data}}
+
+
+def invalid(field_name: str, message: str) -> tuple[int, dict[str, Any]]:
+    return error(400, "rest_invalid_param", f"Invalid parameter(s): {field_name}",
+                  params={field_name: message}, details={field_name: {"code": "rest_invalid_type",
+                                                                      "message": message}})
+
+
+@dataclass
+class WordPressState:
+    """The emulated site: users, posts, categories, and faults to answer next.
+
+    ``faults`` items are an HTTP status (answered instead of the request), ``"drop"`` (the
+    next post is created, then the connection closes without an answer: a crash mid-send)
+    or ``"hold"`` (the post is created and the answer withheld until the emulator stops,
+    so a drill can kill the sender mid-send). ``editors`` may write; other users get 403.
+    With ``state_file`` every change is saved, so a restarted emulator keeps its posts.
+    ``POST /_sandbox/faults`` ``{"faults": [...]}`` queues faults and ``GET /_sandbox/state``
+    reports counts, for emulators running in another process.
+    """
+
+    users: dict[str, str] = field(default_factory=dict)
+    editors: set[str] = field(default_factory=set)
+    posts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    categories: dict[int, dict[str, Any]] = field(default_factory=dict)
+    next_id: int = 1
+    faults: list[int | str] = field(default_factory=list)
+    trash_enabled: bool = True
+    trash_renames_slug: bool = True  # WordPress frees a trashed post's slug (slug__trashed)
+    creates: int = 0  # POST /posts requests that made a post
+    state_file: Path | None = None
+    holding: threading.Event = field(default_factory=threading.Event)  # a "hold" began
+    released: threading.Event = field(default_factory=threading.Event)  # set by stop()
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def add_user(self, username: str, password: str, *, editor: bool = True) -> None:
+        """Accept ``username`` with this application password (spaces are ignored, as in WP)."""
+        with self.lock:
+            self.users[username] = password.replace(" ", "")
+            if editor:
+                self.editors.add(username)
+
+    def posts_with_slug(self, slug: str) -> list[dict[str, Any]]:
+        """Every post whose slug is ``slug`` or its trashed form."""
+        with self.lock:
+            return [p for p in self.posts.values()
+                    if p["slug"] in (slug, slug + TRASHED_SUFFIX)]
+
+    def take_id(self) -> int:
+        with self.lock:
+            number = self.next_id
+            self.next_id += 1
+            return number
+
+    def save(self) -> None:
+        if self.state_file is None:
+            return
+        with self.lock:
+            raw = {"posts": list(self.posts.values()), "categories": list(self.categories.values()),
+                   "next_id": self.next_id, "creates": self.creates}
+            temp = self.state_file.with_suffix(".tmp")
+            temp.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+            temp.replace(self.state_file)
+
+    def load(self) -> None:
+        if self.state_file is None or not self.state_file.exists():
+            return
+        raw = json.loads(self.state_file.read_text(encoding="utf-8"))
+        with self.lock:
+            self.posts = {int(p["id"]): p for p in raw["posts"]}
+            self.categories = {int(c["id"]): c for c in raw["categories"]}
+            self.next_id, self.creates = int(raw["next_id"]), int(raw["creates"])
