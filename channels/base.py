@@ -68,7 +68,10 @@ class Receipt:
     remote_id: str
     url: str | None = None
     published_at: datetime | None = None
-    pending: bool = False  # accepted but still finishing remotely (poll ``status``)
+    # Accepted but still finishing remotely: the core polls ``status``; with
+    # ``details["state"] == "queued"`` it does not poll but leaves the delivery ``queued``
+    # until the channel's own cycle completes it (a gazette item waiting for its issue).
+    pending: bool = False
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -90,6 +93,11 @@ class Receipt:
             pending=bool(raw.get("pending", False)),
             details=dict(raw.get("details") or {}),
         )
+
+
+def is_queued(receipt: Receipt) -> bool:
+    """The receipt of an item waiting in the channel's own queue (see ``Receipt.pending``)."""
+    return receipt.pending and receipt.details.get("state") == "queued"
 
 
 def idempotency_key(release_key: str, channel: str) -> str:
@@ -252,6 +260,7 @@ class Channel(abc.ABC, Generic[SettingsT]):
     body_format: ClassVar[str] = "html"  # what its templates render: html | text | xml
     template_ext: ClassVar[str] = "html"  # templates/<release>/<kind>.<template_ext>.j2
     takes_urgent: ClassVar[bool] = True
+    check_offline: ClassVar[bool] = False  # check() reads only local state: run it every check
 
     def __init__(self, name: str, settings: SettingsT, context: ChannelContext) -> None:
         if not isinstance(settings, self.settings_model):

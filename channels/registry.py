@@ -9,6 +9,7 @@ from channels.base import Channel
 
 # kind -> "module:Class"; imported on first use so a kind's dependencies load only when used.
 _KINDS: dict[str, str] = {
+    "gazette": "channels.gazette.adapter:GazetteChannel",
     "memory": "channels.memory.adapter:MemoryChannel",
     "portal": "channels.portal.adapter:PortalChannel",
     "wechat": "channels.wechat.adapter:WechatChannel",
@@ -18,7 +19,7 @@ _KINDS: dict[str, str] = {
 }
 
 # Kinds that are part of the design but not in this build yet (their channels must be disabled).
-PLANNED_KINDS: frozenset[str] = frozenset({"gazette"})
+PLANNED_KINDS: frozenset[str] = frozenset()
 
 
 def kinds() -> list[str]:

@@ -78,6 +78,11 @@ def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[P
             problems.extend(loaded.problem(path, message) for path, message in exc.located)
     if loaded.config.urgent is not None:
         problems += _check_urgent(app, at)
+    for name, conf in loaded.config.channels.items():
+        if conf.enabled and name not in unusable and not online \
+                and app.channel(name).check_offline:  # e.g. the gazette's stored hashes
+            problems.extend(loaded.problem(("channels", name), message)
+                            for message in app.channel(name).check())
     if online:
         for name, conf in loaded.config.channels.items():
             if conf.enabled and name not in unusable:

@@ -22,6 +22,7 @@ from channels.base import (
     RateLimited,
     Receipt,
     TransientChannelError,
+    is_queued,
 )
 from publisher import audit
 from publisher.alert import alert
@@ -34,7 +35,8 @@ from publisher.store.models import Attempt, Delivery, Release
 
 log = get_logger(__name__)
 
-STATES = ("pending", "sending", "retry_wait", "published", "failed", "unknown", "retracted")
+STATES = ("pending", "sending", "retry_wait", "queued", "published", "failed", "unknown",
+          "retracted")
 DUE_STATES = ("pending", "retry_wait")
 STALE_CLAIM = timedelta(minutes=30)  # a claim from another host this old is presumed dead
 PENDING_BUDGET_SECONDS = 300.0  # how long one claim follows an asynchronous channel's job
@@ -216,6 +218,11 @@ class Dispatcher:
             log.exception("delivery.unexpected_error")
             return self._finish(delivery, "unknown", error=exc,
                                 reason="发送时出现意外错误，结果不明 / unexpected error while sending")
+        if is_queued(receipt):
+            issue = str(receipt.details.get("queued_for") or "")
+            issue_en = str(receipt.details.get("queued_for_en") or issue)
+            return self._finish(delivery, "queued", receipt=receipt,
+                                reason=f"排入{issue} / queued for {issue_en}")
         return self._finish(delivery, "published", receipt=receipt, accepted_at=accepted[0])
 
     def _attempt(self, delivery: Delivery, channel: Channel[Any], payload: Payload,
@@ -229,6 +236,8 @@ class Dispatcher:
             with bound(attempt=number):
                 receipt = channel.send(payload, delivery.idempotency_key)
                 accepted[0] = self.app.clock.now()
+                if is_queued(receipt):  # finishes on the channel's own cycle: no polling
+                    return receipt
                 if receipt.pending:  # keep the job id before polling: a crash can then find it
                     self._store_pending(delivery.id, receipt)
                 receipt = self._follow(channel, receipt)
@@ -336,6 +345,30 @@ class Dispatcher:
                      subject=f"delivery:{row.id}", details=details)
         log.info(f"delivery.{state}", delivery_id=row.id, channel=row.channel,
                  url=receipt.url if receipt else None, reason=reason)
+
+    def settle_queued(self, channel_name: str, *, actor: str) -> int:
+        """Mark ``queued`` deliveries of a channel published once the channel says they are
+        (a gazette after compiling an issue); returns how many were settled."""
+        channel = self.app.channel(channel_name)
+        with self.app.store.read() as session:
+            rows = list(session.execute(select(Delivery).where(
+                Delivery.channel == channel_name, Delivery.state == "queued")).scalars())
+        settled = 0
+        for row in rows:
+            receipt = channel.status(Receipt.from_json(row.receipt or {"remote_id": ""}))
+            if receipt.pending:
+                continue
+            now = self.app.clock.now()
+            with self.app.store.write() as session:
+                current = session.get(Delivery, row.id)
+                if current is None or current.state != "queued":
+                    continue
+                current.accepted_at = current.accepted_at or current.updated_at
+                current.published_at = now
+                self._finish_in(session, current, "published", now, receipt=receipt,
+                                actor=actor)
+            settled += 1
+        return settled
 
     # ------------------------------------------------------------------ after a crash
 

@@ -133,7 +133,7 @@ def _show_deliveries(app: App, release_id: int) -> int:
         url = (row.receipt or {}).get("url") or ""
         error = (row.last_error or {}).get("explanation_zh") or row.reason or ""
         typer.echo(f"  {row.channel:<16} {row.state:<10} {url}{error if not url else ''}")
-        bad += row.state != "published"
+        bad += row.state not in ("published", "queued")  # queued: waits for the gazette issue
     return bad
 
 
