@@ -33,8 +33,18 @@ def occurrence_key(definition_id: str, due_at: datetime, app: App) -> str:
 def slug_of(key: str) -> str:
     """A file-name-safe, deterministic slug for a release key."""
     definition_id, _, when = key.partition("@")
+    when, _, part = when.partition("~")  # "~interpretation": the 解读 published with a document
     local = datetime.fromisoformat(when)
-    return f"{definition_id}-{local:%Y%m%d-%H%M}{f'{local:%S}' if local.second else ''}"
+    suffix = f"-{part}" if part else ""
+    return f"{definition_id}-{local:%Y%m%d-%H%M}{f'{local:%S}' if local.second else ''}{suffix}"
+
+
+INTERPRETATION = "interpretation"
+
+
+def interpretation_key(key: str) -> str:
+    """The key of the interpretation published together with the document ``key``."""
+    return f"{key}~{INTERPRETATION}"
 
 
 @dataclass(frozen=True)
@@ -65,13 +75,17 @@ def next_index_number(session: Session, organ_code: str, year: int) -> str:
 
 def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
                     index_number: str, tables: Mapping[str, Table] | None,
-                    period: Period | None, urgent: bool = False) -> Prepared:
+                    period: Period | None, urgent: bool = False,
+                    part: str = "document", partner_key: str | None = None) -> Prepared:
     """Render and prepare every enabled channel; ReleaseProblems lists every failure.
 
+    ``part`` is ``document`` or ``interpretation`` (the 解读 a definition may publish with
+    it); ``partner_key`` is the other part's key, so each links to the other.
     Pure apart from reading templates: nothing is recorded or sent.
     """
     config = app.loaded.config
     definition = config.releases[definition_id]
+    explained = definition.interpretation if part == INTERPRETATION else None
     local_due = due_at.astimezone(app.loaded.zone)
     release_ctx: dict[str, Any] = {
         "key": key,
@@ -86,6 +100,8 @@ def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
         "signed_date": local_due.date(),
         "urgent": urgent,
         "document_number": None,
+        "part": part,
+        "paired_with": slug_of(partner_key) if partner_key else None,
     }
     context: dict[str, Any] = {
         "release": release_ctx,
@@ -94,21 +110,26 @@ def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
     }
     problems: list[tuple[tuple[str | int, ...], str]] = []
     base: tuple[str | int, ...] = ("releases", definition_id)
+    if explained is not None:
+        base = (*base, INTERPRETATION)
     renderer = app.renderer
     title = ""
+    where = ".".join(map(str, base))
     try:
-        if definition.document_number:
+        if definition.document_number and explained is None:
             release_ctx["document_number"] = renderer.render_text(
-                definition.document_number, context, f"releases.{definition_id}.document_number")
-        title = renderer.render_text(definition.title, context, f"releases.{definition_id}.title")
+                definition.document_number, context, f"{where}.document_number")
+        title = renderer.render_text(explained.title if explained else definition.title,
+                                     context, f"{where}.title")
         release_ctx["title"] = title
     except RenderError as exc:
         problems.append(((*base, "title"), str(exc)))
     payloads: dict[str, Payload] = {}
     skipped: list[str] = []
     if title:
+        folder = explained.templates if explained else (definition.templates or definition_id)
         payloads, skipped = prepare_channels(
-            app, definition.channels, definition.templates or definition_id, context,
+            app, definition.channels, folder, context,
             key=key, definition_id=definition_id, due_at=due_at, urgent=urgent,
             where=(*base, "channels"), problems=problems)
     if problems:
@@ -170,6 +191,9 @@ def _metadata(release_ctx: Mapping[str, Any], key: str) -> dict[str, str]:
     }
     if release_ctx.get("document_number"):
         meta["document_number"] = release_ctx["document_number"]
+    if release_ctx.get("paired_with"):  # a document and its 解读 link to each other
+        meta["paired_with"] = release_ctx["paired_with"]
+        meta["gazette_kind"] = release_ctx["part"]
     return meta
 
 
@@ -217,13 +241,29 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
                 if existing is not None and existing.state != "held":
                     return Outcome(existing.id, key, existing.state, False)
                 year = due_at.astimezone(app.loaded.zone).year
-                number = next_index_number(session, definition.organ_code, year)
-                prepared = prepare_release(app, definition_id, key, due_at,
-                                           index_number=number, tables=tables,
-                                           period=period)
-                release = _record(session, app, definition_id, key, due_at, now, actor, origin,
-                                  prepared, existing, number)
-                release_id = release.id
+                paired = interpretation_key(key) if definition.interpretation else None
+                parts = [(key, "document", paired, existing)]
+                if paired is not None:
+                    partner_row = session.execute(
+                        select(Release).where(Release.key == paired)).scalar_one_or_none()
+                    parts.append((paired, INTERPRETATION, key, partner_row))
+                prepared_parts, located = [], []
+                for part_key, part, partner, row in parts:  # both parts before either is kept
+                    number = next_index_number(session, definition.organ_code, year)
+                    try:
+                        prepared_parts.append((part_key, prepare_release(
+                            app, definition_id, part_key, due_at, index_number=number,
+                            tables=tables, period=period, part=part, partner_key=partner),
+                            row, number))
+                    except ReleaseProblems as exc:
+                        located += exc.located
+                if located:
+                    raise ReleaseProblems(located)
+                for part_key, prepared, row, number in prepared_parts:
+                    release = _record(session, app, definition_id, part_key, due_at, now, actor,
+                                      origin, prepared, row, number)
+                    if part_key == key:
+                        release_id = release.id
         except ReleaseProblems as exc:  # the transaction rolled back: no serial, no rows
             problems = exc.problems
         else:

@@ -17,6 +17,7 @@ from publisher.config.models import (
     ColumnSpec,
     Config,
     Defaults,
+    InterpretationConfig,
     ReleaseDefinition,
     RetryPolicy,
     SourceConfig,
@@ -27,7 +28,7 @@ from publisher.config.models import (
 
 __all__ = [
     "ENV_REF", "ENV_REF_WHOLE", "ID_PATTERN", "ChannelConfig", "ColumnSpec", "Config",
-    "ConfigError", "Defaults", "LoadedConfig", "Problem", "ReleaseDefinition", "RetryPolicy",
-    "SourceConfig", "TableSchema", "TableSource", "UrgentConfig", "cross_check", "load", "load_with_problems",
-    "resolve_env",
+    "ConfigError", "Defaults", "InterpretationConfig", "LoadedConfig", "Problem",
+    "ReleaseDefinition", "RetryPolicy", "SourceConfig", "TableSchema", "TableSource",
+    "UrgentConfig", "cross_check", "load", "load_with_problems", "resolve_env",
 ]

@@ -299,6 +299,12 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
         if not folder.is_dir():
             problems.append(loaded.problem(
                 (*base, "templates"), f"模板目录不存在 / template folder not found: {folder}"))
+        if definition.interpretation is not None:
+            folder = loaded.resolve(config.templates_dir) / definition.interpretation.templates
+            if not folder.is_dir():
+                problems.append(loaded.problem(
+                    (*base, "interpretation", "templates"),
+                    f"模板目录不存在 / template folder not found: {folder}"))
     if config.urgent is not None:
         problems += _check_urgent(loaded, known)
     return problems

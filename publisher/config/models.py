@@ -88,6 +88,13 @@ class SourceConfig(_Model):
     tables: dict[str, TableSource]
 
 
+class InterpretationConfig(_Model):
+    """A policy interpretation (解读) published together with the document (同步发布)."""
+
+    title: str  # Jinja template, like the document's title
+    templates: str  # its template folder under templates_dir
+
+
 class ReleaseDefinition(_Model):
     """What to publish, when, from which data, to which channels."""
 
@@ -103,6 +110,7 @@ class ReleaseDefinition(_Model):
     channels: list[str] = Field(min_length=1)
     misfire_grace_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60)
     retry_deadline_hours: float | None = Field(None, gt=0, le=24 * 30)
+    interpretation: InterpretationConfig | None = None
 
 
 class UrgentConfig(_Model):
