@@ -17,6 +17,7 @@ from publisher.alert import alert
 from publisher.app import App
 from publisher.cron import cron_trigger
 from publisher.errors import SchedulerBusy
+from publisher.gazette import compile_next, gazette_channels
 from publisher.logs import get_logger
 from publisher.process import holder_dead, holder_id
 from publisher.store.models import BotState, Lease, Release
@@ -122,6 +123,14 @@ class Scheduler:
             aps.add_job(self.fire, trigger=trigger, args=[definition_id], id=definition_id,
                         name=definition_id, misfire_grace_time=grace, coalesce=True,
                         max_instances=1, replace_existing=True)
+        for name in gazette_channels(self.app):  # each gazette compiles on its publication days
+            settings: Any = self.app.channel(name).settings
+            hour, minute = settings.compile_at.split(":")
+            aps.add_job(self.compile_gazette, trigger=CronTrigger(
+                day=",".join(str(d) for d in settings.publication_days), hour=hour,
+                minute=minute, timezone=self.app.loaded.zone),
+                args=[name], id=f"gazette:{name}", name=f"gazette:{name}",
+                misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
         aps.start()
         self._aps = aps
         self._renewer = threading.Thread(target=self._renew_loop, name="lease", daemon=True)
@@ -177,6 +186,24 @@ class Scheduler:
         log.info("scheduler.fired", release=definition_id, key=outcome.key, state=outcome.state)
         if self.on_release and outcome.state == "active":
             self.on_release(outcome.release_id)
+
+    def compile_gazette(self, channel_name: str) -> None:
+        """The scheduled compile of a gazette's next issue (nothing queued: nothing to do)."""
+        from channels.base import ChannelError
+
+        try:
+            compiled, settled = compile_next(self.app, channel_name, actor=ACTOR)
+        except ChannelError as exc:
+            if exc.code == "nothing_queued":
+                log.info("gazette.nothing_queued", channel=channel_name)
+                return
+            log.exception("gazette.compile_failed", channel=channel_name)
+            alert(self.app, "gazette.compile_failed", f"公报编印失败：{exc.explanation_zh}",
+                  f"the gazette issue could not be compiled: {exc.explanation_en}",
+                  channel=channel_name)
+            return
+        log.info("gazette.compiled", channel=channel_name, issue=compiled.number.full_label,
+                 settled=settled)
 
     def catch_up(self, first_started: datetime) -> list[str]:
         """Runs missed while down: the latest inside its grace runs once, older ones are missed."""

@@ -67,6 +67,7 @@ class GazetteSettings(ChannelSettings):
     section_by_release: dict[str, str] = Field(default_factory=dict)  # definition id -> section
     default_section: str = "departments"
     publication_days: tuple[int, ...] = (5, 20)  # days of the month; semi-monthly by default
+    compile_at: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # local
     first_issue_no: int = Field(default=1, ge=1)  # the first compiled issue's number in its year
     first_total_no: int = Field(default=1, ge=1)  # ... and its running total (总第…期)
     pdf: bool = False  # also render each issue as PDF (WeasyPrint, CJK fonts)

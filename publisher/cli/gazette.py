@@ -9,10 +9,9 @@ from typing import Any
 import typer
 
 from channels.base import ChannelError
-from publisher import audit
 from publisher.app import App
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
-from publisher.dispatch import Dispatcher
+from publisher.gazette import compile_next, gazette_channels
 
 gazette_cli = typer.Typer(help="政府公报 / The government gazette.", no_args_is_help=True)
 cli.add_typer(gazette_cli, name="gazette")
@@ -22,7 +21,7 @@ CHANNEL_OPTION = typer.Option(None, "--channel", help="公报渠道（默认唯�
 
 
 def _gazette_channel(app: App, name: str | None) -> Any:
-    names = [n for n, c in app.loaded.config.channels.items() if c.kind == "gazette" and c.enabled]
+    names = gazette_channels(app)
     if name is None and len(names) == 1:
         name = names[0]
     if name is None or name not in names:
@@ -43,36 +42,21 @@ def compile_command(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """编印下一期公报并发布 / Compile the next issue from the queued items and publish it."""
-    from channels.gazette.issue import compile_issue
-
     app = open_app(config)
-    gazette = _gazette_channel(app, channel)
-    now = app.clock.now()
-    who = actor()
+    name = _gazette_channel(app, channel).name
     try:
-        compiled = compile_issue(gazette.gazette, today=now.astimezone(app.loaded.zone).date(),
-                                 now=now, issue_no=issue, merged=merged, dry_run=dry_run)
+        compiled, settled = compile_next(app, name, actor=actor(), issue_no=issue,
+                                         merged=merged, dry_run=dry_run)
     except ChannelError as exc:
         raise fail(f"{exc.explanation_zh} / {exc.explanation_en}", 1) from None
-    label = compiled.number.full_label
-    typer.echo(f"{'（预览）' if dry_run else ''}{label}: {len(compiled.items)} 条 / items")
+    typer.echo(f"{'（预览）' if dry_run else ''}{compiled.number.full_label}: "
+               f"{len(compiled.items)} 条 / items")
     for item in compiled.items:
         typer.echo(f"  [{item.section}] {item.title} {item.doc_no}")
     for item in compiled.held:
         typer.echo(f"  暂缓（等待配套文件）/ held for its pair: {item.title}")
-    if dry_run:
-        return
-    with app.store.write() as session:
-        audit.append(session, at=now, actor=who, action="gazette.compiled",
-                     subject=f"gazette:{compiled.number.slug}",
-                     details={"issue": label, "files": compiled.files,
-                              "items": [i.title for i in compiled.items]})
-    dispatcher = Dispatcher(app)
-    try:
-        settled = dispatcher.settle_queued(gazette.name, actor=who)
-    finally:
-        dispatcher.shutdown()
-    typer.echo(f"已发布 / published; {settled} 项投递完成 / deliveries settled")
+    if not dry_run:
+        typer.echo(f"已发布 / published; {settled} 项投递完成 / deliveries settled")
 
 
 @gazette_cli.command("show")

@@ -1,0 +1,43 @@
+"""Compiling the gazette's next issue: number, write, publish, audit, settle its deliveries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from publisher import audit
+from publisher.app import App
+from publisher.dispatch import Dispatcher
+
+
+def gazette_channels(app: App) -> list[str]:
+    """The enabled gazette channels."""
+    return [n for n, c in app.loaded.config.channels.items() if c.kind == "gazette" and c.enabled]
+
+
+def compile_next(app: App, channel_name: str, *, actor: str, issue_no: int | None = None,
+                 merged: int = 1, dry_run: bool = False) -> tuple[Any, int]:
+    """Compile the next issue of ``channel_name`` from its queue; returns (Compiled, settled).
+
+    The issue's files and their SHA-256 go into the audit chain, then the deliveries queued
+    for it are marked published. ChannelError (nothing queued, a numbering clash) passes up.
+    """
+    from channels.gazette.issue import compile_issue
+
+    channel: Any = app.channel(channel_name)
+    now = app.clock.now()
+    compiled = compile_issue(channel.gazette, today=now.astimezone(app.loaded.zone).date(),
+                             now=now, issue_no=issue_no, merged=merged, dry_run=dry_run)
+    if dry_run:
+        return compiled, 0
+    with app.store.write() as session:
+        audit.append(session, at=now, actor=actor, action="gazette.compiled",
+                     subject=f"gazette:{compiled.number.slug}",
+                     details={"channel": channel_name, "issue": compiled.number.full_label,
+                              "files": compiled.files,
+                              "items": [item.title for item in compiled.items]})
+    dispatcher = Dispatcher(app)
+    try:
+        settled = dispatcher.settle_queued(channel_name, actor=actor)
+    finally:
+        dispatcher.shutdown()
+    return compiled, settled
