@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -31,7 +31,7 @@ from channels.gazette.state import (
     load_state,
 )
 from channels.portal.adapter import base_url_problem
-from channels.portal.content import NAME_PATTERN
+from channels.portal.content import NAME_PATTERN, check_date
 from channels.portal.errors import os_error, payload_invalid, rejected
 from channels.portal.site import SiteInfo
 
@@ -99,16 +99,6 @@ class GazetteSettings(ChannelSettings):
         return self
 
 
-def _check_date(field: str, value: str, label_zh: str) -> str:
-    try:
-        ok = len(value) == 10 and date.fromisoformat(value).isoformat() == value
-    except ValueError:
-        ok = False
-    if not ok:
-        raise rejected(field, "YYYY-MM-DD", f"{label_zh}须为 YYYY-MM-DD 格式：{value!r}",
-                       f"{field} must be a date YYYY-MM-DD: {value!r}")
-    return value
-
 
 class GazetteChannel(Channel[GazetteSettings]):
     """The government gazette (政府公报): items queue for the next numbered, immutable issue."""
@@ -153,12 +143,12 @@ class GazetteChannel(Channel[GazetteSettings]):
         if not organ:
             raise rejected("metadata.issuing_organ", "required", "缺少发布机关",
                            "the issuing organ is missing")
-        signed = _check_date("metadata.signed_date", meta.get("signed_date", ""), "成文日期")
-        published = _check_date("metadata.published_date", meta.get("published_date", ""),
+        signed = check_date("metadata.signed_date", meta.get("signed_date", ""), "成文日期")
+        published = check_date("metadata.published_date", meta.get("published_date", ""),
                                 "公布日期")
         effective = meta.get("effective_date", "")
         if effective:
-            _check_date("metadata.effective_date", effective, "施行日期")
+            check_date("metadata.effective_date", effective, "施行日期")
         kind = meta.get("gazette_kind", DOCUMENT)
         if kind not in (DOCUMENT, INTERPRETATION):
             raise rejected("metadata.gazette_kind", "document | interpretation",

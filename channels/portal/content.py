@@ -103,7 +103,8 @@ def _name(field: str, value: str, max_chars: int, label_zh: str) -> str:
     return value
 
 
-def _date(field: str, value: str, label_zh: str) -> str:
+def check_date(field: str, value: str, label_zh: str) -> str:
+    """``value`` if it is a YYYY-MM-DD date, else ContentRejected naming ``field``."""
     try:
         ok = len(value) == 10 and date.fromisoformat(value).isoformat() == value
     except ValueError:
@@ -146,7 +147,7 @@ def _metadata(raw: Mapping[str, str], limits: PortalLimits) -> dict[str, str]:
     _name("metadata.slug", out["slug"], limits.slug_max_chars, "页面标识")
     for key in ("published_date", "signed_date"):
         if key in out:
-            _date(f"metadata.{key}", out[key], labels[key])
+            check_date(f"metadata.{key}", out[key], labels[key])
     return out
 
 
