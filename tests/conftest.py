@@ -29,6 +29,17 @@ def _pg_admin() -> object:
     return psycopg.connect(url, autocommit=True, connect_timeout=5)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_weibo_windows() -> Iterator[None]:
+    """Each test starts with no Weibo posting history: limiters are process-wide, keyed by
+    account and API address, and a new emulator can reuse an old one's port."""
+    from channels.weibo.limiter import forget_all
+
+    forget_all()
+    yield
+    forget_all()
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A PostgreSQL database made for this test run and dropped after it."""

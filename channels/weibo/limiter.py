@@ -84,3 +84,9 @@ def limiter_for(account: str, base_url: str, per_hour: int) -> HourlyLimiter:
         if limiter is None or limiter.per_hour != per_hour:
             limiter = _LIMITERS[(account, base_url)] = HourlyLimiter(per_hour)
         return limiter
+
+
+def forget_all() -> None:
+    """Drop every account's window (a new emulator may reuse an old one's address)."""
+    with _LIMITERS_LOCK:
+        _LIMITERS.clear()
