@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import threading
-from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-POLL_SECONDS = 0.05  # how soon stop() is noticed
+from channels.loopback import Loopback, start
 
 
 class SiteRequestHandler(SimpleHTTPRequestHandler):
@@ -38,42 +35,12 @@ class SiteRequestHandler(SimpleHTTPRequestHandler):
         """Stay quiet: tests and demos read the site, not the access log."""
 
 
-@dataclass
-class ServerHandle:
-    """A running sandbox server: its ``url`` and how to ``stop`` it."""
-
-    server: ThreadingHTTPServer
-    thread: threading.Thread
-    _stopped: bool = field(default=False, repr=False)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
+class ServerHandle(Loopback[ThreadingHTTPServer]):
+    """A running sandbox server: its ``url`` (ending in ``/``) and how to ``stop`` it."""
 
     @property
     def url(self) -> str:
-        host = str(self.server.server_address[0])
-        return f"http://{host}:{self.port}/"
-
-    def stop(self) -> None:
-        """Stop serving and release the port (safe to call twice)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-    def __enter__(self) -> ServerHandle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return f"{self.origin}/"
 
 
 def serve(site_dir: Path, port: int, host: str = "127.0.0.1") -> ServerHandle:
@@ -82,11 +49,4 @@ def serve(site_dir: Path, port: int, host: str = "127.0.0.1") -> ServerHandle:
         raise ValueError(f"沙箱只监听本机地址 / the sandbox listens on loopback only, not {host!r}")
     handler = functools.partial(SiteRequestHandler, directory=str(site_dir))
     server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=functools.partial(server.serve_forever, poll_interval=POLL_SECONDS),
-        name=f"portal-sandbox-{server.server_address[1]}",
-        daemon=True,
-    )
-    thread.start()
-    return ServerHandle(server, thread)
+    return ServerHandle(server, start(server, f"portal-sandbox-{server.server_address[1]}"))

@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from channels.loopback import Loopback, start
+
 
 @dataclass
 class SinkState:
@@ -104,34 +106,18 @@ class _Server(ThreadingHTTPServer):
         self.state = state
 
 
-@dataclass
-class Sink:
+class Sink(Loopback["_Server"]):
     """A running sink: ``url``, its ``state``, and ``stop()``."""
-
-    server: _Server
-    thread: threading.Thread
 
     @property
     def state(self) -> SinkState:
         return self.server.state
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
 
 def serve(port: int = 0) -> Sink:
     """Start a sink on 127.0.0.1 (port 0 = any free port) in a background thread."""
     server = _Server(port, SinkState())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="webhook-sink", daemon=True)
-    thread.start()
-    return Sink(server, thread)
+    return Sink(server, start(server, "webhook-sink"))
 
 
 def main() -> None:

@@ -6,14 +6,13 @@ import argparse
 import email.parser
 import email.policy
 import json
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from channels.loopback import Loopback, start
 from channels.weibo.platform import ApiError, Fault, Platform, PlatformConfig, Token
 
 _POSTING = {"/2/statuses/share.json", "/2/statuses/destroy.json", "/2/comments/create.json"}
@@ -168,20 +167,12 @@ class _Server(ThreadingHTTPServer):
         self.platform = platform
 
 
-@dataclass
-class Emulator:
+class Emulator(Loopback["_Server"]):
     """A running emulator: ``url``, its ``platform`` state, and ``stop()``."""
-
-    server: _Server
-    thread: threading.Thread
 
     @property
     def platform(self) -> Platform:
         return self.server.platform
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def fail_next(self, *faults: Fault | str) -> None:
         """Queue faults (``Fault`` values or their text form, see ``Fault.parse``)."""
@@ -194,11 +185,6 @@ class Emulator:
         with self.platform.lock:
             return sum(1 for post in self.platform.posts if post["text"] == text)
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
 
 def serve(port: int = 0, config: PlatformConfig | None = None,
           clock: Callable[[], datetime] | None = None) -> Emulator:
@@ -207,10 +193,7 @@ def serve(port: int = 0, config: PlatformConfig | None = None,
     if clock is not None:
         platform.clock = clock
     server = _Server(port, platform)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="weibo-sandbox", daemon=True)
-    thread.start()
-    return Emulator(server, thread)
+    return Emulator(server, start(server, "weibo-sandbox"))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import threading
-from dataclasses import dataclass
 
+from channels.loopback import Loopback, start
 from channels.wechat.sandbox.common import Reply
 from channels.wechat.sandbox.server import Server
 from channels.wechat.sandbox.state import Account, Fault
@@ -13,34 +12,18 @@ from channels.wechat.sandbox.state import Account, Fault
 __all__ = ["Account", "Emulator", "Fault", "Reply", "configure", "main", "serve"]
 
 
-@dataclass
-class Emulator:
+class Emulator(Loopback[Server]):
     """A running emulator: ``url``, its ``account``, and ``stop()``."""
-
-    server: Server
-    thread: threading.Thread
 
     @property
     def account(self) -> Account:
         return self.server.account
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
 
 def serve(port: int = 0, account: Account | None = None) -> Emulator:
     """Start an emulator on 127.0.0.1 (port 0 = any free port) in a background thread."""
     server = Server(port, account or Account())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="wechat-sandbox", daemon=True)
-    thread.start()
-    return Emulator(server, thread)
+    return Emulator(server, start(server, "wechat-sandbox"))
 
 
 def configure(argv: list[str] | None = None) -> tuple[Account, int]:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
+from channels.loopback import Loopback, start
 from channels.wordpress.sandbox.handler import Server
 from channels.wordpress.sandbox.state import WordPressState
 
 __all__ = ["Emulator", "WordPressState", "main", "serve"]
 
 
-@dataclass
-class Emulator:
+class Emulator(Loopback[Server]):
     """A running emulator: ``url`` (the site root), its ``state``, and ``stop()``."""
-
-    server: Server
-    thread: threading.Thread
 
     @property
     def state(self) -> WordPressState:
@@ -25,13 +20,11 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+        return f"{self.origin}/"
 
     def stop(self) -> None:
-        self.state.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self.state.released.set()  # answers held back by a "hold" fault go out first
+        super().stop()
 
 
 def serve(port: int = 0, state: WordPressState | None = None) -> Emulator:
@@ -39,10 +32,7 @@ def serve(port: int = 0, state: WordPressState | None = None) -> Emulator:
     state = state or WordPressState()
     state.load()
     server = Server(port, state)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="wordpress-sandbox", daemon=True)
-    thread.start()
-    return Emulator(server, thread)
+    return Emulator(server, start(server, "wordpress-sandbox"))
 
 
 def main() -> None:
