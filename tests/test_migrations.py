@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from publisher.store import MIGRATIONS, Store
 
@@ -43,5 +45,47 @@ def test_upgrade_keeps_existing_rows(database_url: str) -> None:
                 "SELECT d.state, r.key, r.incident_id FROM deliveries d JOIN releases r "
                 "ON r.id = d.release_id")).one()
         assert tuple(row) == ("published", "r@2026-12-02T10:00+08:00", None)
+    finally:
+        store.dispose()
+
+
+def test_delivery_actions_migration_keeps_attempts_and_foreign_keys(database_url: str) -> None:
+    """Rebuilding the deliveries table for 0004 keeps its rows, the attempts that reference it
+    and the foreign keys, and lets one release hold a send and a follow-up on one channel."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic(connection), "0003")
+        connection.execute(text(
+            "INSERT INTO releases (id, key, definition_id, origin, state, due_at, created_at, "
+            "deadline_at, urgent, details, actor) VALUES (1, 'r@2026-12-02T10:00+08:00', 'r', "
+            "'manual', 'active', '2026-12-02 02:00:00', '2026-12-02 02:00:00', "
+            "'2026-12-03 02:00:00', false, '{}', 'staff:li')"))
+        connection.execute(text(
+            "INSERT INTO deliveries (id, release_id, channel, kind, state, idempotency_key, urgent, "
+            "payload, claims, attempts, created_at, updated_at) VALUES (7, 1, 'weibo-main', "
+            "'weibo', 'published', 'k7', false, '{}', 1, 1, '2026-12-02 02:00:00', "
+            "'2026-12-02 02:00:01')"))
+        connection.execute(text(
+            "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, outcome) "
+            "VALUES (1, 7, 1, '2026-12-02 02:00:00', 12, 'published')"))
+    engine.dispose()
+    store = Store(database_url)
+    try:
+        with store.engine.begin() as connection:
+            row = connection.execute(text(
+                "SELECT d.action, d.target_id, a.duration_ms FROM deliveries d "
+                "JOIN attempts a ON a.delivery_id = d.id")).one()
+            assert tuple(row) == ("send", None, 12)
+            connection.execute(text(
+                "INSERT INTO deliveries (id, release_id, channel, kind, action, target_id, state, "
+                "idempotency_key, urgent, payload, claims, attempts, created_at, updated_at) "
+                "VALUES (8, 1, 'weibo-main', 'weibo', 'follow_up', 7, 'pending', 'k8', false, "
+                "'{}', 0, 0, '2026-12-02 02:00:00', '2026-12-02 02:00:00')"))
+        # the foreign key is enforced again
+        with store.engine.connect() as connection, pytest.raises(IntegrityError):
+            connection.execute(text(
+                "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, "
+                "outcome) VALUES (2, 999, 1, '2026-12-02 02:00:00', 1, 'published')"))
+            connection.commit()
     finally:
         store.dispose()

@@ -83,9 +83,24 @@ class Store:
 
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+        with self.engine.connect() as connection:
+            # SQLite rebuilds a table to change its constraints; with foreign keys enforced,
+            # dropping the old copy would take the rows that reference it along. SQLite's own
+            # recipe: keys off outside the transaction, migrate, check every key, keys back on.
+            raw = connection.connection.dbapi_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    cfg.attributes["connection"] = connection
+                    command.upgrade(cfg, "head")
+                    if raw is not None:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA foreign_keys=ON")
 
     @contextmanager
     def write(self) -> Iterator[Session]:

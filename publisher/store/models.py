@@ -98,7 +98,7 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("release_id", "channel"),
+        UniqueConstraint("release_id", "channel", "action"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
     )
 
@@ -106,6 +106,10 @@ class Delivery(Base):
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
     channel: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(40))
+    # send: publish the payload | follow_up: attach it to ``target`` (a Weibo comment, a portal
+    # timeline entry) | retract: withdraw ``target`` (the payload is the notice where needed)
+    action: Mapped[str] = mapped_column(String(20), default="send", server_default="send")
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
     state: Mapped[str] = mapped_column(String(20))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
