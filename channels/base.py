@@ -302,8 +302,9 @@ class Channel(abc.ABC, Generic[SettingsT]):
             explanation_en=f"the {self.kind} channel cannot tell whether it already published",
         )
 
-    def retract(self, receipt: Receipt) -> None:
-        """Withdraw or delete a published item."""
+    def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
+        """Withdraw or delete a published item; ``payload`` is the withdrawal notice prepared
+        for this channel, for kinds that show one in place of the item (the portal)."""
         raise NotSupported(f"{self.kind} cannot retract")
 
     def follow_up(self, receipt: Receipt, payload: Payload) -> Receipt:

@@ -183,7 +183,7 @@ class GazetteChannel(Channel[GazetteSettings]):
             state = load_state(self.gazette.site_dir)
         return self._receipt(key, state)
 
-    def retract(self, receipt: Receipt) -> None:
+    def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
         """Take a queued item out; a published text is immutable (correct it by an erratum)."""
         with self._disk("撤出待出版队列", "removing the queued item"):
             dequeue(self.gazette, receipt.remote_id)

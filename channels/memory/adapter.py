@@ -221,7 +221,7 @@ class MemoryChannel(Channel[MemorySettings]):
         """The first receipt recorded under ``key``, else None."""
         return MemoryStore.lookup(self.name, key)
 
-    def retract(self, receipt: Receipt) -> None:
+    def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
         """Note the retraction; PermanentChannelError for an id never published."""
         if not MemoryStore.knows(self.name, receipt.remote_id):
             raise PermanentChannelError(

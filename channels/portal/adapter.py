@@ -139,7 +139,7 @@ class PortalChannel(Channel[PortalSettings]):
             item = manifest.by_key(key)
         return None if item is None else self._receipt(item)
 
-    def retract(self, receipt: Receipt) -> None:
+    def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
         """Replace the page with a withdrawal notice at the same URL; the feed entry says so."""
         now = rfc3339(self._now())
         with self._writing("撤回信息", "withdrawing the page"):

@@ -158,7 +158,7 @@ class WechatChannel(Channel[WechatSettings]):
     def find(self, key: str, payload: Payload) -> Receipt | None:
         return self.publisher.find(key, payload)
 
-    def retract(self, receipt: Receipt) -> None:
+    def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
         self.publisher.retract(receipt)
 
     def check(self) -> list[str]:

@@ -176,7 +176,7 @@ class WeiboChannel(Channel[WeiboSettings]):
                        published_at=_parse_time(body.get("created_at")),
                        details={"comment_on": original})
 
-    def retract(self, receipt: Receipt) -> None:
+    def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
         """Delete the post (2/statuses/destroy.json); where Weibo refuses, say remove it by hand."""
         original = self._remote_id(receipt, "删除", "delete")
         operation = "deleting (2/statuses/destroy.json)"

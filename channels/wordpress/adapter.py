@@ -130,7 +130,7 @@ class WordPressChannel(Channel[WordPressSettings]):
             return None
         return self._receipt(post)
 
-    def retract(self, receipt: Receipt) -> None:
+    def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
         """Move the post to the trash; a post already there counts as retracted."""
         response = self._call("DELETE", f"/posts/{int(receipt.remote_id)}", accept=(410,))
         if response.status_code != 410:
