@@ -282,9 +282,20 @@ class Channel(abc.ABC, Generic[SettingsT]):
         """
         return settings, lambda: None
 
+    @classmethod
+    def drill_settings(cls, settings: ChannelSettings, folder: Path) -> ChannelSettings:
+        """The settings for a drill (演练), after ``start_sandbox``: kinds whose output is
+        local (the portal's site) point it into ``folder`` so drills never reach the public."""
+        return settings
+
     @abc.abstractmethod
     def prepare(self, message: Message) -> Payload:
         """Pure: apply the limits; raise ContentRejected naming the field and the limit."""
+
+    def prepare_follow_up(self, message: Message) -> Payload:
+        """Pure: prepare an update to attach to an earlier post (``follow_up``); kinds whose
+        follow-ups have other limits (a Weibo comment) override this."""
+        return self.prepare(message)
 
     @abc.abstractmethod
     def send(self, payload: Payload, key: str) -> Receipt:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -19,6 +19,11 @@ from publisher.logs import register_secret
 from publisher.render import Renderer
 from publisher.store import Store
 from publisher.tokens import DatabaseTokenCache
+
+if TYPE_CHECKING:
+    from publisher.alert import Alerts
+
+DRILL_DIR = "var/drill"  # where drills of kinds without an emulator write (the portal's site)
 
 
 def _session() -> requests.Session:
@@ -41,6 +46,7 @@ class App:
     _channels: dict[str, Channel[Any]] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stops: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
+    _alerts: Alerts | None = field(default=None, init=False, repr=False)
 
     @cached_property
     def renderer(self) -> Renderer:
@@ -55,20 +61,39 @@ class App:
         channel = self.loaded.config.channels.get(channel_name)
         return channel is not None and channel.enabled
 
-    def channel(self, name: str) -> Channel[Any]:
-        """The adapter for channel ``name`` (built once, secrets resolved from the environment)."""
+    def channel(self, name: str, *, drill: bool = False) -> Channel[Any]:
+        """The adapter for channel ``name`` (built once, secrets resolved from the environment).
+
+        ``drill``: the same account wired to its built-in emulator (a CAP Exercise or Test),
+        with its own token cache and, for kinds without a remote, its own folder under
+        ``var/drill``; in a ``--sandbox`` App every channel already is.
+        """
+        drill = drill and not self.sandbox
+        cache_name = f"{name}#drill" if drill else name
         with self._lock:
-            if name not in self._channels:
-                self._channels[name] = self._build(name)
-            return self._channels[name]
+            if cache_name not in self._channels:
+                self._channels[cache_name] = self._build(name, drill=drill)
+            return self._channels[cache_name]
+
+    @property
+    def alerts(self) -> Alerts:
+        """The sender of alerts to staff (Apprise), made once; its thread starts with the first alert."""
+        from publisher.alert import Alerts
+
+        with self._lock:
+            if self._alerts is None:
+                self._alerts = Alerts(self)
+            return self._alerts
 
     def close(self) -> None:
-        """Stop the emulators this App started and release the database."""
+        """Send queued alerts (bounded wait), stop the emulators this App started, release the database."""
+        if self._alerts is not None:
+            self._alerts.close()
         while self._stops:
             self._stops.pop()()
         self.store.dispose()
 
-    def _build(self, name: str) -> Channel[Any]:
+    def _build(self, name: str, *, drill: bool = False) -> Channel[Any]:
         conf = self.loaded.config.channels[name]
         cls = registry.channel_class(conf.kind)
         secrets = set(cls.settings_model.secret_fields())
@@ -78,7 +103,7 @@ class App:
                 try:
                     value = resolve_env(value, self.environ)
                 except KeyError as exc:
-                    if not (self.sandbox or self.offline):
+                    if not (self.sandbox or self.offline or drill):
                         raise ConfigurationError(
                             f"channel {name}: environment variable {exc.args[0]} is not set",
                             code="missing_secret",
@@ -92,9 +117,11 @@ class App:
                     register_secret(value)
             values[key] = value
         settings = cls.settings_model.model_validate(values)
-        if self.sandbox:
+        if self.sandbox or drill:
             settings, stop = cls.start_sandbox(settings)
             self._stops.append(stop)
+        if drill:
+            settings = cls.drill_settings(settings, self.loaded.resolve(DRILL_DIR) / name)
         secret_values = [str(values[k]) for k in sorted(secrets) if values.get(k)]
         context = ChannelContext(
             clock=self.clock.now,
@@ -103,7 +130,8 @@ class App:
             work_dir=self.loaded.root,
             sandbox=self.sandbox,
             register_secret=register_secret,
-            token_cache=DatabaseTokenCache(self.store, self.clock, name,
+            token_cache=DatabaseTokenCache(self.store, self.clock,
+                                           f"{name}#drill" if drill else name,
                                            "\x1f".join(secret_values).encode())
             if secret_values and not self.offline else None,
         )

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from channels.base import ChannelError
 from channels.portal.catalogue import format_index_number
+from publisher.alert import check_urls
 from publisher.app import App
 from publisher.config import LoadedConfig, Problem
 from publisher.period import period_of
@@ -78,6 +79,7 @@ def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[P
             problems.extend(loaded.problem(path, message) for path, message in exc.located)
     if loaded.config.urgent is not None:
         problems += _check_urgent(app, at)
+    problems += check_urls(loaded, app.environ)  # by index: the URLs hold secrets
     for name, conf in loaded.config.channels.items():
         if conf.enabled and name not in unusable and not online \
                 and app.channel(name).check_offline:  # e.g. the gazette's stored hashes

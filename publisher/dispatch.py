@@ -6,10 +6,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy.orm import aliased
 
 from channels.base import (
     AlreadyPublished,
@@ -38,9 +40,11 @@ log = get_logger(__name__)
 STATES = ("pending", "sending", "retry_wait", "queued", "published", "failed", "unknown",
           "retracted")
 DUE_STATES = ("pending", "retry_wait")
+OUTSTANDING = ("pending", "sending", "retry_wait")  # not yet settled
 STALE_CLAIM = timedelta(minutes=30)  # a claim from another host this old is presumed dead
 PENDING_BUDGET_SECONDS = 300.0  # how long one claim follows an asynchronous channel's job
-POLL_FIRST_WAIT_SECONDS = {False: 1.0, True: 0.1}  # keyed by urgent
+POLL_FIRST_WAIT_SECONDS = {False: 1.0, True: 0.0}  # keyed by urgent: look at once
+POLL_MIN_STEP_SECONDS = 0.05
 POLL_MAX_WAIT_SECONDS = {False: 30.0, True: 2.0}
 
 
@@ -73,6 +77,17 @@ def _describe(exc: BaseException) -> dict[str, Any]:
     return result
 
 
+def _urgent_first() -> ColumnElement[bool]:
+    """A routine delivery may be claimed only while no urgent one is outstanding on its
+    channel: an urgent post reaches each channel before any further routine delivery does
+    (drills go to the emulators and hold nothing back). Part of the conditional claim, so two
+    workers cannot race past it."""
+    other = aliased(Delivery)
+    outstanding = exists().where(other.channel == Delivery.channel, other.urgent.is_(True),
+                                 other.drill.is_(False), other.state.in_(OUTSTANDING))
+    return or_(Delivery.urgent.is_(True), ~outstanding)
+
+
 class Dispatcher:
     """Moves deliveries from due to a final state; safe to run beside other dispatchers."""
 
@@ -101,7 +116,8 @@ class Dispatcher:
         query = (
             select(Delivery.id, Delivery.channel, Delivery.urgent)
             .where(Delivery.state.in_(DUE_STATES),
-                   or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
+                   or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                   _urgent_first())
             .order_by(Delivery.urgent.desc(), Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
         )
@@ -161,7 +177,8 @@ class Dispatcher:
             result = session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id, Delivery.state.in_(DUE_STATES),
-                       or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
+                       or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                       _urgent_first())
                 .values(state="sending", claims=Delivery.claims + 1, claimed_by=self.worker,
                         claimed_at=now, updated_at=now)
                 .execution_options(synchronize_session=False)
@@ -201,10 +218,16 @@ class Dispatcher:
         payload = Payload.from_json(delivery.payload)
         counter = {"n": delivery.attempts}
         accepted: list[datetime | None] = [None]  # when the channel took it, for the timings
+        target: Receipt | None = None
+        if delivery.action != "send":
+            waiting = self._target(delivery)
+            if isinstance(waiting, str):
+                return waiting
+            target = waiting
         try:
-            channel = app.channel(delivery.channel)
+            channel = app.channel(delivery.channel, drill=delivery.drill)
             receipt = in_claim(policy, app.clock.sleep)(
-                self._attempt, delivery, channel, payload, counter, accepted)
+                self._attempt, delivery, channel, payload, counter, accepted, target)
         except AlreadyPublished as exc:
             return self._finish(delivery, "published", receipt=exc.receipt,
                                 reason="渠道确认此前已发布 / the channel says it was already published")
@@ -227,8 +250,54 @@ class Dispatcher:
                                 reason=f"排入{issue} / queued for {issue_en}")
         return self._finish(delivery, "published", receipt=receipt, accepted_at=accepted[0])
 
+    def _target(self, delivery: Delivery) -> Receipt | str:
+        """The earlier delivery's receipt a follow-up or retraction acts on; or, when it cannot
+        act yet (or at all), the state this claim ends in."""
+        with self.app.store.read() as session:
+            target = session.get(Delivery, delivery.target_id) if delivery.target_id else None
+        if target is None:
+            return self._finish(delivery, "failed", reason="找不到原信息 / the earlier post "
+                                "this acts on is missing")
+        if target.state in ("published", "queued") and target.receipt:
+            return Receipt.from_json(target.receipt)
+        if target.state in ("pending", "sending", "retry_wait"):
+            wait = 0.5 if delivery.urgent else 5.0
+            return self._finish(delivery, "retry_wait",
+                                next_at=self.app.clock.now() + timedelta(seconds=wait),
+                                reason="等待原信息发布 / waiting for the earlier post to land")
+        if delivery.action == "retract" and target.state in ("retracted", "failed"):
+            return self._finish(delivery, "published", receipt=Receipt(
+                remote_id=str((target.receipt or {}).get("remote_id") or ""),
+                details={"retracted": False, "target": target.id}),
+                reason="原信息未公开，无需撤回 / the earlier post is not public; nothing to "
+                       "withdraw")
+        return self._finish(delivery, "failed", reason=(
+            f"原信息状态为 {target.state}，无法{'撤回' if delivery.action == 'retract' else '追加'}"
+            f"，请人工处理 / the earlier post is {target.state}; a person must decide"))
+
+    def _act(self, delivery: Delivery, channel: Channel[Any], payload: Payload,
+             target: Receipt | None) -> Receipt:
+        """The one remote operation of this delivery: send, follow up, or retract (a
+        withdrawal notice instead where the channel cannot retract)."""
+        if delivery.action == "follow_up":
+            assert target is not None
+            return channel.follow_up(target, payload)
+        if delivery.action == "retract":
+            assert target is not None
+            try:
+                channel.retract(target, payload)
+            except NotSupported:
+                notice = channel.send(payload, delivery.idempotency_key)
+                return replace(notice, details={**notice.details, "retracted": False,
+                                                "notice": True, "target": delivery.target_id})
+            return Receipt(remote_id=target.remote_id, url=target.url,
+                           published_at=self.app.clock.now(),
+                           details={"retracted": True, "target": delivery.target_id})
+        return channel.send(payload, delivery.idempotency_key)
+
     def _attempt(self, delivery: Delivery, channel: Channel[Any], payload: Payload,
-                 counter: dict[str, int], accepted: list[datetime | None]) -> Receipt:
+                 counter: dict[str, int], accepted: list[datetime | None],
+                 target: Receipt | None = None) -> Receipt:
         counter["n"] += 1
         number = counter["n"]
         started = self.app.clock.now()
@@ -236,7 +305,7 @@ class Dispatcher:
         outcome, error, receipt = "published", None, None
         try:
             with bound(attempt=number):
-                receipt = channel.send(payload, delivery.idempotency_key)
+                receipt = self._act(delivery, channel, payload, target)
                 accepted[0] = self.app.clock.now()
                 if is_queued(receipt):  # finishes on the channel's own cycle: no polling
                     return receipt
@@ -278,9 +347,10 @@ class Dispatcher:
                     code="still_pending",
                     explanation_zh="渠道已受理但仍在处理，请稍后在渠道后台核实",
                     explanation_en="the channel accepted it but is still processing; check later")
-            self.app.clock.sleep(wait)
+            if wait > 0:
+                self.app.clock.sleep(wait)
             waited += wait
-            wait = min(wait * 2, ceiling)
+            wait = min(max(wait * 2, POLL_MIN_STEP_SECONDS), ceiling)
             receipt = channel.status(receipt)
         return receipt
 
@@ -302,6 +372,11 @@ class Dispatcher:
                 row.accepted_at, row.published_at = accepted_at or now, now
             self._finish_in(session, row, state, now, receipt=receipt, error=error,
                             reason=reason, next_at=next_at)
+            if state == "published" and receipt is not None and receipt.details.get("retracted"):
+                target = session.get(Delivery, row.target_id)
+                if target is not None and target.state != "retracted":
+                    self._finish_in(session, target, "retracted", now, reason=(
+                        f"已由投递 {row.id} 撤回 / withdrawn by delivery {row.id}"))
         self._track_health(delivery.channel, state, error)
         if state == "failed":
             alert(self.app, "delivery.failed", f"投递失败：{delivery.channel}",
@@ -400,7 +475,7 @@ class Dispatcher:
         previous = delivery.claimed_by
         stored = Receipt.from_json(delivery.receipt) if delivery.receipt else None
         try:
-            channel = self.app.channel(delivery.channel)
+            channel = self.app.channel(delivery.channel, drill=delivery.drill)
             if stored is not None and stored.pending:  # a job was accepted: follow it
                 found: Receipt | None = channel.status(stored)
                 if found is not None and found.pending:

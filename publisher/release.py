@@ -148,7 +148,6 @@ def prepare_channels(app: App, names: list[str], folder: str, context: dict[str,
     Problems are appended (with their YAML path) instead of raised, so every channel is
     checked; returns the payloads and the disabled channels skipped.
     """
-    release_ctx = context["release"]
     payloads: dict[str, Payload] = {}
     skipped: list[str] = []
     for index, name in enumerate(names):
@@ -156,26 +155,37 @@ def prepare_channels(app: App, names: list[str], folder: str, context: dict[str,
             skipped.append(name)
             continue
         try:
-            channel = app.channel(name)
-            body = app.renderer.render(folder, channel.kind, channel.template_ext,
-                                       {**context, "channel": {"name": name, "kind": channel.kind}})
-            message = Message(
-                release_key=key,
-                definition_id=definition_id,
-                title=release_ctx["title"],
-                body=body,
-                body_format=channel.body_format,
-                metadata=_metadata(release_ctx, key),
-                urgent=urgent,
-                published_at=due_at,
-            )
-            payloads[name] = channel.prepare(message)
+            payloads[name] = prepare_one(app, name, folder, context, key=key,
+                                         definition_id=definition_id, due_at=due_at,
+                                         urgent=urgent)
         except ContentRejected as exc:
             problems.append(((*where, index),
                              f"{name}: {exc} (field {exc.field}, limit {exc.limit})"))
         except (RenderError, ChannelError) as exc:
             problems.append(((*where, index), f"{name}: {exc}"))
     return payloads, skipped
+
+
+def prepare_one(app: App, name: str, folder: str, context: dict[str, Any], *, key: str,
+                definition_id: str, due_at: datetime, urgent: bool, follow_up: bool = False,
+                drill: bool = False) -> Payload:
+    """Render ``folder``'s template for channel ``name`` and let the channel prepare it (as a
+    follow-up to an earlier post when ``follow_up``); raises RenderError or ChannelError."""
+    release_ctx = context["release"]
+    channel = app.channel(name, drill=drill)
+    body = app.renderer.render(folder, channel.kind, channel.template_ext,
+                               {**context, "channel": {"name": name, "kind": channel.kind}})
+    message = Message(
+        release_key=key,
+        definition_id=definition_id,
+        title=release_ctx["title"],
+        body=body,
+        body_format=channel.body_format,
+        metadata=_metadata(release_ctx, key),
+        urgent=urgent,
+        published_at=due_at,
+    )
+    return channel.prepare_follow_up(message) if follow_up else channel.prepare(message)
 
 
 def _metadata(release_ctx: Mapping[str, Any], key: str) -> dict[str, str]:
@@ -187,7 +197,7 @@ def _metadata(release_ctx: Mapping[str, Any], key: str) -> dict[str, str]:
         "signed_date": release_ctx["signed_date"].isoformat(),
         "column": release_ctx["column"],
         "column_name": release_ctx["column_name"],
-        "slug": slug_of(key),
+        "slug": release_ctx.get("slug") or slug_of(key),  # an incident's updates: its page
     }
     if release_ctx.get("document_number"):
         meta["document_number"] = release_ctx["document_number"]
@@ -318,17 +328,32 @@ def record_deliveries(session: Session, release: Release, payloads: Mapping[str,
                       actor: str, now: datetime) -> None:
     """One pending delivery per payload, keyed by (release key, channel), each audited."""
     for name, payload in payloads.items():
-        delivery = Delivery(
-            release_id=release.id, channel=name, kind=payload.kind, state="pending",
-            idempotency_key=idempotency_key(release.key, name), urgent=release.urgent,
-            payload=payload.to_json(), claims=0, attempts=0, next_attempt_at=now,
-            created_at=now, updated_at=now,
-        )
-        session.add(delivery)
-        session.flush()
-        audit.append(session, at=now, actor=actor, action="delivery.pending",
-                     subject=f"delivery:{delivery.id}",
-                     details={"release": release.key, "channel": name, "urgent": release.urgent})
+        add_delivery(session, release, name, payload, actor=actor, now=now)
+
+
+def add_delivery(session: Session, release: Release, name: str, payload: Payload, *,
+                 actor: str, now: datetime, action: str = "send", target_id: int | None = None,
+                 drill: bool = False) -> Delivery:
+    """Record one pending delivery and audit it; a follow-up or retraction of an earlier
+    delivery (``target_id``) has a key of its own, derived like every other."""
+    scope = name if action == "send" else f"{name}\x1f{action}\x1f{target_id}"
+    delivery = Delivery(
+        release_id=release.id, channel=name, kind=payload.kind, state="pending",
+        action=action, target_id=target_id, drill=drill,
+        idempotency_key=idempotency_key(release.key, scope), urgent=release.urgent,
+        payload=payload.to_json(), claims=0, attempts=0, next_attempt_at=now,
+        created_at=now, updated_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    details: dict[str, Any] = {"release": release.key, "channel": name, "urgent": release.urgent}
+    if action != "send":
+        details |= {"action": action, "target": target_id}
+    if drill:
+        details["drill"] = True
+    audit.append(session, at=now, actor=actor, action="delivery.pending",
+                 subject=f"delivery:{delivery.id}", details=details)
+    return delivery
 
 
 def _hold(app: App, definition_id: str, key: str, due_at: datetime, now: datetime, actor: str,

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from publisher import audit, release
+from publisher import audit, credential, release
 from publisher.alert import alert
 from publisher.app import App
 from publisher.cron import cron_trigger
@@ -27,6 +28,7 @@ log = get_logger(__name__)
 LEASE_NAME = "scheduler"
 LEASE_SECONDS = 60.0
 ACTOR = "scheduler"
+CREDENTIAL_CHECK_HOUR = 9  # local time of the daily look at credentials that need a person
 
 
 def _lease_expired(lease: Lease, now: datetime) -> bool:
@@ -116,6 +118,7 @@ class Scheduler:
         acquire_lease(self.app, self.holder)
         first = self._first_started()
         self.catch_up(first)
+        self.check_credentials()
         aps = BackgroundScheduler(timezone=self.app.loaded.zone, job_defaults={
             "coalesce": True, "max_instances": 1})
         for definition_id, trigger in self.triggers().items():
@@ -131,6 +134,10 @@ class Scheduler:
                 minute=minute, timezone=self.app.loaded.zone),
                 args=[name], id=f"gazette:{name}", name=f"gazette:{name}",
                 misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
+        aps.add_job(self.check_credentials, trigger=CronTrigger(  # Weibo authorisations, daily
+            hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="credentials",
+            name="credentials", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
+        aps.add_listener(self._job_missed, EVENT_JOB_MISSED)
         aps.start()
         self._aps = aps
         self._renewer = threading.Thread(target=self._renew_loop, name="lease", daemon=True)
@@ -186,6 +193,18 @@ class Scheduler:
         log.info("scheduler.fired", release=definition_id, key=outcome.key, state=outcome.state)
         if self.on_release and outcome.state == "active":
             self.on_release(outcome.release_id)
+
+    def check_credentials(self) -> None:
+        """Alert staff to Weibo authorisations that expire soon (at start, then daily)."""
+        try:
+            credential.alert_expiring(self.app)
+        except Exception:
+            log.exception("scheduler.credential_check_failed")
+
+    def _job_missed(self, event: JobExecutionEvent) -> None:
+        """A run skipped while up (the process stalled past its grace) is recorded and alerted."""
+        if event.job_id in self.triggers():
+            self._record_missed(event.job_id, event.scheduled_run_time, self.app.clock.now())
 
     def compile_gazette(self, channel_name: str) -> None:
         """The scheduled compile of a gazette's next issue (nothing queued: nothing to do)."""

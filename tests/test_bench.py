@@ -1,4 +1,4 @@
-"""The dispatch benchmark runs end to end and reports correct counts (no timing thresholds)."""
+"""The benchmarks run end to end and report correct counts (no timing thresholds)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bench.dispatch_throughput import main
+from bench.urgent_latency import main as urgent_latency_main
 
 
 def test_quick_benchmark_delivers_every_key_once(capsys: pytest.CaptureFixture[str]) -> None:
@@ -25,3 +26,25 @@ def test_quick_benchmark_delivers_every_key_once(capsys: pytest.CaptureFixture[s
     assert result["ratio_vs_plain_1_thread"] > 0 and result["ratio_vs_plain_w_threads"] > 0
     memory = result["peak_memory"]
     assert memory["tracemalloc_peak_mib"] > 0 and memory["ru_maxrss_mib"] > 0
+
+
+def test_quick_urgent_latency_counts_each_channels_calls(capsys: pytest.CaptureFixture[str]) -> None:
+    """A --quick urgent-latency run publishes each post once on every channel and takes each
+    channel's chain of remote calls from the emulators' own logs."""
+    assert urgent_latency_main(["--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True and result["problems"] == []
+    [figures] = result["latencies"]
+    assert figures["latency_ms"] == 20 and figures["posts"] == 1
+    channels = figures["channels"]
+    assert sorted(channels) == sorted(result["channels"])
+    assert channels["portal-main"]["calls"] == []
+    assert channels["weibo-main"]["calls"] == ["2/statuses/share.json"]
+    assert channels["hook"]["calls"] == ["POST"]
+    wechat = channels["wechat-main"]["calls"]
+    assert wechat[:3] == ["material/add_material", "draft/add", "message/mass/sendall"]
+    assert wechat[3:] and set(wechat[3:]) == {"message/mass/get"}  # token cached by the warm-up
+    assert figures["critical_channel"] == "wechat-main"
+    assert figures["critical_path_ms"] == 20 * len(wechat)
+    # each emulator sleeps L per call, one after another: no post can beat its chain
+    assert figures["measured_ms"] >= figures["critical_path_ms"] and figures["ratio"] >= 1

@@ -66,9 +66,9 @@ def test_urgent_delivery_overtakes_queued_routine_work(tmp_path: Path, sink: Sin
     ids = [release.create(app, "daily", start + timedelta(days=i), actor="t", origin="manual")
            .release_id for i in range(ROUTINE + 1)]
     urgent_release = ids.pop()
-    with store.write() as session:  # the urgent post (its creation is issue 6's; the lane is here)
+    with store.write() as session:  # parked until the urgent post "arrives" below
         session.execute(update(Delivery).where(Delivery.release_id == urgent_release)
-                        .values(urgent=True, next_attempt_at=start + timedelta(days=365)))
+                        .values(next_attempt_at=start + timedelta(days=365)))
     sink.state.delay_seconds = 0.15  # every remote call is slow
     dispatcher = Dispatcher(app)
     try:
@@ -76,7 +76,7 @@ def test_urgent_delivery_overtakes_queued_routine_work(tmp_path: Path, sink: Sin
         assert len(routine) == ROUTINE
         with store.write() as session:  # the urgent post arrives while routine work is queued
             session.execute(update(Delivery).where(Delivery.release_id == urgent_release)
-                            .values(next_attempt_at=app.clock.now()))
+                            .values(urgent=True, next_attempt_at=app.clock.now()))
         done = threading.Event()
         urgent = dispatcher.run_once()
         assert len(urgent) == 1
@@ -84,6 +84,7 @@ def test_urgent_delivery_overtakes_queued_routine_work(tmp_path: Path, sink: Sin
         assert done.wait(30)
         for future in routine:
             future.result(timeout=60)
+        dispatcher.drain()  # routine claims refused while the urgent one was outstanding
     finally:
         dispatcher.shutdown()
         app.close()

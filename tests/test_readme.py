@@ -34,7 +34,8 @@ def test_every_config_key_is_documented() -> None:
               config_module.ChannelConfig, config_module.ColumnSpec, config_module.TableSchema,
               config_module.TableSource, config_module.SourceConfig,
               config_module.ReleaseDefinition, config_module.UrgentConfig,
-              config_module.InterpretationConfig]
+              config_module.InterpretationConfig, config_module.AlertsConfig,
+              config_module.WebConfig]
     keys = set().union(*(_keys(m) for m in models))
     settings = set().union(*(_keys(registry.channel_class(k).settings_model)
                              for k in registry.kinds()))

@@ -81,8 +81,8 @@ def sink() -> Iterator[Sink]:
 
 def _start(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [PUBLISHER, "run", "--config", str(config), "--no-serve", "--poll-seconds", "0.1",
-         "--json-logs"],
+        [PUBLISHER, "run", "--config", str(config), "--no-serve", "--no-web", "--poll-seconds",
+         "0.1", "--json-logs"],
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=config.parent)
 
 
@@ -178,7 +178,7 @@ def test_second_daemon_refuses_to_run(tmp_path: Path, sink: Sink) -> None:
         _wait(lambda: "run.started" in (log.read_text(encoding="utf-8") if log.exists() else ""),
               30, "the first daemon")
         second = subprocess.run(
-            [PUBLISHER, "run", "--config", str(config), "--no-serve"], env=env,
+            [PUBLISHER, "run", "--config", str(config), "--no-serve", "--no-web"], env=env,
             capture_output=True, text=True, timeout=60, check=False)
         assert second.returncode == 3
         assert "another scheduler is active" in second.stderr
@@ -207,7 +207,7 @@ def test_readme_first_command_publishes_the_sample_release(tmp_path: Path) -> No
            if not k.startswith(("PUBLISHER_", "WECHAT_", "WEIBO_"))}
     log = tmp_path / "run.log"
     bot = subprocess.Popen(
-        [PUBLISHER, "run", "--sandbox", "--demo", "--port", "0", "--json-logs"],
+        [PUBLISHER, "run", "--sandbox", "--demo", "--port", "0", "--web-port", "0", "--json-logs"],
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         pages = tmp_path / "var" / "site" / "food-safety"

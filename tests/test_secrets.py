@@ -158,8 +158,8 @@ def test_secrets_stay_out_of_logs_database_and_audit(tmp_path: Path, sink: Sink)
 
     with log.open("ab") as sink_log:
         daemon = subprocess.Popen(
-            [PUBLISHER, "run", "--config", str(config), "--no-serve", "--poll-seconds", "0.1",
-             "--json-logs", "--trigger", "notice"],
+            [PUBLISHER, "run", "--config", str(config), "--no-serve", "--no-web", "--poll-seconds",
+             "0.1", "--json-logs", "--trigger", "notice"],
             env=env, stdout=sink_log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         _wait(lambda: _states(db) == {"hook": "failed", "mem": "published"}, 60,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
@@ -65,3 +65,25 @@ def test_concurrent_refresh_fetches_once(database_url: str, clock: ManualClock) 
         s.dispose()
     assert len(fetches) == 1
     assert results == ["NEW-1"] * 8
+
+
+def test_read_token_is_reused_briefly_and_a_replacement_is_found(store: Store,
+                                                                 clock: ManualClock) -> None:
+    """A token read once is reused for 30 s without the database; when another process replaced
+    it meanwhile, refreshing the stale one returns the newer token without fetching, and after
+    30 s a read sees the newer one."""
+    ours = DatabaseTokenCache(store, clock, "w", SECRET)
+    theirs = DatabaseTokenCache(store, clock, "w", SECRET)
+    ours.refresh("access", None, lambda: ("T1", clock.now() + timedelta(hours=2)))
+    assert ours.get("access") is not None
+    theirs.refresh("access", "T1", lambda: ("T2", clock.now() + timedelta(hours=2)))
+    entry = ours.get("access")
+    assert entry is not None and entry[0] == "T1"  # the memo: no database read
+
+    def never() -> tuple[str, datetime]:
+        raise AssertionError("fetched although the database held a newer token")
+
+    assert ours.refresh("access", "T1", never) == "T2"
+    clock.advance(seconds=31)
+    fresh = theirs.get("access")
+    assert fresh is not None and fresh[0] == "T2"

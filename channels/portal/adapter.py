@@ -22,6 +22,7 @@ from channels.base import (
     Payload,
     Receipt,
 )
+from channels.portal.cap import CapSpec, cap_recorded, check_cap_owner
 from channels.portal.content import KIND, PageSpec, PortalLimits, prepare_data
 from channels.portal.errors import conflict, not_found, os_error, payload_invalid
 from channels.portal.manifest import (
@@ -90,6 +91,11 @@ class PortalChannel(Channel[PortalSettings]):
             author=settings.author or settings.site_name,
         )
 
+    @classmethod
+    def drill_settings(cls, settings: ChannelSettings, folder: Path) -> ChannelSettings:
+        """A drill writes its own site under ``folder``, never into the public ``site_dir``."""
+        return settings.model_copy(update={"site_dir": str(folder / "site")})
+
     # ------------------------------------------------------------------ contract
 
     def prepare(self, message: Message) -> Payload:
@@ -97,12 +103,16 @@ class PortalChannel(Channel[PortalSettings]):
         return Payload(kind=KIND, data=prepare_data(message, self.limits))
 
     def send(self, payload: Payload, key: str) -> Receipt:
-        """Write the page atomically, rebuild indexes, feed and sitemap, commit the manifest."""
+        """Write the page (and its CAP document) atomically, rebuild the indexes and feeds,
+        commit the manifest."""
         spec = PageSpec.from_payload(payload)
+        cap = CapSpec.from_payload(payload)
         now = rfc3339(self._now())
         with self._writing("发布信息", "publishing the page"):
             manifest = load_manifest(self.site_dir, self.info.base_url)
             existing = self._owned(manifest, spec, key)
+            if cap is not None:
+                check_cap_owner(manifest, cap, spec.slug)
             digest = spec.digest()
             if existing is None:
                 published = updated = now
@@ -126,7 +136,7 @@ class PortalChannel(Channel[PortalSettings]):
                 updated=updated,
                 content_sha256=digest,
             )
-            self._commit(manifest, item, source)
+            self._commit(manifest, item, source, cap)
         return self._receipt(item)
 
     def find(self, key: str, payload: Payload) -> Receipt | None:
@@ -140,19 +150,33 @@ class PortalChannel(Channel[PortalSettings]):
         return None if item is None else self._receipt(item)
 
     def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
-        """Replace the page with a withdrawal notice at the same URL; the feed entry says so."""
+        """Replace the page with a withdrawal notice at the same URL; the feed entry says so.
+
+        ``payload``, when given, is the withdrawal notice prepared for the portal: its
+        ``body_html`` is shown on the notice page, its ``cap`` (a Cancel) joins the CAP feed.
+        """
+        notice = self._notice_html(payload)
+        cap = CapSpec.from_payload(payload)
         now = rfc3339(self._now())
         with self._writing("撤回信息", "withdrawing the page"):
             manifest = load_manifest(self.site_dir, self.info.base_url)
             item = manifest.items.get(receipt.remote_id)
             if item is None:
                 raise not_found(receipt.remote_id)
+            if cap is not None:
+                check_cap_owner(manifest, cap, item.slug)
             if not item.live:
+                if cap is not None and not cap_recorded(manifest, cap):
+                    self._record_cap(manifest, cap, item)
+                    rebuild_indexes(self.site_dir, self.info, manifest)
+                    save_manifest(self.site_dir, manifest)
                 return
             item.status, item.withdrawn_at, item.updated = WITHDRAWN, now, now
-            write_atomic(self.site_dir / item.path, render_withdrawn(self.info, item))
+            write_atomic(self.site_dir / item.path, render_withdrawn(self.info, item, notice))
             remove_tree(self._files_dir(item.column, item.slug))
             source_path(self.site_dir, item.slug).unlink(missing_ok=True)
+            if cap is not None:
+                self._record_cap(manifest, cap, item)
             rebuild_indexes(self.site_dir, self.info, manifest)
             save_manifest(self.site_dir, manifest)
 
@@ -162,6 +186,7 @@ class PortalChannel(Channel[PortalSettings]):
         if payload.kind != KIND or not isinstance(title, str) or not isinstance(body, str):
             raise payload_invalid("a follow-up needs a portal payload with title and body_html")
         digest = hashlib.sha256(f"{title}\x1f{body}".encode()).hexdigest()
+        cap = CapSpec.from_payload(payload)
         now = rfc3339(self._now())
         with self._writing("追加更新", "adding an update"):
             manifest = load_manifest(self.site_dir, self.info.base_url)
@@ -171,11 +196,15 @@ class PortalChannel(Channel[PortalSettings]):
             if not item.live:
                 raise conflict("withdrawn", f"信息 {item.slug} 已撤回，不能追加更新",
                                f"{item.slug} was withdrawn; it takes no updates", item.slug)
+            if cap is not None:
+                check_cap_owner(manifest, cap, item.slug)
             source = load_source(self.site_dir, item.slug)
             if all(update.sha256 != digest for update in source.updates):
                 source.updates.insert(0, Update(at=now, title=title, body_html=body, sha256=digest))
                 item.updated = now
-                self._commit(manifest, item, source)
+            # Committed on a retry too: a crash after the source was saved but before the page,
+            # the CAP document or the manifest were written is finished now, with the same bytes.
+            self._commit(manifest, item, source, cap)
         return self._receipt(item, updates=len(source.updates))
 
     def check(self) -> list[str]:
@@ -271,13 +300,33 @@ class PortalChannel(Channel[PortalSettings]):
                            "content_type": attachment["content_type"], "href": href})
         return listed
 
-    def _commit(self, manifest: Manifest, item: Item, source: Source) -> None:
-        """Page first, then indexes, then the manifest: the manifest write is the commit point."""
+    def _commit(
+        self, manifest: Manifest, item: Item, source: Source, cap: CapSpec | None = None
+    ) -> None:
+        """Page and CAP document first, then indexes and feeds, then the manifest: the
+        manifest write is the commit point."""
         save_source(self.site_dir, item.slug, source)
         write_atomic(self.site_dir / item.path, render_page(self.info, item, source))
         manifest.items[item.slug] = item
+        if cap is not None:
+            self._record_cap(manifest, cap, item)
         rebuild_indexes(self.site_dir, self.info, manifest)
         save_manifest(self.site_dir, manifest)
+
+    def _record_cap(self, manifest: Manifest, cap: CapSpec, item: Item) -> None:
+        """Write ``cap/<identifier>.xml`` (again, on a retry: same bytes) and list it."""
+        write_atomic(self.site_dir / cap.path, cap.xml)
+        manifest.caps[cap.identifier] = cap.entry(item)
+
+    @staticmethod
+    def _notice_html(payload: Payload | None) -> str | None:
+        """The withdrawal notice's rendered body, when the core prepared one for the portal."""
+        if payload is None:
+            return None
+        body = payload.data.get("body_html")
+        if payload.kind != KIND or not (body is None or isinstance(body, str)):
+            raise payload_invalid("a withdrawal notice needs a portal payload with body_html text")
+        return body if body and body.strip() else None
 
     def _receipt(self, item: Item, **extra: int) -> Receipt:
         return Receipt(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from datetime import datetime
 
-from channels.portal.manifest import Item, Manifest, shown_time
+from channels.portal.cap import CAP_FEED_PATH, CAP_MEDIA_TYPE, cap_href
+from channels.portal.manifest import ENTRY_NAMESPACE, CapEntry, Item, Manifest, shown_time
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 FEED_MAX_ENTRIES = 50
 WITHDRAWN_TITLE_PREFIX = "【已撤回】"
+CAP_FEED_TITLE = "应急预警 CAP"
+CAP_MSG_TYPE_SCHEME = "urn:oasis:names:tc:emergency:cap:1.2#msgType"
+CAP_SUMMARY_PREFIX = {"Alert": "预警发布", "Update": "预警更新", "Cancel": "预警撤销"}
 EPOCH = "1970-01-01T00:00:00+00:00"
 
 
@@ -62,6 +68,46 @@ def build_feed(manifest: Manifest, *, site_name: str, base_url: str, author: str
             stamp = shown_time(item.withdrawn_at or item.updated)
             summary = f"本信息已于{stamp}撤回。This release was withdrawn on {stamp}."
         _child(entry, "summary", summary, type="text")
+    return _serialise(feed)
+
+
+def cap_feed_id(manifest: Manifest) -> str:
+    """The CAP feed's permanent id, derived from the site feed's stored id."""
+    return f"urn:uuid:{uuid.uuid5(ENTRY_NAMESPACE, manifest.feed_id + '#cap')}"
+
+
+def _cap_entries(manifest: Manifest) -> list[CapEntry]:
+    """The CAP documents, newest ``sent`` first (compared as instants, whatever their offset)."""
+    ordered = sorted(manifest.caps.values(),
+                     key=lambda c: (datetime.fromisoformat(c.sent), c.identifier), reverse=True)
+    return ordered[:FEED_MAX_ENTRIES]
+
+
+def build_cap_feed(manifest: Manifest, *, site_name: str, base_url: str, author: str) -> bytes:
+    """The CAP Atom feed: one entry per alert document, linking the document and its page."""
+    entries = _cap_entries(manifest)
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "zh-CN"})
+    _child(feed, "id", cap_feed_id(manifest))
+    _child(feed, "title", f"{site_name} {CAP_FEED_TITLE}")
+    _child(feed, "updated", entries[0].sent if entries else EPOCH)
+    _child(_child(feed, "author"), "name", author)
+    _child(feed, "link", rel="self", type="application/atom+xml", href=base_url + CAP_FEED_PATH)
+    _child(feed, "link", rel="alternate", type="text/html", href=base_url)
+    for cap in entries:
+        item = manifest.items.get(cap.slug)
+        entry = _child(feed, "entry")
+        _child(entry, "id", cap.entry_id)
+        _child(entry, "title", cap.headline)
+        _child(entry, "updated", cap.sent)
+        _child(entry, "published", cap.sent)
+        organ = item.metadata.get("issuing_organ", author) if item else author
+        _child(_child(entry, "author"), "name", organ)
+        _child(entry, "link", rel="alternate", type=CAP_MEDIA_TYPE,
+               href=cap_href(base_url, cap.identifier))
+        _child(entry, "link", rel="related", type="text/html", href=base_url + cap.path)
+        _child(entry, "category", term=cap.msg_type, scheme=CAP_MSG_TYPE_SCHEME)
+        prefix = CAP_SUMMARY_PREFIX.get(cap.msg_type, cap.msg_type)
+        _child(entry, "summary", f"{prefix}（CAP {cap.msg_type}）：{cap.headline}", type="text")
     return _serialise(feed)
 
 

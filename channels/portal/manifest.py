@@ -123,11 +123,30 @@ class Source:
 
 
 @dataclass
+class CapEntry:
+    """One CAP alert document written as ``cap/<identifier>.xml``, for the CAP Atom feed."""
+
+    identifier: str
+    entry_id: str
+    msg_type: str  # Alert | Update | Cancel
+    sent: str  # RFC 3339
+    headline: str
+    slug: str  # the incident page it was published with
+    path: str  # that page's path
+    sha256: str  # of the document's bytes
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CapEntry:
+        return cls(**{name: str(raw[name]) for name in cls.__dataclass_fields__})
+
+
+@dataclass
 class Manifest:
-    """The whole manifest: the feed's permanent id and the items by slug."""
+    """The whole manifest: the feed's permanent id, the items by slug, CAP documents by id."""
 
     feed_id: str
     items: dict[str, Item] = field(default_factory=dict)
+    caps: dict[str, CapEntry] = field(default_factory=dict)
 
     def by_key(self, key: str) -> Item | None:
         return next((item for item in self.items.values() if item.key == key), None)
@@ -139,11 +158,14 @@ class Manifest:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        raw = {
             "version": VERSION,
             "feed_id": self.feed_id,
             "items": {slug: asdict(item) for slug, item in sorted(self.items.items())},
         }
+        if self.caps:  # absent until the first CAP document: older manifests stay as they were
+            raw["caps"] = {name: asdict(cap) for name, cap in sorted(self.caps.items())}
+        return raw
 
 
 def _dump(value: Mapping[str, Any]) -> bytes:
@@ -172,7 +194,9 @@ def load_manifest(site_dir: Path, base_url: str) -> Manifest:
         if raw.get("version") != VERSION:
             raise ValueError(f"unknown version {raw.get('version')!r}")
         items = {str(slug): Item.from_json(entry) for slug, entry in dict(raw["items"]).items()}
-        return Manifest(feed_id=str(raw["feed_id"]), items=items)
+        caps = {str(name): CapEntry.from_json(entry)
+                for name, entry in dict(raw.get("caps") or {}).items()}
+        return Manifest(feed_id=str(raw["feed_id"]), items=items, caps=caps)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise _corrupt(path, f"{type(exc).__name__}: {exc}") from exc
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import os
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from channels.loopback import Loopback, start
+from channels.portal.cap import CAP_DIR, CAP_MEDIA_TYPE
 
 
 class SiteRequestHandler(SimpleHTTPRequestHandler):
@@ -24,6 +26,16 @@ class SiteRequestHandler(SimpleHTTPRequestHandler):
         ".xml": "application/xml; charset=utf-8",
         ".json": "application/json",
     }
+
+    def guess_type(self, path: str | os.PathLike[str]) -> str:
+        """CAP documents (``cap/<identifier>.xml``) go out as ``application/cap+xml``."""
+        try:
+            parts = Path(path).relative_to(self.directory).parts
+        except ValueError:
+            parts = ()
+        if len(parts) == 2 and parts[0] == CAP_DIR and parts[1].endswith(".xml"):
+            return CAP_MEDIA_TYPE
+        return super().guess_type(path)
 
     def translate_path(self, path: str) -> str:
         clean = unquote(path.split("?", 1)[0].split("#", 1)[0])

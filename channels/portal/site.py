@@ -8,7 +8,8 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from channels.portal.feed import build_feed, build_sitemap
+from channels.portal.cap import CAP_FEED_PATH
+from channels.portal.feed import build_cap_feed, build_feed, build_sitemap
 from channels.portal.manifest import Item, Manifest, Source, shown_time
 from channels.portal.storage import write_atomic
 
@@ -84,8 +85,12 @@ def render_page(info: SiteInfo, item: Item, source: Source) -> bytes:
     return html.encode("utf-8")
 
 
-def render_withdrawn(info: SiteInfo, item: Item) -> bytes:
-    """The withdrawal notice (已撤回) that replaces a page at the same URL."""
+def render_withdrawn(info: SiteInfo, item: Item, notice_html: str | None = None) -> bytes:
+    """The withdrawal notice (已撤回) that replaces a page at the same URL.
+
+    ``notice_html`` is the withdrawal notice rendered by the core's templates (trusted markup,
+    like a page body); it is shown under the standard sentence.
+    """
     stamp = item.withdrawn_at or item.updated
     html = _environment.get_template("withdrawn.html.j2").render(
         site_name=info.site_name,
@@ -93,6 +98,7 @@ def render_withdrawn(info: SiteInfo, item: Item) -> bytes:
         item=item,
         withdrawn_at=stamp,
         withdrawn_shown=shown_time(stamp),
+        notice=None if notice_html is None else Markup(notice_html),  # noqa: S704
     )
     return html.encode("utf-8")
 
@@ -101,7 +107,9 @@ def _newest_first(items: list[Item]) -> list[Item]:
     return sorted(items, key=Item.sort_key, reverse=True)
 
 
-def render_column(info: SiteInfo, column: str, column_name: str, items: list[Item]) -> bytes:
+def render_column(
+    info: SiteInfo, column: str, column_name: str, items: list[Item], *, cap_feed: bool = False
+) -> bytes:
     """A column's index page: its live items, newest first."""
     html = _environment.get_template("column.html.j2").render(
         site_name=info.site_name,
@@ -109,6 +117,7 @@ def render_column(info: SiteInfo, column: str, column_name: str, items: list[Ite
         column=column,
         column_name=column_name,
         items=_newest_first([i for i in items if i.live]),
+        cap_feed=cap_feed,
     )
     return html.encode("utf-8")
 
@@ -132,20 +141,28 @@ def render_home(info: SiteInfo, manifest: Manifest) -> bytes:
             _Column(column, name, live[:HOME_ITEMS_PER_COLUMN], len(live) > HOME_ITEMS_PER_COLUMN)
         )
     html = _environment.get_template("home.html.j2").render(
-        site_name=info.site_name, root="", columns=columns
+        site_name=info.site_name, root="", columns=columns, cap_feed=bool(manifest.caps)
     )
     return html.encode("utf-8")
 
 
 def rebuild_indexes(site_dir: Path, info: SiteInfo, manifest: Manifest) -> None:
-    """Rewrite the column indexes, the home page, the Atom feed and the sitemap."""
+    """Rewrite the column indexes, the home page, the Atom feed, the sitemap and the CAP feed."""
     items = list(manifest.items.values())
+    cap_feed = bool(manifest.caps)
     for column, name in columns_of(manifest).items():
         in_column = [i for i in items if i.column == column]
-        write_atomic(site_dir / column / INDEX_NAME, render_column(info, column, name, in_column))
+        html = render_column(info, column, name, in_column, cap_feed=cap_feed)
+        write_atomic(site_dir / column / INDEX_NAME, html)
     write_atomic(site_dir / INDEX_NAME, render_home(info, manifest))
     write_atomic(
         site_dir / FEED_NAME,
         build_feed(manifest, site_name=info.site_name, base_url=info.base_url, author=info.author),
     )
     write_atomic(site_dir / SITEMAP_NAME, build_sitemap(manifest, base_url=info.base_url))
+    if cap_feed:  # a site that never published a CAP document gets no cap folder
+        write_atomic(
+            site_dir / CAP_FEED_PATH,
+            build_cap_feed(manifest, site_name=info.site_name, base_url=info.base_url,
+                           author=info.author),
+        )

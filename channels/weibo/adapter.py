@@ -109,6 +109,26 @@ class WeiboChannel(Channel[WeiboSettings]):
             data["picture"] = picture
         return Payload(kind=KIND, data=data)
 
+    def prepare_follow_up(self, message: Message) -> Payload:
+        """Pure: a comment under the original post (an update): at most 140 characters, no
+        link added (the original carries it)."""
+        text = "\n".join(line.strip() for line in message.body.strip().splitlines()
+                         if line.strip())
+        if not text:
+            raise ContentRejected("评论为空 / the comment is empty", field="comment",
+                                  limit="non-empty")
+        counter = Counter(limit=self.limits.comment_max_chars,
+                          https_as_link=self.settings.https_counts_as_link)
+        over = counter.over_by(text)
+        if over:
+            raise ContentRejected(
+                f"微博评论超出 {over} 字（上限 {counter.limit} 字）/ the comment is {over} "
+                f"characters over the {counter.limit} limit", field="comment",
+                limit=f"{counter.limit} characters (Weibo count)")
+        return Payload(kind=KIND, data={"status": text, "comment": True,
+                                        "urgent": message.urgent,
+                                        "release": message.release_key})
+
     def _picture(self, message: Message) -> dict[str, str] | None:
         images = [a for a in message.attachments if a.content_type in PICTURE_TYPES]
         if not images:

@@ -110,6 +110,7 @@ class PlatformConfig:
     timeline_allowed: bool = True  # whether user_timeline answers (10014 when not)
     round_ids: bool = True  # ``id`` rounded as in the doc sample, so clients must key on idstr
     expiry_spelling: str = "expire_in"  # get_token_info; the 2012 wiki spells it expires_in
+    latency_seconds: float = 0.0  # every request waits this long before it is handled
 
 
 @dataclass

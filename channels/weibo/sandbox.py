@@ -6,6 +6,7 @@ import argparse
 import email.parser
 import email.policy
 import json
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         platform = self.server.platform
         path = urlsplit(self.path).path
         form, picture, multipart = self._read()
+        if platform.config.latency_seconds > 0:  # a slow network or remote, outside the lock
+            time.sleep(platform.config.latency_seconds)
         fault = platform.take_fault(path)
         if fault is not None and not fault.after_accept:
             self._fault(path, fault)
@@ -124,7 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/2/statuses/update.json" or path == "/2/statuses/upload.json":
             raise ApiError(10014, "Insufficient app permissions!")
         if path == "/_sandbox/posts":
-            return 200, {"posts": [{**p, "at": p["at"].isoformat()} for p in platform.posts]}
+            return 200, {"posts": [{**p, "at": p["at"].isoformat()} for p in platform.posts],
+                         "comments": [{**c, "at": c["at"].isoformat()}
+                                      for c in platform.comments]}
         handlers: dict[str, Callable[[Token], dict[str, Any]]] = {
             "/2/statuses/share.json": lambda t: platform.share(t, form, picture, multipart),
             "/2/statuses/destroy.json": lambda t: platform.destroy(t, form.get("id", "")),
@@ -205,12 +210,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--token", help="an access token to accept (default: a new one)")
     parser.add_argument("--posts-per-hour", type=int, default=30)
     parser.add_argument("--burst-seconds", type=float, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="wait this long before handling each request")
     parser.add_argument("--no-destroy", action="store_true", help="refuse deletes with 10014")
     parser.add_argument("--fault", action="append", default=[],
                         help="queue a fault: 20016, http:503, drop, accept+drop, 21327@/path")
     args = parser.parse_args(argv)
     config = PlatformConfig(safe_domain=args.safe_domain, posts_per_hour=args.posts_per_hour,
-                            burst_seconds=args.burst_seconds, destroy_allowed=not args.no_destroy)
+                            burst_seconds=args.burst_seconds, destroy_allowed=not args.no_destroy,
+                            latency_seconds=args.latency_ms / 1000)
     emulator = serve(args.port, config)
     token = emulator.platform.issue_token(value=args.token)
     emulator.fail_next(*args.fault)

@@ -73,3 +73,4 @@ class WeiboLimits(Limits):
 
     body_max_chars: int | None = 140
     picture_max_bytes: int = MAX_PICTURE_BYTES
+    comment_max_chars: int = 140  # 2/comments/create.json: "comment" at most 140 characters

@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import typer
@@ -22,6 +22,9 @@ from publisher.logs import get_logger
 from publisher.scheduler import Scheduler
 from publisher.source import DataError, parse_data_option
 from publisher.store.models import Delivery, Release
+
+if TYPE_CHECKING:
+    from publisher.web.server import WebServer
 
 log = get_logger("publisher.run")
 FOREGROUND_WAIT = timedelta(minutes=2)  # trigger/retry wait this long for retries, then hand over
@@ -58,6 +61,17 @@ def _serve_site(app: App, port: int | None) -> Any:
     return None
 
 
+def _serve_api(app: App, wake: threading.Event, port: int | None) -> WebServer:
+    """Serve the HTTP API in a thread; an accepted urgent post wakes the dispatcher at once."""
+    from publisher.web.api import create_app
+    from publisher.web.server import serve
+
+    conf = app.loaded.config.web
+    handle = serve(create_app(app, wake=wake.set), conf.host, conf.port if port is None else port)
+    typer.echo(f"HTTP 接口 / HTTP API at {handle.url} (OpenAPI: {handle.url}docs)")
+    return handle
+
+
 @cli.command()
 def run(
     config: Path = CONFIG_OPTION,
@@ -76,6 +90,11 @@ def run(
     json_logs: bool | None = typer.Option(None, "--json-logs/--pretty-logs",
                                           help="日志格式 / log format (default: JSON unless a "
                                                "terminal)"),
+    web: bool | None = typer.Option(None, "--web/--no-web", help="提供 HTTP 接口 / serve the "
+                                    "HTTP API (default: the config's web.enabled)"),
+    web_port: int | None = typer.Option(None, "--web-port", min=0, max=65535,
+                                        help="HTTP 接口端口 / port of the HTTP API (default: the "
+                                             "config's web.port; 0 = any free port)"),
 ) -> None:
     """运行调度器与投递进程 / Run the scheduler and the dispatcher until stopped."""
     app = open_app(config, sandbox=sandbox, json_logs=json_logs)
@@ -95,6 +114,19 @@ def run(
         scheduler.start()
     except SchedulerBusy as exc:
         raise fail(str(exc), 3) from None
+    api: WebServer | None = None
+    if app.loaded.config.web.enabled if web is None else web:
+        from publisher.web.server import WebUnavailable
+
+        try:
+            api = _serve_api(app, wake, web_port)
+        except WebUnavailable as exc:
+            log.error("run.web_unavailable", host=exc.host, port=exc.port, reason=exc.reason)
+            scheduler.stop()
+            dispatcher.shutdown(wait=True)
+            app.close()
+            raise fail(str(exc), 4) from None
+    app.alerts.start()  # checks each alert URL now, not at the first alert
     recovered = dispatcher.recover()
     log.info("run.started", sandbox=sandbox, recovered=recovered, database=app.store.safe_url)
     site = _serve_site(app, port) if serve else None
@@ -108,13 +140,15 @@ def run(
     last_recover = app.clock.now()
     try:
         while not stop.is_set():
+            wake.clear()  # before the pass: a wake during it (an API post) is not lost
             dispatcher.run_once()
             if (app.clock.now() - last_recover).total_seconds() > 60:
                 dispatcher.recover()
                 last_recover = app.clock.now()
             wake.wait(poll_seconds)
-            wake.clear()
     finally:
+        if api is not None:
+            api.stop()
         scheduler.stop()
         dispatcher.shutdown(wait=True)
         if site is not None:

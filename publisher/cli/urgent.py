@@ -1,4 +1,4 @@
-"""``publisher urgent`` (the first report of an incident) and ``publisher incident show``."""
+"""``publisher urgent`` (an incident's report, update, correction, withdrawal); ``incident show``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,25 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
+from channels.base import Payload
 from publisher.app import App
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
 from publisher.cli.run import FOREGROUND_WAIT
 from publisher.dispatch import Dispatcher
-from publisher.urgent import Step, UrgentPost, UrgentRejected, open_incident, prepare, timeline
+from publisher.urgent import (
+    IncidentNotFound,
+    Step,
+    UrgentCancel,
+    UrgentPost,
+    UrgentRejected,
+    UrgentUpdate,
+    cancel_incident,
+    open_incident,
+    prepare,
+    preview_step,
+    timeline,
+    update_incident,
+)
 
 incident_cli = typer.Typer(help="突发事件 / Incidents: threads of urgent posts.",
                            no_args_is_help=True)
@@ -32,49 +46,81 @@ def urgent(
     title: str | None = typer.Option(None, "--title", help="标题 / headline"),
     facts: str | None = typer.Option(None, "--facts", help="已核实的事实 / the verified facts"),
     area: str | None = typer.Option(None, "--area", help="地点或范围 / where"),
-    severity: str = typer.Option("Severe", "--severity",
-                                 help="严重程度 / Extreme | Severe | Moderate | Minor | Unknown"),
+    severity: str | None = typer.Option(None, "--severity",
+                                        help="严重程度 / Extreme | Severe (首报默认 / first "
+                                             "report's default) | Moderate | Minor | Unknown"),
     instruction: str | None = typer.Option(None, "--instruction", help="公众提示 / what people "
                                            "should do"),
     channel: list[str] = typer.Option([], "--channel", help="渠道（默认全部）/ channel (default: "
                                       "every urgent channel)"),
     status: str = typer.Option("Actual", "--status", help="Actual，或演练 Exercise / Test"),
+    update: str | None = typer.Option(None, "--update", metavar="INCIDENT",
+                                      help="续报或更正此事件 / post an update to this incident"),
+    correction: str | None = typer.Option(None, "--correction",
+                                          help="与 --update 同用：更正了什么 / with --update: "
+                                               "what was wrong and what changed"),
+    cancel: str | None = typer.Option(None, "--cancel", metavar="INCIDENT",
+                                      help="撤回此事件 / withdraw this incident"),
+    reason: str | None = typer.Option(None, "--reason", help="与 --cancel 同用：撤回原因 / "
+                                      "with --cancel: why"),
     yes: bool = typer.Option(False, "--yes", "-y", help="不再确认 / do not ask for confirmation"),
     send: bool = typer.Option(True, "--send/--no-send", help="立即投递 / deliver now"),
     sandbox: bool = typer.Option(False, "--sandbox", help="使用模拟器 / use the emulators"),
     config: Path = CONFIG_OPTION,
 ) -> None:
-    """发布紧急信息：快报事实、慎报原因 / Publish an urgent post on every channel within minutes."""
+    """发布紧急信息：快报事实、慎报原因 / Publish an urgent post on every channel within minutes;
+    then --update (续报, with --correction 更正) and --cancel (撤回) the incident."""
+    if update and cancel:
+        raise fail("--update 与 --cancel 只能选一个 / give --update or --cancel, not both", 2)
+    if correction and not update:
+        raise fail("--correction 需与 --update 同用 / --correction goes with --update", 2)
+    if reason and not cancel:
+        raise fail("--reason 需与 --cancel 同用 / --reason goes with --cancel", 2)
     app = open_app(config, sandbox=sandbox)
-    title = title or typer.prompt("标题 / title")
-    facts = facts or typer.prompt("事实 / facts")
-    area = area or typer.prompt("地点 / area")
     try:
-        post = UrgentPost(title=title, facts=facts, area=area, severity=severity,
-                          instruction=instruction, channels=channel or None,
-                          status=status)
-        _context, payloads, skipped = prepare(app, post, app.clock.now())
+        if cancel:
+            withdrawal = UrgentCancel(reason=reason or typer.prompt("撤回原因 / reason"))
+            previews = [(f"{p.channel} [{p.action}]", payload)
+                        for p, payload in preview_step(app, cancel, withdrawal)]
+            step: UrgentPost | UrgentUpdate | UrgentCancel = withdrawal
+        elif update:
+            later = UrgentUpdate(facts=facts or typer.prompt("最新情况 / facts"), title=title,
+                                 instruction=instruction, severity=severity,
+                                 correction=correction, channels=channel or None)
+            previews = [(f"{p.channel} [{p.action}]", payload)
+                        for p, payload in preview_step(app, update, later)]
+            step = later
+        else:
+            step = UrgentPost(title=title or typer.prompt("标题 / title"),
+                              facts=facts or typer.prompt("事实 / facts"),
+                              area=area or typer.prompt("地点 / area"),
+                              severity=severity or "Severe", instruction=instruction,
+                              channels=channel or None, status=status)
+            _context, payloads, skipped = prepare(app, step, app.clock.now())
+            previews = list(payloads.items())
+            for name in skipped:
+                typer.echo(f"\n(渠道 {name} 未启用 / channel {name} is disabled)")
     except ValidationError as exc:
         raise fail("\n".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in exc.errors(include_url=False)), 2) from None
+    except IncidentNotFound as exc:
+        raise fail(str(exc), 2) from None
     except UrgentRejected as exc:
         raise fail(str(exc), 1) from None
-    for name, payload in payloads.items():
-        data = dict(payload.data)
-        typer.echo(f"\n===== {name} ({payload.kind}) {_text_length(data)} =====")
-        typer.echo(str(data.get("title", "")))
-        body = next((data[k] for k in ("text", "status", "body", "body_html", "content")
-                     if isinstance(data.get(k), str)), "")
-        typer.echo(str(body)[:800])
-    for name in skipped:
-        typer.echo(f"\n(渠道 {name} 未启用 / channel {name} is disabled)")
+    for label, payload in previews:
+        _show_preview(label, payload)
     if not yes and not typer.confirm("\n确认发布？/ Publish now?", default=False):
         raise fail("已取消，未发布 / cancelled, nothing published", 1)
     try:
-        outcome = open_incident(app, post, actor=actor())
+        if isinstance(step, UrgentCancel):
+            outcome = cancel_incident(app, str(cancel), step, actor=actor())
+        elif isinstance(step, UrgentUpdate):
+            outcome = update_incident(app, str(update), step, actor=actor())
+        else:
+            outcome = open_incident(app, step, actor=actor())
     except UrgentRejected as exc:
         raise fail(str(exc), 1) from None
-    typer.echo(f"事件 / incident: {outcome.incident_key}")
+    typer.echo(f"事件 / incident: {outcome.incident_key}  ({outcome.msg_type})")
     if send:
         dispatcher = Dispatcher(app)
         try:
@@ -82,10 +128,24 @@ def urgent(
         finally:
             dispatcher.shutdown()
         steps = _print_timeline(app, outcome.incident_key)
-        if any(step.state != "published" for step in steps):
+        mine = [s for s in steps if s.release_key == outcome.release_key]
+        if any(s.state not in ("published", "retracted") for s in mine):
             typer.echo("未完成的投递由 publisher run 继续重试 / deliveries still waiting are "
                        "retried by `publisher run`", err=True)
             raise typer.Exit(1)
+
+
+def _show_preview(label: str, payload: Payload) -> None:
+    data = dict(payload.data)
+    typer.echo(f"\n===== {label} ({payload.kind}) {_text_length(data)} =====")
+    typer.echo(str(data.get("title", "")))
+    body = next((data[k] for k in ("text", "status", "body", "body_html", "content")
+                 if isinstance(data.get(k), str)), "")
+    typer.echo(str(body)[:800])
+
+
+STEP_NAMES = {"report": "首报/Alert", "update": "续报/Update", "correction": "更正/Update",
+              "withdrawal": "撤回/Cancel"}
 
 
 def _print_timeline(app: App, incident_key: str, output: str = "table") -> list[Step]:
@@ -101,13 +161,15 @@ def _print_timeline(app: App, incident_key: str, output: str = "table") -> list[
     drill = "【演练】" if incident.drill else ""
     typer.echo(f"{drill}{incident.title}（{incident.area}，{incident.severity}）"
                f" — {incident.status}, opened by {incident.opened_by}")
-    typer.echo("发布/release  类型/type  渠道/channel  状态/state  受理/accepted  公开/public  链接/url")
+    typer.echo("发布/release  步骤/step  渠道/channel  操作/action  状态/state  受理/accepted  "
+               "公开/public  操作人/actor  链接/url")
     for step in steps:
         accepted = f"{step.to_accepted_seconds:.2f}s" if step.to_accepted_seconds is not None \
             else "-"
         public = f"{step.to_public_seconds:.2f}s" if step.to_public_seconds is not None else "-"
-        typer.echo(f"{step.release_key}  {step.msg_type}  {step.channel}  {step.state}  "
-                   f"{accepted}  {public}  {step.url or step.detail}")
+        typer.echo(f"{step.release_key}  {STEP_NAMES.get(step.step, step.step)}  {step.channel}  "
+                   f"{step.action}  {step.state}  {accepted}  {public}  {step.actor}  "
+                   f"{step.url or step.detail}")
     return steps
 
 

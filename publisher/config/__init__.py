@@ -13,6 +13,7 @@ from publisher.config.models import (
     ENV_REF,
     ENV_REF_WHOLE,
     ID_PATTERN,
+    AlertsConfig,
     ChannelConfig,
     ColumnSpec,
     Config,
@@ -24,11 +25,12 @@ from publisher.config.models import (
     TableSchema,
     TableSource,
     UrgentConfig,
+    WebConfig,
 )
 
 __all__ = [
-    "ENV_REF", "ENV_REF_WHOLE", "ID_PATTERN", "ChannelConfig", "ColumnSpec", "Config",
+    "ENV_REF", "ENV_REF_WHOLE", "ID_PATTERN", "AlertsConfig", "ChannelConfig", "ColumnSpec", "Config",
     "ConfigError", "Defaults", "InterpretationConfig", "LoadedConfig", "Problem",
     "ReleaseDefinition", "RetryPolicy", "SourceConfig", "TableSchema", "TableSource",
-    "UrgentConfig", "cross_check", "load", "load_with_problems", "resolve_env",
+    "UrgentConfig", "WebConfig", "cross_check", "load", "load_with_problems", "resolve_env",
 ]

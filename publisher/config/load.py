@@ -327,6 +327,10 @@ def _check_urgent(loaded: LoadedConfig, known: dict[str, set[str]]) -> list[Prob
             problems.append(loaded.problem(
                 ("urgent", "channels", index),
                 f"{channel.kind} 渠道不发布紧急信息 / the {channel.kind} kind takes no urgent posts"))
+    for index, name in enumerate(urgent.update_new_post):
+        if name not in known["channels"]:
+            problems.append(loaded.problem(("urgent", "update_new_post", index),
+                                           f"未定义的渠道 / unknown channel {name!r}"))
     if urgent.column not in known["columns"]:
         problems.append(loaded.problem(("urgent", "column"),
                                        f"未定义的栏目 / unknown column {urgent.column!r}"))

@@ -43,7 +43,7 @@ class Defaults(_Model):
     misfire_grace_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     retry_deadline_hours: float = Field(24, gt=0, le=24 * 30)
     workers: int = Field(4, ge=1, le=64)
-    urgent_workers: int = Field(2, ge=1, le=64)
+    urgent_workers: int = Field(4, ge=1, le=64)  # one per urgent channel at least
 
 
 class ChannelConfig(_Model):
@@ -122,8 +122,27 @@ class UrgentConfig(_Model):
     column: str
     channels: list[str] = Field(min_length=1)  # the default: every channel that takes urgent posts
     sender: str = Field(pattern=r"^[^\s,<&]+$")  # the CAP sender id, e.g. the portal's domain
-    templates: str = "_urgent"
+    templates: str = "_urgent"  # <templates>/follow_up/ and cancel/ hold the later steps' own
     retry_deadline_hours: float = Field(2, gt=0, le=48)
+    # channels where an update is also a new post besides the follow-up (Weibo: a comment
+    # under the first report, and a new post)
+    update_new_post: list[str] = Field(default_factory=list)
+
+
+class WebConfig(_Model):
+    """The HTTP API served by ``publisher run``: where it listens, and whether it runs."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)  # 0: any free port (tests)
+    enabled: bool = True
+
+
+class AlertsConfig(_Model):
+    """Where alerts to staff go (Apprise URLs, secrets as ${ENV} references) and how often."""
+
+    urls: list[str] = Field(default_factory=list)
+    min_interval_seconds: float = Field(600, ge=0, le=7 * 86400)
+    timeout_seconds: float = Field(10, gt=0, le=300)
 
 
 class Config(_Model):
@@ -138,6 +157,8 @@ class Config(_Model):
     schemas: dict[str, TableSchema] = Field(default_factory=dict)
     releases: dict[str, ReleaseDefinition]
     urgent: UrgentConfig | None = None
+    alerts: AlertsConfig = AlertsConfig()
+    web: WebConfig = WebConfig()
 
     @field_validator("timezone")
     @classmethod

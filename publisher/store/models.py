@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -98,7 +99,7 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("release_id", "channel", "action"),
+        UniqueConstraint("release_id", "channel", "action", "target_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
     )
 
@@ -110,6 +111,7 @@ class Delivery(Base):
     # timeline entry) | retract: withdraw ``target`` (the payload is the notice where needed)
     action: Mapped[str] = mapped_column(String(20), default="send", server_default="send")
     target_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # emulators
     state: Mapped[str] = mapped_column(String(20))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -207,3 +209,18 @@ class TokenRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     sealed: Mapped[str] = mapped_column(Text)  # Fernet token: the access token, encrypted
     expires_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """An API token of the HTTP API: only its SHA-256 is stored, with the role it acts in."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

@@ -33,12 +33,15 @@ def configure(argv: list[str] | None = None) -> tuple[Account, int]:
     parser.add_argument("--app-id", default="wx0000000000000000")
     parser.add_argument("--app-secret", default="sandbox-app-secret")
     parser.add_argument("--publish-polls", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="wait this long before handling each request")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:API[:VALUE]]",
                         help="errcode:draft/add:-1, status:freepublish/get:503, slow::5, "
                              "drop:freepublish/submit, lost:message/mass/sendall")
     args = parser.parse_args(argv)
     account = Account(app_id=args.app_id, app_secret=args.app_secret,
-                      publish_polls=args.publish_polls)
+                      publish_polls=args.publish_polls,
+                      latency_seconds=args.latency_ms / 1000)
     for spec in args.fault:
         kind, _, rest = spec.partition(":")
         api, _, value = rest.partition(":")

@@ -118,6 +118,11 @@ class Handler(BaseHTTPRequestHandler):
         api = parts.path.removeprefix("/cgi-bin/")
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with acc.lock:
+            acc.request_log.append((acc.now(), api))
+            latency = acc.latency_seconds
+        if latency > 0:  # a slow network or remote, outside the lock: requests overlap
+            time.sleep(latency)
         fault = acc.take_fault(api)
         if fault is not None and fault.kind == "drop":
             self.close_connection = True

@@ -64,8 +64,10 @@ class Account(MassSend):
     mass_quota_per_day: int = 1
     daily_limit: int = 100_000  # per API
     force_per_day: int = 20
+    latency_seconds: float = 0.0  # every request waits this long before it is handled
     lock: threading.RLock = field(default_factory=threading.RLock)
     calls: Counter[str] = field(default_factory=Counter)
+    request_log: list[tuple[float, str]] = field(default_factory=list)  # (arrival, api), in order
     errors: Counter[tuple[str, int]] = field(default_factory=Counter)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> valid until
     classic_current: str | None = None

@@ -1,0 +1,44 @@
+"""Urgent posts: incidents opened by a first report, then updated, corrected or withdrawn."""
+
+from __future__ import annotations
+
+from publisher.urgent.incident import (
+    DEFINITION,
+    cancel_incident,
+    open_incident,
+    prepare,
+    preview_step,
+    update_incident,
+    urgent_config,
+)
+from publisher.urgent.post import (
+    DRILL_STATUSES,
+    IncidentClosed,
+    IncidentNotFound,
+    UrgentCancel,
+    UrgentOutcome,
+    UrgentPost,
+    UrgentRejected,
+    UrgentUpdate,
+)
+from publisher.urgent.timeline import Step, timeline
+
+__all__ = [
+    "DEFINITION",
+    "DRILL_STATUSES",
+    "IncidentClosed",
+    "IncidentNotFound",
+    "Step",
+    "UrgentCancel",
+    "UrgentOutcome",
+    "UrgentPost",
+    "UrgentRejected",
+    "UrgentUpdate",
+    "cancel_incident",
+    "open_incident",
+    "prepare",
+    "preview_step",
+    "timeline",
+    "update_incident",
+    "urgent_config",
+]

@@ -1,0 +1,456 @@
+"""An incident's steps: open it with the first report, update or correct it, withdraw it.
+
+Each step is one release (CAP Alert, Update or Cancel) whose deliveries go on the priority
+lane. Every channel is planned and prepared before anything is recorded: a step that cannot
+go out on one channel records nothing anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from channels import registry
+from channels.base import Channel, ChannelError, ContentRejected, Payload
+from channels.portal.catalogue import format_index_number
+from publisher import audit
+from publisher.app import App
+from publisher.config import UrgentConfig
+from publisher.release import add_delivery, next_index_number, prepare_one, slug_of
+from publisher.render import RenderError
+from publisher.store.models import Delivery, Incident, Release
+from publisher.urgent import document
+from publisher.urgent.post import (
+    IncidentClosed,
+    IncidentNotFound,
+    UrgentCancel,
+    UrgentOutcome,
+    UrgentPost,
+    UrgentRejected,
+    UrgentUpdate,
+)
+
+DEFINITION = "urgent"
+LIVE = ("pending", "sending", "retry_wait", "queued", "published")  # may still be public
+NOT_YET = ("pending", "retry_wait")  # nothing has left for these: a withdrawal stops them
+TITLE_MARK = {"report": "", "update": "【续报】", "correction": "【更正】", "withdrawal": "【撤回】"}
+AUDIT_ACTION = {"report": "incident.opened", "update": "incident.updated",
+                "correction": "incident.corrected", "withdrawal": "incident.withdrawn"}
+MSG_TYPE = {"report": "Alert", "update": "Update", "correction": "Update", "withdrawal": "Cancel"}
+T = TypeVar("T")
+
+
+def urgent_config(app: App) -> UrgentConfig:
+    section = app.loaded.config.urgent
+    if section is None:
+        raise UrgentRejected(["配置中没有 urgent 部分 / the config has no urgent section"])
+    return section
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One delivery a step will record: what to do on which channel, to which earlier one."""
+
+    channel: str
+    action: str  # send | follow_up | retract
+    target_id: int | None
+    folder: str  # the template folder
+
+
+def _keys(app: App, now: datetime, taken: Callable[[str, str], bool]) -> tuple[str, str]:
+    """The incident key and the release key for a step at ``now``; two steps in the same
+    second get ``-2``/``~2`` suffixes instead of colliding."""
+    local = now.astimezone(app.loaded.zone)
+    incident = f"incident-{local:%Y%m%d-%H%M%S}"
+    release = f"{DEFINITION}@{local.isoformat(timespec='seconds')}"
+    for n in range(1, 1000):
+        pair = (incident, release) if n == 1 else (f"{incident}-{n}", f"{release}~{n}")
+        if not taken(*pair):
+            return pair
+    raise UrgentRejected(["同一秒内的紧急信息过多 / too many urgent posts in one second"])
+
+
+def _taken(session: Session) -> Callable[[str, str], bool]:
+    def taken(incident_key: str, release_key: str) -> bool:
+        return (session.execute(select(Incident.id).where(Incident.key == incident_key)).first()
+                is not None or session.execute(
+                    select(Release.id).where(Release.key == release_key)).first() is not None)
+    return taken
+
+
+def _retrying(action: Callable[[], T]) -> T:
+    """Run a recording step again when a concurrent one took the same key (PostgreSQL)."""
+    for attempt in range(3):
+        try:
+            return action()
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _folder(app: App, base: str, sub: str, name: str) -> str:
+    """``<base>/<sub>`` when it has this channel kind's template, else ``<base>``."""
+    cls = registry.channel_class(app.loaded.config.channels[name].kind)
+    folder = f"{base}/{sub}"
+    path = app.renderer.template_path(folder, cls.kind, cls.template_ext)
+    return folder if path.is_file() else base
+
+
+def _context(app: App, section: UrgentConfig, *, key: str, incident_key: str,
+             incident_title: str, title: str, number: str, now: datetime, step: str,
+             fields: dict[str, Any], drill: bool, slug: str | None = None,
+             links: dict[str, list[dict[str, Any]]] | None = None,
+             opened_at: datetime | None = None) -> dict[str, Any]:
+    local = now.astimezone(app.loaded.zone)
+    shown = f"{'【演练】' if drill else ''}{TITLE_MARK[step]}{title}"
+    return {
+        "release": {
+            "key": key, "definition_id": DEFINITION, "title": shown,
+            "issuing_organ": section.issuing_organ, "organ_code": section.organ_code,
+            "subject_category": section.subject_category, "column": section.column,
+            "column_name": app.loaded.config.columns.get(section.column, section.column),
+            "index_number": number, "published_date": local.date(), "signed_date": local.date(),
+            "urgent": True, "document_number": None, "slug": slug,
+        },
+        "urgent": {"facts": None, "instruction": None, "correction": None, "reason": None,
+                   **fields,
+                   "title": shown, "msg_type": MSG_TYPE[step], "step": step, "drill": drill,
+                   "sent": local},
+        "incident": {"key": incident_key, "title": incident_title, "links": links or {},
+                     "opened_at": (opened_at or now).astimezone(app.loaded.zone)},
+        "period": {},
+        "tables": {},
+    }
+
+
+def _prepare(app: App, plan: list[Planned], context: dict[str, Any], *, key: str,
+             now: datetime, drill: bool) -> list[tuple[Planned, Payload]]:
+    """Prepare every planned delivery; UrgentRejected lists every channel's problem."""
+    problems: list[str] = []
+    prepared = []
+    for item in plan:
+        try:
+            payload = prepare_one(app, item.channel, item.folder, context, key=key,
+                                  definition_id=DEFINITION, due_at=now, urgent=True,
+                                  follow_up=item.action == "follow_up", drill=drill)
+        except ContentRejected as exc:
+            problems.append(f"{item.channel}: {exc} (field {exc.field}, limit {exc.limit})")
+        except (RenderError, ChannelError) as exc:
+            problems.append(f"{item.channel}: {exc}")
+        else:
+            prepared.append((item, payload))
+    if problems:
+        raise UrgentRejected(problems)
+    return prepared
+
+
+def _with_cap(app: App, section: UrgentConfig, prepared: list[tuple[Planned, Payload]], *,
+              key: str, incident_key: str, now: datetime, status: str, msg_type: str,
+              context: dict[str, Any], earlier: list[dict[str, str]]
+              ) -> tuple[dict[str, str], list[tuple[Planned, Payload]]]:
+    """The step's CAP document (schema-checked), and the payloads of the kinds that publish
+    it carrying it."""
+    try:
+        cap = document.build(section, release_key=key, incident_key=incident_key,
+                             sent=now.astimezone(app.loaded.zone),
+                             status=status, msg_type=msg_type, context=context, earlier=earlier)
+    except document.CapInvalid as exc:
+        raise UrgentRejected([f"CAP: {problem}" for problem in exc.problems]) from None
+    kinds = app.loaded.config.channels
+    return cap, [(item, document.attach(kinds[item.channel].kind, payload, cap))
+                 for item, payload in prepared]
+
+
+def _check_channels(app: App, names: list[str]) -> tuple[list[str], list[str]]:
+    """The enabled channels among ``names`` and the disabled ones; unknown names refused."""
+    unknown = [n for n in names if n not in app.loaded.config.channels]
+    if unknown:
+        raise UrgentRejected([f"未定义的渠道 / unknown channel(s): {', '.join(unknown)}"])
+    enabled = [n for n in names if app.enabled(n)]
+    if not enabled:
+        raise UrgentRejected(["没有可用的渠道 / none of these channels is enabled: "
+                              + ", ".join(names)])
+    return enabled, [n for n in names if not app.enabled(n)]
+
+
+# --------------------------------------------------------------------------- the first report
+
+
+def prepare(app: App, post: UrgentPost, now: datetime, *, number: str | None = None
+            ) -> tuple[dict[str, Any], dict[str, Payload], list[str]]:
+    """Render and prepare the first report for each channel (a preview when ``number`` is
+    None): the context, the payloads by channel, and the disabled channels skipped."""
+    section = urgent_config(app)
+    names, skipped = _check_channels(app, post.channels or section.channels)
+    incident_key, key = _keys(app, now, lambda _i, _r: False)
+    context = _context(
+        app, section, key=key, incident_key=incident_key, incident_title=post.title,
+        title=post.title, number=number or format_index_number(section.organ_code, now.year, 1),
+        now=now, step="report", fields=post.model_dump(exclude={"channels"}), drill=post.drill)
+    plan = [Planned(n, "send", None, section.templates) for n in names]
+    prepared = _prepare(app, plan, context, key=key, now=now, drill=post.drill)
+    return context, {item.channel: payload for item, payload in prepared}, skipped
+
+
+def open_incident(app: App, post: UrgentPost, *, actor: str) -> UrgentOutcome:
+    """Open an incident with its first report; every channel is prepared before anything is
+    recorded, and the deliveries go on the priority lane."""
+    return _retrying(lambda: _open(app, post, actor))
+
+
+def _open(app: App, post: UrgentPost, actor: str) -> UrgentOutcome:
+    section = urgent_config(app)
+    now = app.clock.now()
+    names, skipped = _check_channels(app, post.channels or section.channels)
+    with app.store.write() as session:
+        incident_key, key = _keys(app, now, _taken(session))
+        number = next_index_number(session, section.organ_code,
+                                   now.astimezone(app.loaded.zone).year)
+        context = _context(
+            app, section, key=key, incident_key=incident_key, incident_title=post.title,
+            title=post.title, number=number, now=now, step="report",
+            fields=post.model_dump(exclude={"channels"}), drill=post.drill)
+        plan = [Planned(n, "send", None, section.templates) for n in names]
+        prepared = _prepare(app, plan, context, key=key, now=now, drill=post.drill)
+        cap, prepared = _with_cap(app, section, prepared, key=key, incident_key=incident_key,
+                                  now=now, status=post.status, msg_type="Alert",
+                                  context=context, earlier=[])
+        incident = Incident(key=incident_key, title=post.title, area=post.area,
+                            severity=post.severity, status="open", drill=post.drill,
+                            opened_at=now, opened_by=actor)
+        session.add(incident)
+        session.flush()
+        details = {"title": post.title, "area": post.area, "severity": post.severity,
+                   "status": post.status, "release": key}
+        audit.append(session, at=now, actor=actor, action=AUDIT_ACTION["report"],
+                     subject=f"incident:{incident_key}", details=details)
+        release = _record(session, app, section, incident, prepared, key=key, number=number,
+                          title=context["release"]["title"], step="report", now=now,
+                          actor=actor, skipped=skipped,
+                          details={"area": post.area, "severity": post.severity,
+                                   "status": post.status, "category": post.category,
+                                   "event": post.event, "cap": cap})
+    return UrgentOutcome(incident_key, release.id, key, tuple(sorted(names)), tuple(skipped),
+                         "Alert")
+
+
+def _record(session: Session, app: App, section: UrgentConfig, incident: Incident,
+            prepared: list[tuple[Planned, Payload]], *, key: str, number: str, title: str,
+            step: str, now: datetime, actor: str, skipped: list[str],
+            details: dict[str, Any]) -> Release:
+    release = Release(
+        key=key, definition_id=DEFINITION, origin="urgent", state="active", due_at=now,
+        created_at=now, deadline_at=now + timedelta(hours=section.retry_deadline_hours),
+        urgent=True, title=title, index_number=number, actor=actor,
+        details={"skipped_channels": skipped, "step": step, **details},
+        incident_id=incident.id, msg_type=MSG_TYPE[step])
+    session.add(release)
+    session.flush()
+    audit.append(session, at=now, actor=actor, action="release.created", subject=f"release:{key}",
+                 details={"release_id": release.id, "origin": "urgent", "step": step,
+                          "incident": incident.key,
+                          "channels": sorted({item.channel for item, _ in prepared}),
+                          "skipped_channels": skipped})
+    for item, payload in prepared:
+        add_delivery(session, release, item.channel, payload, actor=actor, now=now,
+                     action=item.action, target_id=item.target_id, drill=incident.drill)
+    return release
+
+
+# --------------------------------------------------------------------------- later steps
+
+
+def _incident(session: Session, key: str) -> Incident:
+    incident = session.execute(select(Incident).where(Incident.key == key)).scalar_one_or_none()
+    if incident is None:
+        raise IncidentNotFound(key)
+    if incident.status == "withdrawn":
+        raise IncidentClosed(key)
+    return incident
+
+
+def _deliveries(session: Session, incident: Incident) -> list[tuple[Release, Delivery]]:
+    rows = session.execute(
+        select(Release, Delivery).join(Delivery, Delivery.release_id == Release.id)
+        .where(Release.incident_id == incident.id).order_by(Release.created_at, Delivery.id))
+    return [(r, d) for r, d in rows.all()]
+
+
+def _first(session: Session, incident: Incident) -> Release:
+    first = session.execute(
+        select(Release).where(Release.incident_id == incident.id, Release.msg_type == "Alert")
+        .order_by(Release.created_at)).scalars().first()
+    assert first is not None, f"incident {incident.key} has no first report"
+    return first
+
+
+def _links(rows: list[tuple[Release, Delivery]]) -> dict[str, list[dict[str, Any]]]:
+    """Each channel's public posts of the incident so far, oldest first (a WeChat update
+    links the earlier articles)."""
+    links: dict[str, list[dict[str, Any]]] = {}
+    for release, d in rows:
+        url = (d.receipt or {}).get("url")
+        if d.action == "send" and d.state == "published" and url:
+            links.setdefault(d.channel, []).append(
+                {"title": release.title, "url": url, "step": release.details.get("step"),
+                 "at": release.created_at})
+    return links
+
+
+def _plan_update(app: App, section: UrgentConfig, incident: Incident, names: list[str],
+                 rows: list[tuple[Release, Delivery]]) -> list[Planned]:
+    """A follow-up under the first report where the channel takes one (a Weibo comment, a
+    portal timeline entry), plus a new post where configured; a new post elsewhere."""
+    anchors = {d.channel: d for r, d in rows if r.msg_type == "Alert" and d.action == "send"}
+    plan = []
+    for name in names:
+        channel = app.channel(name, drill=incident.drill)
+        anchor = anchors.get(name)
+        takes_follow_up = type(channel).follow_up is not Channel.follow_up
+        if anchor is not None and anchor.state in LIVE and takes_follow_up:
+            plan.append(Planned(name, "follow_up", anchor.id,
+                                _folder(app, section.templates, "follow_up", name)))
+            if name in section.update_new_post:
+                plan.append(Planned(name, "send", None, section.templates))
+        else:
+            plan.append(Planned(name, "send", None, section.templates))
+    return plan
+
+
+def update_incident(app: App, incident_key: str, update: UrgentUpdate, *,
+                    actor: str) -> UrgentOutcome:
+    """Post an update (or, with ``correction``, a correction) to an open incident."""
+    return _retrying(lambda: _later(app, incident_key, actor, *_update_args(update)))
+
+
+def cancel_incident(app: App, incident_key: str, cancel: UrgentCancel, *,
+                    actor: str) -> UrgentOutcome:
+    """Withdraw an incident: deliveries not yet sent are stopped, published posts retracted
+    where the channel allows, and a withdrawal notice posted where it does not."""
+    return _retrying(lambda: _later(app, incident_key, actor, *_cancel_args(cancel)))
+
+
+class _Preview(Exception):
+    """Raised inside the write transaction to roll it back and hand out what was prepared."""
+
+    def __init__(self, prepared: list[tuple[Planned, Payload]]) -> None:
+        self.prepared = prepared
+
+
+def preview_step(app: App, incident_key: str, step: UrgentUpdate | UrgentCancel
+                 ) -> list[tuple[Planned, Payload]]:
+    """What an update or withdrawal would send, planned and prepared exactly as it will be,
+    then rolled back: nothing is recorded."""
+    args = _update_args(step) if isinstance(step, UrgentUpdate) else _cancel_args(step)
+    try:
+        _later(app, incident_key, "preview", *args, preview=True)
+    except _Preview as done:
+        return done.prepared
+    raise AssertionError("preview did not stop")
+
+
+def _update_args(update: UrgentUpdate) -> tuple[str, dict[str, Any], list[str] | None,
+                                                str | None]:
+    return update.step, update.model_dump(exclude={"channels"}), update.channels, update.title
+
+
+def _cancel_args(cancel: UrgentCancel) -> tuple[str, dict[str, Any], list[str] | None,
+                                                str | None]:
+    return "withdrawal", cancel.model_dump(), None, None
+
+
+def _later(app: App, incident_key: str, actor: str, step: str, fields: dict[str, Any],
+           channels: list[str] | None, title: str | None, *,
+           preview: bool = False) -> UrgentOutcome:
+    section = urgent_config(app)
+    now = app.clock.now()
+    with app.store.write() as session:
+        incident = _incident(session, incident_key)
+        rows = _deliveries(session, incident)
+        first = _first(session, incident)
+        used = list(dict.fromkeys(d.channel for _r, d in rows))
+        names, skipped = _check_channels(app, channels or used)
+        if step == "withdrawal":
+            stopped = _stop_pending(session, rows, now=now, actor=actor)
+            plan = _plan_cancel(app, section, incident, names, rows, stopped)
+        else:
+            plan = _plan_update(app, section, incident, names, rows)
+        _incident_key, key = _keys(app, now, _taken(session))
+        number = next_index_number(session, section.organ_code,
+                                   now.astimezone(app.loaded.zone).year)
+        context = _context(
+            app, section, key=key, incident_key=incident.key, incident_title=incident.title,
+            title=title or incident.title, number=number, now=now, step=step,
+            fields={"area": incident.area, "category": first.details.get("category"),
+                    "event": first.details.get("event"), **fields,
+                    "severity": fields.get("severity") or incident.severity},
+            drill=incident.drill, slug=slug_of(first.key), links=_links(rows),
+            opened_at=incident.opened_at)
+        prepared = _prepare(app, plan, context, key=key, now=now, drill=incident.drill)
+        cap, prepared = _with_cap(
+            app, section, prepared, key=key, incident_key=incident.key, now=now,
+            status=str(first.details.get("status") or "Actual"), msg_type=MSG_TYPE[step],
+            context=context, earlier=[{"identifier": r.details["cap"]["identifier"],
+                                       "sent": r.details["cap"]["sent"]}
+                                      for r in dict.fromkeys(r for r, _d in rows)
+                                      if r.details.get("cap")])
+        if preview:
+            raise _Preview(prepared)
+        if step == "withdrawal":
+            incident.status = "withdrawn"
+        elif fields.get("severity"):
+            incident.severity = fields["severity"]
+        audit.append(session, at=now, actor=actor, action=AUDIT_ACTION[step],
+                     subject=f"incident:{incident.key}",
+                     details={"release": key, **{k: v for k, v in fields.items()
+                                                 if v is not None}})
+        release = _record(session, app, section, incident, prepared, key=key, number=number,
+                          title=context["release"]["title"], step=step, now=now, actor=actor,
+                          skipped=skipped, details={
+                              "cap": cap, **{k: v for k, v in fields.items()
+                                             if k in ("correction", "reason") and v is not None}})
+    return UrgentOutcome(incident.key, release.id, key,
+                         tuple(sorted({item.channel for item, _ in prepared})), tuple(skipped),
+                         MSG_TYPE[step])
+
+
+def _stop_pending(session: Session, rows: list[tuple[Release, Delivery]], *, now: datetime,
+                  actor: str) -> set[int]:
+    """Deliveries of the incident that have not left yet are stopped (recorded as failed
+    with the reason); returns their ids."""
+    stopped = set()
+    for _release, d in rows:
+        if d.state in NOT_YET:
+            d.state, d.updated_at, d.next_attempt_at = "failed", now, None
+            d.reason = "事件已撤回，未发送 / the incident was withdrawn before this went out"
+            audit.append(session, at=now, actor=actor, action="delivery.failed",
+                         subject=f"delivery:{d.id}",
+                         details={"channel": d.channel, "reason": d.reason})
+            stopped.add(d.id)
+    return stopped
+
+
+def _plan_cancel(app: App, section: UrgentConfig, incident: Incident, names: list[str],
+                 rows: list[tuple[Release, Delivery]], stopped: set[int]) -> list[Planned]:
+    """A retraction of every post that may be public, where the channel can retract; one
+    withdrawal notice on each channel that cannot."""
+    plan = []
+    for name in names:
+        posts = [d for _r, d in rows if d.channel == name and d.action == "send"
+                 and d.id not in stopped and d.state in LIVE]
+        if not posts:
+            continue
+        channel = app.channel(name, drill=incident.drill)
+        folder = _folder(app, section.templates, "cancel", name)
+        if type(channel).retract is not Channel.retract:
+            plan += [Planned(name, "retract", d.id, folder) for d in posts]
+        else:
+            plan.append(Planned(name, "send", None, folder))
+    return plan

@@ -1,0 +1,113 @@
+"""What staff give for each step of an incident: the first report, an update or correction, a withdrawal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DRILL_STATUSES = ("Exercise", "Test")
+Severity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
+Category = Literal["Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env",
+                   "Transport", "Infra", "CBRNE", "Other"]
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("channels", check_fields=False)
+    @classmethod
+    def _not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("give at least one channel, or none for the default")
+        return value
+
+
+class UrgentPost(_Step):
+    """The first report (CAP Alert): facts first, causes carefully."""
+
+    title: str = Field(min_length=1, max_length=100, description="标题 / headline")
+    facts: str = Field(min_length=1, max_length=5000, description="已核实的事实 / verified facts")
+    area: str = Field(min_length=1, max_length=200, description="地点或范围 / where")
+    severity: Severity = "Severe"
+    instruction: str | None = Field(None, max_length=1000,
+                                    description="公众提示 / what people should do")
+    channels: list[str] | None = Field(None, description="默认：全部紧急渠道 / default: every "
+                                                         "urgent channel")
+    category: Category = Field("Safety", description="CAP 类别 / CAP category (Geo, Met, "
+                                                     "Safety, Fire, Health, Transport, Infra, "
+                                                     "CBRNE…)")
+    event: str | None = Field(None, max_length=100, description="CAP 事件类型，默认用标题 / "
+                                                                "CAP event type (default: title)")
+    status: Literal["Actual", "Exercise", "Test"] = Field(
+        "Actual", description="Exercise / Test：演练，全部走模拟器 / a drill: every channel's "
+                              "emulator")
+
+    @property
+    def drill(self) -> bool:
+        return self.status in DRILL_STATUSES
+
+
+class UrgentUpdate(_Step):
+    """An update (续报) or, with ``correction``, a correction (更正); CAP Update."""
+
+    facts: str = Field(min_length=1, max_length=5000, description="最新情况 / what is new")
+    title: str | None = Field(None, min_length=1, max_length=100,
+                              description="默认沿用事件标题 / default: the incident's title")
+    instruction: str | None = Field(None, max_length=1000)
+    severity: Severity | None = None
+    correction: str | None = Field(None, min_length=1, max_length=1000,
+                                   description="更正了什么（有此项即为更正）/ what was wrong and "
+                                               "what changed; makes this a correction")
+    channels: list[str] | None = Field(None, description="默认：首报的渠道 / default: the first "
+                                                         "report's channels")
+
+    @property
+    def step(self) -> str:
+        return "correction" if self.correction else "update"
+
+
+class UrgentCancel(_Step):
+    """A withdrawal (撤回; CAP Cancel): retract wherever the channel allows, else a notice."""
+
+    reason: str = Field(min_length=1, max_length=1000, description="撤回原因 / why it is "
+                                                                   "withdrawn")
+
+
+@dataclass(frozen=True)
+class UrgentOutcome:
+    """The incident and the release that carries this step."""
+
+    incident_key: str
+    release_id: int
+    release_key: str
+    channels: tuple[str, ...]
+    skipped: tuple[str, ...]
+    msg_type: str = "Alert"
+
+
+class UrgentRejected(Exception):
+    """The post cannot go out as written; nothing was recorded or sent."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"紧急信息未发布 / urgent post not published:\n{listing}")
+
+
+class IncidentNotFound(UrgentRejected):
+    """No incident has this key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__([f"没有事件 {key} / no incident {key}"])
+        self.key = key
+
+
+class IncidentClosed(UrgentRejected):
+    """The incident was withdrawn: it takes no further steps."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__([f"事件 {key} 已撤回，不能再发布 / incident {key} was withdrawn; "
+                          "open a new one"])
+        self.key = key

@@ -1,0 +1,56 @@
+"""The FastAPI application: the urgent-post API, its error shape, its OpenAPI schema, /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from publisher.app import App
+from publisher.web import error
+from publisher.web.body import BODY_MODELS
+from publisher.web.incident import router as incident_router
+
+TITLE = "政务信息发布机器人 API / gov-publisher API"
+VERSION = "1.0.0"
+DESCRIPTION = """\
+紧急信息的 HTTP 接口：用 API 令牌（`Authorization: Bearer pub_…`，由 `publisher tokens add`
+创建）发布事件首报，查看事件时间线。任何错误都以同一 JSON 形状返回，且不发布、不记录任何内容。
+
+The HTTP API for urgent posts: with an API token (`Authorization: Bearer pub_…`, made by
+`publisher tokens add`) post the first report of an incident and follow its timeline. Every
+error answers in one JSON shape (`error`, `message_zh`, `message_en`, `problems`) and
+publishes and records nothing.
+"""
+
+
+class PublisherApi(FastAPI):
+    """FastAPI with the request-body models of ``json_body`` routes in its OpenAPI components."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            schema = super().openapi()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, model in BODY_MODELS.items():
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components.setdefault(name, body)
+            self.openapi_schema = schema
+        return self.openapi_schema
+
+
+def create_app(app: App, *, wake: Callable[[], None] | None = None) -> FastAPI:
+    """The API over ``app``; ``wake`` is called after an urgent post is recorded (the running
+    dispatcher then sends it at once)."""
+    api = PublisherApi(title=TITLE, description=DESCRIPTION, version=VERSION)
+    api.state.publisher = app
+    api.state.wake = wake
+    error.install(api)
+    api.include_router(incident_router)
+
+    @api.get("/healthz", tags=["health"], summary="存活检查 / Liveness (no token needed)")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return api

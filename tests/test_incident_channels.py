@@ -1,0 +1,209 @@
+"""A whole incident across the portal, WeChat and Weibo emulators: a first report, two
+updates, a correction and a withdrawal, with each channel's final state and the timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import requests
+from sqlalchemy import select
+
+from publisher import config as config_module
+from publisher.app import App
+from publisher.cap import NAMESPACE, validate
+from publisher.clock import ManualClock
+from publisher.dispatch import Dispatcher
+from publisher.store import Store
+from publisher.store.models import Delivery
+from publisher.urgent import (
+    UrgentCancel,
+    UrgentPost,
+    UrgentUpdate,
+    cancel_incident,
+    open_incident,
+    timeline,
+    update_incident,
+)
+from tests.test_pipeline import copy_project
+
+START = datetime(2026, 12, 2, 1, 40, tzinfo=UTC)  # 09:40 in Shanghai
+ATOM = "{http://www.w3.org/2005/Atom}"
+CAP = f"{{{NAMESPACE}}}"
+
+
+def _drain(app: App, release_id: int) -> None:
+    dispatcher = Dispatcher(app)
+    try:
+        dispatcher.drain(release_id, until=app.clock.now() + timedelta(minutes=10))
+    finally:
+        dispatcher.shutdown()
+
+
+def _weibo(app: App, *, drill: bool = False) -> dict[str, Any]:
+    base = app.channel("weibo-main", drill=drill).settings.base_url
+    reply = requests.get(f"{base.rstrip('/')}/_sandbox/posts", timeout=5)
+    reply.raise_for_status()
+    result: dict[str, Any] = reply.json()
+    return result
+
+
+def _wechat_articles(app: App) -> list[dict[str, Any]]:
+    channel: Any = app.channel("wechat-main")
+    reply = channel.publisher.api.call("freepublish/batchget",
+                                       {"offset": 0, "count": 20, "no_content": 1})
+    return [article for item in reply.get("item") or []
+            for article in (item.get("content") or {}).get("news_item") or []]
+
+
+def _wechat_mass_status(app: App) -> str:
+    channel: Any = app.channel("wechat-main")
+    with app.store.read() as session:
+        first = session.execute(select(Delivery).where(
+            Delivery.channel == "wechat-main").order_by(Delivery.id)).scalars().first()
+    assert first is not None and first.receipt is not None
+    reply = channel.publisher.api.call("message/mass/get",
+                                       {"msg_id": first.receipt["details"]["msg_id"]})
+    return str(reply["msg_status"])
+
+
+def test_incident_lifecycle_on_every_channel(tmp_path: Path) -> None:
+    """Each step reaches the portal, WeChat and Weibo as that channel allows (timeline entries,
+    new articles, comments), the withdrawal retracts everything, and the timeline lists every
+    step with its actor and times."""
+    config = copy_project(tmp_path / "project")
+    store = Store(f"sqlite:///{tmp_path / 'publisher.db'}")
+    clock = ManualClock(START)
+    app = App(loaded=config_module.load(config), store=store, clock=clock, sandbox=True)
+    try:
+        first = open_incident(app, UrgentPost(
+            title="某机场航站楼发生爆炸", facts="今日9时35分，某机场T2航站楼出发层发生爆炸，现场已封控。",
+            area="某机场T2航站楼", severity="Extreme", instruction="请旅客听从现场指挥，暂勿前往机场。"),
+            actor="staff:zhao")
+        assert first.channels == ("portal-main", "wechat-main", "weibo-main")
+        _drain(app, first.release_id)
+        steps = [
+            ("update", UrgentUpdate(facts="截至10时，已有5人送医救治，伤情正在核实。"), "staff:qian"),
+            ("update", UrgentUpdate(facts="截至11时，现场明火已扑灭，T1航站楼运行正常。",
+                                    instruction="T2航站楼航班改至T1办理。"), "staff:qian"),
+            ("correction", UrgentUpdate(facts="截至11时，共4人送医救治，均无生命危险。",
+                                        correction="此前“5人送医”有误，应为4人"), "staff:sun"),
+        ]
+        for expected, update, who in steps:
+            clock.advance(minutes=20)
+            outcome = update_incident(app, first.incident_key, update, actor=who)
+            assert outcome.msg_type == "Update"
+            _drain(app, outcome.release_id)
+            _incident, rows = timeline(app, first.incident_key)
+            assert {(s.channel, s.action, s.state) for s in rows
+                    if s.release_key == outcome.release_key} == {
+                ("portal-main", "follow_up", "published"),
+                ("weibo-main", "follow_up", "published"),
+                ("wechat-main", "send", "published")}, expected
+
+        # before the withdrawal: the portal page has three dated entries, newest first
+        site = tmp_path / "project" / "var" / "site"
+        page = next(site.rglob("urgent-20261202-0940.html")).read_text(encoding="utf-8")
+        assert page.index("此前“5人送医”有误") < page.index("T1航站楼运行正常") \
+            < page.index("已有5人送医救治") < page.index("T2航站楼出发层发生爆炸")
+        weibo = _weibo(app)
+        original = weibo["posts"][0]
+        assert not original["deleted"]
+        assert [c["text"][:4] for c in weibo["comments"]] == ["【续报】", "【续报】", "【更正】"]
+        assert all(c["status_id"] == original["idstr"] for c in weibo["comments"])
+        # WeChat: the first report was mass-sent (followers notified); the quota of one a day
+        # spent, each later step is a published article
+        assert _wechat_mass_status(app) == "SEND_SUCCESS"
+        articles = _wechat_articles(app)
+        assert sorted(a["title"][:4] for a in articles) == ["【更正】", "【续报】", "【续报】"]
+        assert not any(a.get("is_deleted") for a in articles)
+
+        clock.advance(minutes=30)
+        cancel = cancel_incident(app, first.incident_key,
+                                 UrgentCancel(reason="经核实，系燃气管道爆裂，此前“爆炸”表述不准确，"
+                                              "以新发布信息为准。"), actor="staff:sun")
+        _drain(app, cancel.release_id)
+
+        page = next(site.rglob("urgent-20261202-0940.html")).read_text(encoding="utf-8")
+        assert "燃气管道爆裂" in page and "T2航站楼出发层发生爆炸" not in page
+        assert _weibo(app)["posts"][0]["deleted"]
+        assert all(a.get("is_deleted") for a in _wechat_articles(app))
+        assert _wechat_mass_status(app) == "DELETE"
+        with store.read() as session:
+            deliveries = list(session.execute(select(Delivery)).scalars())
+        sends = [d for d in deliveries if d.action == "send"]
+        assert {d.state for d in sends} == {"retracted"}, [(d.channel, d.state) for d in sends]
+        assert {d.state for d in deliveries if d.action == "retract"} == {"published"}
+        assert len([d for d in deliveries if d.action == "retract"]) == 1 + 4 + 1  # portal,
+        # WeChat's four posts, Weibo's first report (its comments go with it)
+
+        incident, rows = timeline(app, first.incident_key)
+        assert incident.status == "withdrawn"
+        assert [s.step for s in rows if s.channel == "weibo-main"] == [
+            "report", "update", "update", "correction", "withdrawal"]
+        assert {s.actor for s in rows if s.step == "withdrawal"} == {"staff:sun"}
+        assert all(s.to_public_seconds is not None for s in rows)
+        _check_cap_documents(site)
+    finally:
+        app.close()
+
+
+def _check_cap_documents(site: Path) -> None:
+    """The portal holds one CAP document per step, each valid against the CAP 1.2 schema;
+    each Update references every earlier one, the Cancel all four, as sender,id,sent."""
+    feed = ElementTree.parse(site / "cap" / "feed.atom").getroot()  # noqa: S314 - our own
+    links = [link.get("href") for link in feed.iter(f"{ATOM}link")
+             if link.get("type") == "application/cap+xml"]
+    assert len(links) == 5
+    documents = sorted((site / "cap").glob("*.xml"))
+    assert len(documents) == 5
+    parsed = []
+    for path in documents:
+        xml = path.read_text(encoding="utf-8")
+        validate(xml)
+        root = ElementTree.fromstring(xml)  # noqa: S314 - our own, schema-checked
+        parsed.append({child.tag.removeprefix(CAP): (child.text or "") for child in root})
+    parsed.sort(key=lambda doc: doc["sent"])
+    assert [d["msgType"] for d in parsed] == ["Alert", "Update", "Update", "Update", "Cancel"]
+    triples = [f"{d['sender']},{d['identifier']},{d['sent']}" for d in parsed]
+    for index, doc in enumerate(parsed):
+        assert doc.get("references", "").split() == triples[:index]
+        assert doc["status"] == "Actual" and doc["sent"].endswith("+08:00")
+        assert doc["incidents"] == parsed[0]["incidents"]
+    assert "燃气管道爆裂" in parsed[-1]["note"]
+
+
+def test_exercise_goes_to_the_emulators_and_is_marked(tmp_path: Path) -> None:
+    """An Exercise in a live bot (no credentials set) goes only to the emulators and a drill
+    folder, never to the public site, and is marked as a drill on every channel."""
+    config = copy_project(tmp_path / "project")
+    store = Store(f"sqlite:///{tmp_path / 'publisher.db'}")
+    app = App(loaded=config_module.load(config), store=store, clock=ManualClock(START),
+              environ={})  # live: without a drill, WeChat and Weibo would need secrets
+    try:
+        opened = open_incident(app, UrgentPost(
+            title="地铁1号线某站火灾应急演练", facts="演练：9时40分，某站站台层模拟起火。",
+            area="地铁1号线某站", status="Exercise"), actor="staff:zhao")
+        _drain(app, opened.release_id)
+        update = update_incident(app, opened.incident_key, UrgentUpdate(facts="演练：人员已疏散。"),
+                                 actor="staff:zhao")
+        _drain(app, update.release_id)
+        with store.read() as session:
+            deliveries = list(session.execute(select(Delivery)).scalars())
+        assert deliveries and all(d.drill and d.state == "published" for d in deliveries), \
+            [(d.channel, d.state, d.last_error) for d in deliveries]
+        assert not (tmp_path / "project" / "var" / "site").exists()
+        drill_site = tmp_path / "project" / "var" / "drill" / "portal-main"
+        page = next(drill_site.rglob("urgent-20261202-0940.html")).read_text(encoding="utf-8")
+        assert "【演练】" in page and "人员已疏散" in page
+        documents = list((drill_site / "site" / "cap").glob("*.xml"))
+        assert len(documents) == 2
+        assert all("<status>Exercise</status>" in d.read_text(encoding="utf-8")
+                   for d in documents)
+        weibo = _weibo(app, drill=True)
+        assert weibo["posts"][0]["text"].startswith("【【演练】")
+        assert weibo["comments"][0]["text"].startswith("【演练】【续报】")
+    finally:
+        app.close()

@@ -1,0 +1,83 @@
+"""`publisher urgent` through its real entry point: report, update, correction, withdrawal."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from channels.webhook.sandbox import Sink
+from tests.test_cli import edit, env, publisher, shipped, sink, with_webhook
+
+__all__ = ["env", "shipped", "sink"]  # fixtures used below
+pytestmark = pytest.mark.slow
+
+
+def _urgent_project(shipped: Path, sink: Sink) -> Path:
+    """The shipped project with the portal and a webhook (to the sink) as urgent channels."""
+    with_webhook(shipped, sink.url)
+    edit(shipped, "channels: [portal-main, wechat-main, weibo-main]   #",
+         "channels: [portal-main, hook-main]   #")
+    folder = shipped.parent / "templates" / "_urgent"
+    assert (folder / "webhook.txt.j2").is_file()
+    shutil.rmtree(shipped.parent / "var", ignore_errors=True)
+    return shipped
+
+
+def test_incident_steps_from_the_command_line(shipped: Path, env: dict[str, str],
+                                              sink: Sink) -> None:
+    """A report, an update, a correction and a withdrawal from the CLI reach the portal (page,
+    timeline, withdrawal notice) and the webhook (new posts, then a notice), and
+    `incident show` lists every step with its actor."""
+    config = _urgent_project(shipped, sink)
+    opened = publisher(config, env, "urgent", "--title", "某路段路面塌陷", "--facts",
+                       "今日8时，某路段路面塌陷，暂无人员伤亡。", "--area", "某区某路", "--yes")
+    assert opened.returncode == 0, opened.stderr
+    key = next(line.split()[3] for line in opened.stdout.splitlines()
+               if line.startswith("事件 / incident:"))
+    assert "hook-main" in opened.stdout and "portal-main" in opened.stdout
+    update = publisher(config, env, "urgent", "--update", key, "--facts", "交通已分流。", "--yes")
+    assert update.returncode == 0, update.stderr
+    assert "portal-main [follow_up]" in update.stdout and "hook-main [send]" in update.stdout
+    corrected = publisher(config, env, "urgent", "--update", key, "--facts", "塌陷面积约10平方米。",
+                          "--correction", "此前“20平方米”有误", "--yes")
+    assert corrected.returncode == 0, corrected.stderr
+    cancelled = publisher(config, env, "urgent", "--cancel", key, "--reason", "信息重复发布",
+                          "--yes")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "portal-main [retract]" in cancelled.stdout
+
+    page = next((config.parent / "var" / "site").rglob("urgent-*.html")).read_text(
+        encoding="utf-8")
+    assert "信息重复发布" in page and "交通已分流" not in page
+    titles = [post["title"] for post in sink.state.posts]
+    assert [t[:4] for t in titles] == ["某路段路", "【续报】", "【更正】", "【撤回】"], titles
+
+    shown = publisher(config, env, "incident", "show", key, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["incident"]["status"] == "withdrawn"
+    assert [(s["step"], s["channel"], s["action"], s["state"]) for s in data["steps"]] == [
+        ("report", "hook-main", "send", "published"),
+        ("report", "portal-main", "send", "retracted"),
+        ("update", "hook-main", "send", "published"),
+        ("update", "portal-main", "follow_up", "published"),
+        ("correction", "hook-main", "send", "published"),
+        ("correction", "portal-main", "follow_up", "published"),
+        ("withdrawal", "hook-main", "send", "published"),
+        ("withdrawal", "portal-main", "retract", "published")]
+    assert {s["actor"] for s in data["steps"]} == {"staff:wang"}
+
+
+def test_bad_steps_are_refused_and_named(shipped: Path, env: dict[str, str], sink: Sink) -> None:
+    """An unknown incident, or --correction without --update, exits 2 naming the problem and
+    records nothing."""
+    config = _urgent_project(shipped, sink)
+    missing = publisher(config, env, "urgent", "--update", "incident-19990101-000000",
+                        "--facts", "x", "--yes")
+    assert missing.returncode == 2 and "incident-19990101-000000" in missing.stderr
+    stray = publisher(config, env, "urgent", "--correction", "x", "--yes")
+    assert stray.returncode == 2 and "--correction" in stray.stderr
+    assert not sink.state.posts
