@@ -11,7 +11,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.base import ChannelError, ContentRejected, Message, Payload, idempotency_key
+from channels.base import (
+    Attachment,
+    ChannelError,
+    ContentRejected,
+    Message,
+    Payload,
+    idempotency_key,
+)
 from publisher import audit
 from publisher.app import App
 from publisher.config import ReleaseDefinition
@@ -168,7 +175,7 @@ def prepare_channels(app: App, names: list[str], folder: str, context: dict[str,
 
 def prepare_one(app: App, name: str, folder: str, context: dict[str, Any], *, key: str,
                 definition_id: str, due_at: datetime, urgent: bool, follow_up: bool = False,
-                drill: bool = False) -> Payload:
+                drill: bool = False, attachments: tuple[Attachment, ...] = ()) -> Payload:
     """Render ``folder``'s template for channel ``name`` and let the channel prepare it (as a
     follow-up to an earlier post when ``follow_up``); raises RenderError or ChannelError."""
     release_ctx = context["release"]
@@ -182,6 +189,7 @@ def prepare_one(app: App, name: str, folder: str, context: dict[str, Any], *, ke
         body=body,
         body_format=channel.body_format,
         metadata=_metadata(release_ctx, key),
+        attachments=attachments,
         urgent=urgent,
         published_at=due_at,
     )

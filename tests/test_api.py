@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -217,7 +218,7 @@ def test_admin_may_post_too(api: Api) -> None:
         assert session.execute(select(Incident.opened_by)).scalar_one() == "api:desk-admin"
 
 
-BIG = {**POST, "facts": "某" * 30000}  # 90 KB of UTF-8: over the 64 KiB limit
+BIG = {**POST, "facts": "某" * 3_000_000}  # 9 MB of UTF-8: over the 8 MiB limit of a post
 
 BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("missing fields", {"json": {"title": "某事"}}, 422, "invalid_request"),
@@ -273,6 +274,23 @@ def test_bad_request_publishes_nothing(api: Api, case: str, request_kwargs: dict
         assert response.headers["WWW-Authenticate"].startswith('Bearer realm="publisher"')
     assert _counts(api.app) == (0, 0, 0)
     assert api.wakes == []
+
+
+def test_post_with_a_picture(api: Api) -> None:
+    """A first report may carry a Base64 picture: it is kept for every attempt and travels
+    as the deliveries' attachment; bytes that are not the declared type answer 422."""
+    jpeg = (ROOT / "templates" / "_layouts" / "wechat-cover.jpg").read_bytes()
+    picture = {"name": "现场.jpg", "content_type": "image/jpeg",
+               "data_base64": base64.b64encode(jpeg).decode()}
+    response = api.post({**POST, "picture": picture})
+    assert response.status_code == 201, response.text
+    key = response.json()["incident"]
+    stored = api.app.loaded.resolve("var/urgent") / key / "现场.jpg"
+    assert stored.read_bytes() == jpeg
+    before = _counts(api.app)
+    wrong = api.post({**POST, "picture": {**picture, "content_type": "image/png"}})
+    assert wrong.status_code == 422 and "image/png" in wrong.text
+    assert _counts(api.app) == before
 
 
 def test_validation_lists_each_field(api: Api) -> None:

@@ -3,12 +3,15 @@ updates, a correction and a withdrawal, with each channel's final state and the 
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import pytest
 import requests
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from publisher import config as config_module
@@ -20,6 +23,7 @@ from publisher.store import Store
 from publisher.store.models import Delivery
 from publisher.urgent import (
     UrgentCancel,
+    UrgentPicture,
     UrgentPost,
     UrgentUpdate,
     cancel_incident,
@@ -207,3 +211,46 @@ def test_exercise_goes_to_the_emulators_and_is_marked(tmp_path: Path) -> None:
         assert weibo["comments"][0]["text"].startswith("【演练】【续报】")
     finally:
         app.close()
+
+
+def test_first_report_with_a_picture(tmp_path: Path) -> None:
+    """A picture travels with the first report: shown on the portal page from the page's own
+    files, posted with the Weibo status, and uploaded into the WeChat article."""
+    config = copy_project(tmp_path / "project")
+    store = Store(f"sqlite:///{tmp_path / 'publisher.db'}")
+    app = App(loaded=config_module.load(config), store=store, clock=ManualClock(START),
+              sandbox=True)
+    photo = tmp_path / "project" / "templates" / "_layouts" / "wechat-cover.jpg"
+    try:
+        opened = open_incident(app, UrgentPost(
+            title="某隧道发生交通事故", facts="今日9时40分，某隧道内两车相撞，隧道暂时封闭。",
+            area="某隧道", picture=UrgentPicture.from_file(photo)), actor="staff:zhao")
+        _drain(app, opened.release_id)
+        site = tmp_path / "project" / "var" / "site"
+        page = next(site.rglob("urgent-20261202-0940.html"))
+        assert '<img src="urgent-20261202-0940.files/wechat-cover.jpg"' in page.read_text(
+            encoding="utf-8")
+        assert (page.parent / "urgent-20261202-0940.files" / "wechat-cover.jpg").read_bytes() \
+            == photo.read_bytes()
+        assert _weibo(app)["posts"][0]["picture_bytes"] == photo.stat().st_size
+        with store.read() as session:
+            wechat = session.execute(select(Delivery).where(
+                Delivery.channel == "wechat-main")).scalar_one()
+        assert wechat.state == "published"
+        assert list(wechat.payload["data"]["images"]) == ["wechat-cover.jpg"]
+        base = app.channel("wechat-main").settings.base_url.rstrip("/")
+        calls = requests.get(f"{base}/_sandbox/stats", timeout=5).json()["calls"]
+        assert any("uploadimg" in name for name in calls), calls
+    finally:
+        app.close()
+
+
+def test_unusable_picture_is_refused_before_anything_is_kept(tmp_path: Path) -> None:
+    """A picture whose bytes are not what its type says is refused, naming the problem."""
+    with pytest.raises(ValidationError, match="not a image/png picture"):
+        UrgentPicture(name="scene.png", content_type="image/png",
+                      data_base64=base64.b64encode(b"GIF89a....").decode())
+    text = tmp_path / "notes.txt"
+    text.write_text("x", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"notes\.txt: only \.jpg"):
+        UrgentPicture.from_file(text)

@@ -17,6 +17,7 @@ from publisher.urgent import (
     IncidentNotFound,
     Step,
     UrgentCancel,
+    UrgentPicture,
     UrgentPost,
     UrgentRejected,
     UrgentUpdate,
@@ -53,6 +54,8 @@ def urgent(
                                            "should do"),
     channel: list[str] = typer.Option([], "--channel", help="渠道（默认全部）/ channel (default: "
                                       "every urgent channel)"),
+    picture: Path | None = typer.Option(None, "--picture", help="配图（JPEG/PNG/GIF，5 MB 以内）/ "
+                                        "a picture for the first report (JPEG/PNG/GIF, 5 MB)"),
     status: str = typer.Option("Actual", "--status", help="Actual，或演练 Exercise / Test"),
     update: str | None = typer.Option(None, "--update", metavar="INCIDENT",
                                       help="续报或更正此事件 / post an update to this incident"),
@@ -74,6 +77,8 @@ def urgent(
         raise fail("--update 与 --cancel 只能选一个 / give --update or --cancel, not both", 2)
     if correction and not update:
         raise fail("--correction 需与 --update 同用 / --correction goes with --update", 2)
+    if picture and (update or cancel):
+        raise fail("--picture 只用于首报 / --picture goes with a first report", 2)
     if reason and not cancel:
         raise fail("--reason 需与 --cancel 同用 / --reason goes with --cancel", 2)
     app = open_app(config, sandbox=sandbox)
@@ -95,7 +100,8 @@ def urgent(
                               facts=facts or typer.prompt("事实 / facts"),
                               area=area or typer.prompt("地点 / area"),
                               severity=severity or "Severe", instruction=instruction,
-                              channels=channel or None, status=status)
+                              channels=channel or None, status=status,
+                              picture=UrgentPicture.from_file(picture) if picture else None)
             _context, payloads, skipped = prepare(app, step, app.clock.now())
             previews = list(payloads.items())
             for name in skipped:
@@ -103,7 +109,7 @@ def urgent(
     except ValidationError as exc:
         raise fail("\n".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in exc.errors(include_url=False)), 2) from None
-    except IncidentNotFound as exc:
+    except (IncidentNotFound, ValueError) as exc:  # ValueError: the picture file
         raise fail(str(exc), 2) from None
     except UrgentRejected as exc:
         raise fail(str(exc), 1) from None

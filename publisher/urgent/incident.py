@@ -7,17 +7,21 @@ go out on one channel records nothing anywhere.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from channels import registry
-from channels.base import Channel, ChannelError, ContentRejected, Payload
+from channels.base import Attachment, Channel, ChannelError, ContentRejected, Payload
 from channels.portal.catalogue import format_index_number
 from publisher import audit
 from publisher.app import App
@@ -37,6 +41,7 @@ from publisher.urgent.post import (
 )
 
 DEFINITION = "urgent"
+PICTURE_DIR = "var/urgent"  # <incident key>/<picture>: read by every attempt, in any process
 LIVE = ("pending", "sending", "retry_wait", "queued", "published")  # may still be public
 NOT_YET = ("pending", "retry_wait")  # nothing has left for these: a withdrawal stops them
 TITLE_MARK = {"report": "", "update": "【续报】", "correction": "【更正】", "withdrawal": "【撤回】"}
@@ -120,6 +125,7 @@ def _context(app: App, section: UrgentConfig, *, key: str, incident_key: str,
             "urgent": True, "document_number": None, "slug": slug,
         },
         "urgent": {"facts": None, "instruction": None, "correction": None, "reason": None,
+                   "picture": None,
                    **fields,
                    "title": shown, "msg_type": MSG_TYPE[step], "step": step, "drill": drill,
                    "sent": local},
@@ -131,7 +137,8 @@ def _context(app: App, section: UrgentConfig, *, key: str, incident_key: str,
 
 
 def _prepare(app: App, plan: list[Planned], context: dict[str, Any], *, key: str,
-             now: datetime, drill: bool) -> list[tuple[Planned, Payload]]:
+             now: datetime, drill: bool, attachments: tuple[Attachment, ...] = ()
+             ) -> list[tuple[Planned, Payload]]:
     """Prepare every planned delivery; UrgentRejected lists every channel's problem."""
     problems: list[str] = []
     prepared = []
@@ -139,7 +146,8 @@ def _prepare(app: App, plan: list[Planned], context: dict[str, Any], *, key: str
         try:
             payload = prepare_one(app, item.channel, item.folder, context, key=key,
                                   definition_id=DEFINITION, due_at=now, urgent=True,
-                                  follow_up=item.action == "follow_up", drill=drill)
+                                  follow_up=item.action == "follow_up", drill=drill,
+                                  attachments=attachments if item.action == "send" else ())
         except ContentRejected as exc:
             problems.append(f"{item.channel}: {exc} (field {exc.field}, limit {exc.limit})")
         except (RenderError, ChannelError) as exc:
@@ -183,19 +191,40 @@ def _check_channels(app: App, names: list[str]) -> tuple[list[str], list[str]]:
 # --------------------------------------------------------------------------- the first report
 
 
+def _fields(post: UrgentPost, key: str) -> dict[str, Any]:
+    """The post's fields for the templates; the picture as its name and its portal address."""
+    fields = post.model_dump(exclude={"channels", "picture"})
+    fields["picture"] = None if post.picture is None else {
+        "name": post.picture.name, "content_type": post.picture.content_type,
+        "href": f"{slug_of(key)}.files/{quote(post.picture.name)}"}
+    return fields
+
+
+def _store_picture(post: UrgentPost, folder: Path) -> tuple[Attachment, ...]:
+    """Write the post's picture where every later attempt (any process) can read it."""
+    if post.picture is None:
+        return ()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / post.picture.name
+    path.write_bytes(post.picture.data)
+    return (Attachment(post.picture.name, post.picture.content_type, path),)
+
+
 def prepare(app: App, post: UrgentPost, now: datetime, *, number: str | None = None
             ) -> tuple[dict[str, Any], dict[str, Payload], list[str]]:
-    """Render and prepare the first report for each channel (a preview when ``number`` is
-    None): the context, the payloads by channel, and the disabled channels skipped."""
+    """Render and prepare the first report for each channel (a preview: nothing is kept):
+    the context, the payloads by channel, and the disabled channels skipped."""
     section = urgent_config(app)
     names, skipped = _check_channels(app, post.channels or section.channels)
     incident_key, key = _keys(app, now, lambda _i, _r: False)
     context = _context(
         app, section, key=key, incident_key=incident_key, incident_title=post.title,
         title=post.title, number=number or format_index_number(section.organ_code, now.year, 1),
-        now=now, step="report", fields=post.model_dump(exclude={"channels"}), drill=post.drill)
+        now=now, step="report", fields=_fields(post, key), drill=post.drill)
     plan = [Planned(n, "send", None, section.templates) for n in names]
-    prepared = _prepare(app, plan, context, key=key, now=now, drill=post.drill)
+    with tempfile.TemporaryDirectory(prefix="urgent-preview-") as folder:
+        prepared = _prepare(app, plan, context, key=key, now=now, drill=post.drill,
+                            attachments=_store_picture(post, Path(folder)))
     return context, {item.channel: payload for item, payload in prepared}, skipped
 
 
@@ -216,9 +245,15 @@ def _open(app: App, post: UrgentPost, actor: str) -> UrgentOutcome:
         context = _context(
             app, section, key=key, incident_key=incident_key, incident_title=post.title,
             title=post.title, number=number, now=now, step="report",
-            fields=post.model_dump(exclude={"channels"}), drill=post.drill)
+            fields=_fields(post, key), drill=post.drill)
         plan = [Planned(n, "send", None, section.templates) for n in names]
-        prepared = _prepare(app, plan, context, key=key, now=now, drill=post.drill)
+        folder = app.loaded.resolve(PICTURE_DIR) / incident_key
+        try:
+            prepared = _prepare(app, plan, context, key=key, now=now, drill=post.drill,
+                                attachments=_store_picture(post, folder))
+        except UrgentRejected:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         cap, prepared = _with_cap(app, section, prepared, key=key, incident_key=incident_key,
                                   now=now, status=post.status, msg_type="Alert",
                                   context=context, earlier=[])
@@ -236,7 +271,8 @@ def _open(app: App, post: UrgentPost, actor: str) -> UrgentOutcome:
                           actor=actor, skipped=skipped,
                           details={"area": post.area, "severity": post.severity,
                                    "status": post.status, "category": post.category,
-                                   "event": post.event, "cap": cap})
+                                   "event": post.event, "cap": cap,
+                                   "picture": post.picture.name if post.picture else None})
     return UrgentOutcome(incident_key, release.id, key, tuple(sorted(names)), tuple(skipped),
                          "Alert")
 

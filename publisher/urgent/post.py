@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 DRILL_STATUSES = ("Exercise", "Test")
 Severity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
@@ -24,6 +27,58 @@ class _Step(BaseModel):
         return value
 
 
+MAX_PICTURE_BYTES = 5 * 1024 * 1024  # Weibo's limit, the tightest of the channels
+PICTURE_MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",),
+                 "image/gif": (b"GIF87a", b"GIF89a")}
+PICTURE_SUFFIXES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+                    ".gif": "image/gif"}
+
+
+class UrgentPicture(BaseModel):
+    """A picture for the first report (a scene photo, a map), at most 5 MB: JPEG, PNG or GIF."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=5, max_length=100, pattern=r"^\w[\w\-. ]*\.(jpe?g|png|gif)$",
+                      description="文件名 / a plain file name, e.g. scene.jpg")
+    content_type: Literal["image/jpeg", "image/png", "image/gif"]
+    data_base64: str = Field(repr=False, description="图片内容，Base64 / the bytes, Base64")
+    _data: bytes = PrivateAttr(default=b"")
+
+    @model_validator(mode="after")
+    def _decode(self) -> UrgentPicture:
+        try:
+            data = base64.b64decode(self.data_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("data_base64 is not valid Base64") from None
+        if not data:
+            raise ValueError("the picture is empty")
+        if len(data) > MAX_PICTURE_BYTES:
+            raise ValueError(f"the picture is {len(data)} bytes; at most {MAX_PICTURE_BYTES} "
+                             "(5 MB)")
+        if not data.startswith(PICTURE_MAGIC[self.content_type]):
+            raise ValueError(f"the bytes are not a {self.content_type} picture")
+        self._data = data
+        return self
+
+    @property
+    def data(self) -> bytes:
+        return self._data
+
+    @classmethod
+    def from_file(cls, path: Path) -> UrgentPicture:
+        """Read a picture file; ValueError names the file when it cannot be used."""
+        content_type = PICTURE_SUFFIXES.get(path.suffix.lower())
+        if content_type is None:
+            raise ValueError(f"{path}: only .jpg, .jpeg, .png or .gif pictures")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"{path}: {exc.strerror or exc}") from None
+        return cls(name=path.name, content_type=content_type,
+                   data_base64=base64.b64encode(data).decode("ascii"))
+
+
 class UrgentPost(_Step):
     """The first report (CAP Alert): facts first, causes carefully."""
 
@@ -35,6 +90,7 @@ class UrgentPost(_Step):
                                     description="公众提示 / what people should do")
     channels: list[str] | None = Field(None, description="默认：全部紧急渠道 / default: every "
                                                          "urgent channel")
+    picture: UrgentPicture | None = Field(None, description="配图（可选）/ an optional picture")
     category: Category = Field("Safety", description="CAP 类别 / CAP category (Geo, Met, "
                                                      "Safety, Fire, Health, Transport, Infra, "
                                                      "CBRNE…)")

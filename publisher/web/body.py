@@ -13,14 +13,15 @@ from pydantic import BaseModel, ValidationError
 from publisher.web.error import ApiError
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_PICTURE_BODY_BYTES = 8 * 1024 * 1024  # a 5 MB picture in Base64, with the text
 M = TypeVar("M", bound=BaseModel)
 
 # models read by json_body, added to the OpenAPI components (see api.PublisherApi.openapi)
 BODY_MODELS: dict[str, type[BaseModel]] = {}
 
 
-def _too_large() -> ApiError:
-    limit = MAX_BODY_BYTES // 1024
+def _too_large(limit_bytes: int) -> ApiError:
+    limit = limit_bytes // 1024
     return ApiError(413, "payload_too_large", f"请求体超过 {limit} KiB，未发布任何内容",
                     f"the request body exceeds {limit} KiB; nothing was published")
 
@@ -44,13 +45,13 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
     _check_type(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-        raise _too_large()
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large()
+            raise _too_large(limit)
         chunks.append(chunk)
     try:
         return json.loads(b"".join(chunks).decode("utf-8-sig"))
@@ -63,13 +64,13 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
                        f"the request body is not valid UTF-8 JSON{where_en}") from None
 
 
-def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+def json_body(model: type[M], limit: int = MAX_BODY_BYTES) -> Callable[[Request], Awaitable[M]]:
     """A dependency reading the body as ``model`` (after the dependencies declared before it,
     so authentication comes first); invalid fields answer 422 naming each one."""
     BODY_MODELS[model.__name__] = model
 
     async def parse(request: Request) -> M:
-        data = await read_json(request)
+        data = await read_json(request, limit)
         try:
             return model.model_validate(data)
         except ValidationError as exc:

@@ -25,7 +25,7 @@ from publisher.urgent import (
     update_incident,
 )
 from publisher.web.auth import current_app, require
-from publisher.web.body import json_body, request_body
+from publisher.web.body import MAX_PICTURE_BODY_BYTES, json_body, request_body
 from publisher.web.error import ApiError, ErrorBody, Problem
 from publisher.web.token import (
     INCIDENT_READ,
@@ -49,7 +49,8 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("JSON 格式错误 / malformed JSON"),
-    413: _error("请求体超过 64 KiB / body over 64 KiB"),
+    413: _error("请求体过大（首报连配图 8 MiB，其余 64 KiB）/ body too large (a first report "
+                "with its picture 8 MiB, other calls 64 KiB)"),
     415: _error("不是 application/json / not application/json"),
     422: _error("字段缺失或无效，或渠道拒收内容；未发布任何内容 / missing or invalid fields, or "
                 "a channel refuses the content; nothing was published"),
@@ -160,7 +161,7 @@ def post_urgent(
     response: Response,
     app: AppDep,
     caller: Annotated[TokenInfo, Depends(require(URGENT_POST))],
-    post: Annotated[UrgentPost, Depends(json_body(UrgentPost))],
+    post: Annotated[UrgentPost, Depends(json_body(UrgentPost, MAX_PICTURE_BODY_BYTES))],
 ) -> UrgentAccepted:
     try:
         outcome = open_incident(app, post, actor=caller.actor)
