@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import textwrap
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from publisher.store import Store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.browser"]  # the page and browser fixtures of the console's browser tests
 PG_ADMIN = os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -160,3 +161,13 @@ def app(project: Path, store: Store, clock: ManualClock) -> Iterator[App]:
     loaded = config_module.load(project / "schedules.yaml")
     yield App(loaded=loaded, store=store, clock=clock)
     MemoryStore.reset()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the test item, so fixtures can tell a failed test (the
+    browser fixture then keeps a screenshot)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
