@@ -34,6 +34,7 @@ from publisher.logs import bound, get_logger, redact
 from publisher.process import holder_dead, holder_id
 from publisher.retry import in_claim, next_attempt_at
 from publisher.store.models import Attempt, Delivery, Release
+from publisher.web.metrics import observe_attempt
 
 log = get_logger(__name__)
 
@@ -88,6 +89,13 @@ def _urgent_first() -> ColumnElement[bool]:
     return or_(Delivery.urgent.is_(True), ~outstanding)
 
 
+def _release_active() -> ColumnElement[bool]:
+    """A delivery may be claimed only while its release is active: one awaiting approval,
+    rejected or held never sends. Part of the conditional claim, so an approval, a rejection
+    or a hold cannot be raced past."""
+    return exists().where(Release.id == Delivery.release_id, Release.state == "active")
+
+
 class Dispatcher:
     """Moves deliveries from due to a final state; safe to run beside other dispatchers."""
 
@@ -117,7 +125,7 @@ class Dispatcher:
             select(Delivery.id, Delivery.channel, Delivery.urgent)
             .where(Delivery.state.in_(DUE_STATES),
                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                   _urgent_first())
+                   _urgent_first(), _release_active())
             .order_by(Delivery.urgent.desc(), Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
         )
@@ -157,7 +165,8 @@ class Dispatcher:
             self.app.clock.sleep(max((waiting - self.app.clock.now()).total_seconds(), 0.05))
 
     def _next_wait(self, release_id: int | None) -> datetime | None:
-        query = select(Delivery.next_attempt_at).where(Delivery.state.in_(DUE_STATES))
+        query = select(Delivery.next_attempt_at).where(Delivery.state.in_(DUE_STATES),
+                                                       _release_active())
         if release_id is not None:
             query = query.where(Delivery.release_id == release_id)
         with self.app.store.read() as session:
@@ -178,7 +187,7 @@ class Dispatcher:
                 update(Delivery)
                 .where(Delivery.id == delivery_id, Delivery.state.in_(DUE_STATES),
                        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                       _urgent_first())
+                       _urgent_first(), _release_active())
                 .values(state="sending", claims=Delivery.claims + 1, claimed_by=self.worker,
                         claimed_at=now, updated_at=now)
                 .execution_options(synchronize_session=False)
@@ -320,6 +329,7 @@ class Dispatcher:
             raise
         finally:
             duration_ms = int((time.perf_counter() - t0) * 1000)
+            observe_attempt(delivery, outcome, time.perf_counter() - t0, self.app.clock.now())
             with self.app.store.write() as session:
                 session.add(Attempt(delivery_id=delivery.id, number=number, started_at=started,
                                     duration_ms=duration_ms, outcome=outcome, error=error,

@@ -248,7 +248,7 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
     now = app.clock.now()
     with app.store.read() as session:
         existing = session.execute(select(Release).where(Release.key == key)).scalar_one_or_none()
-        if existing is not None and existing.state != "held":
+        if existing is not None and _settled(existing):
             return Outcome(existing.id, key, existing.state, False)
     period, tables, problems = _read_data(app, definition, due_at, data)
     if not problems:
@@ -256,7 +256,7 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
             with app.store.write() as session:
                 existing = session.execute(
                     select(Release).where(Release.key == key)).scalar_one_or_none()
-                if existing is not None and existing.state != "held":
+                if existing is not None and _settled(existing):
                     return Outcome(existing.id, key, existing.state, False)
                 year = due_at.astimezone(app.loaded.zone).year
                 paired = interpretation_key(key) if definition.interpretation else None
@@ -281,14 +281,20 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
                     release = _record(session, app, definition_id, part_key, due_at, now, actor,
                                       origin, prepared, row, number)
                     if part_key == key:
-                        release_id = release.id
+                        release_id, state = release.id, release.state
         except ReleaseProblems as exc:  # the transaction rolled back: no serial, no rows
             problems = exc.problems
         else:
             log.info("release.created", release_id=release_id, key=key,
                      channels=sorted(prepared.payloads), skipped=prepared.skipped)
-            return Outcome(release_id, key, "active", True)
+            return Outcome(release_id, key, state, True)
     return _hold(app, definition_id, key, due_at, now, actor, origin, problems)
+
+
+def _settled(existing: Release) -> bool:
+    """Whether an existing release stands as it is: only one held for its content or data is
+    rendered again (one held unapproved has deliveries, failed: trigger it anew instead)."""
+    return existing.state != "held" or bool((existing.hold_reason or {}).get("unapproved"))
 
 
 def _read_data(app: App, definition: ReleaseDefinition, due_at: datetime,
@@ -329,6 +335,10 @@ def _record(session: Session, app: App, definition_id: str, key: str, due_at: da
                  details={"release_id": release.id, "origin": origin, "title": prepared.title,
                           "channels": sorted(prepared.payloads), **details})
     record_deliveries(session, release, prepared.payloads, actor=actor, now=now)
+    if app.loaded.config.releases[definition_id].review == "required":
+        from publisher import review  # never "active" before an approver says so
+
+        review.await_approval(session, app, release, actor=actor, now=now)
     return release
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from publisher import audit, credential, release
+from publisher import audit, credential, release, review
 from publisher.alert import alert
 from publisher.app import App
 from publisher.cron import cron_trigger
@@ -29,6 +31,9 @@ LEASE_NAME = "scheduler"
 LEASE_SECONDS = 60.0
 ACTOR = "scheduler"
 CREDENTIAL_CHECK_HOUR = 9  # local time of the daily look at credentials that need a person
+REVIEW_SWEEP_SECONDS = 60  # how often releases still awaiting approval at their due time are held
+MISSED_UNREVIEWED = ("错过审核时间：到发布时间仍未生成待审核稿 / missed: not rendered for review "
+                     "before its due time")
 
 
 def _lease_expired(lease: Lease, now: datetime) -> bool:
@@ -94,6 +99,34 @@ def fire_times(trigger: CronTrigger, after: datetime, until: datetime) -> list[d
     return times
 
 
+def _shift(when: datetime, delta: timedelta) -> datetime:
+    """``when + delta`` in absolute time, kept in ``when``'s zone (right across DST changes)."""
+    return (when.astimezone(UTC) + delta).astimezone(when.tzinfo)
+
+
+class LeadTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
+    """Fires ``lead`` before each fire time of ``due``: when a release that needs review is
+    rendered, so an approver has the lead to approve it before it falls due."""
+
+    __slots__ = ("due", "lead")
+
+    def __init__(self, due: CronTrigger, lead: timedelta) -> None:
+        self.due = due
+        self.lead = lead
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime
+                           ) -> datetime | None:
+        previous = _shift(previous_fire_time, self.lead) if previous_fire_time else None
+        due = self.due.get_next_fire_time(previous, _shift(now, self.lead))
+        return _shift(due, -self.lead) if due is not None else None
+
+    def __str__(self) -> str:
+        return f"{self.due} - {self.lead}"
+
+    def __repr__(self) -> str:
+        return f"<LeadTrigger ({self.due!r}, lead={self.lead})>"
+
+
 class Scheduler:
     """Turns cron definitions into releases; only the lease holder runs."""
 
@@ -122,10 +155,23 @@ class Scheduler:
         aps = BackgroundScheduler(timezone=self.app.loaded.zone, job_defaults={
             "coalesce": True, "max_instances": 1})
         for definition_id, trigger in self.triggers().items():
+            if review.required(self.app, definition_id):  # rendered ahead, held if unapproved
+                lead = review.lead(self.app, definition_id)
+                aps.add_job(self.fire_review, trigger=LeadTrigger(trigger, lead),
+                            args=[definition_id], id=definition_id, name=definition_id,
+                            misfire_grace_time=int(lead.total_seconds()), coalesce=True,
+                            max_instances=1, replace_existing=True)
+                aps.add_job(self.hold_unapproved, trigger=trigger, id=f"review:{definition_id}",
+                            name=f"review:{definition_id}", misfire_grace_time=6 * 3600,
+                            coalesce=True, max_instances=1, replace_existing=True)
+                continue
             grace = self.app.loaded.misfire_grace_minutes(definition_id) * 60
             aps.add_job(self.fire, trigger=trigger, args=[definition_id], id=definition_id,
                         name=definition_id, misfire_grace_time=grace, coalesce=True,
                         max_instances=1, replace_existing=True)
+        aps.add_job(self.hold_unapproved, trigger=IntervalTrigger(  # manual ones too
+            seconds=REVIEW_SWEEP_SECONDS, timezone=self.app.loaded.zone), id="review",
+            name="review", coalesce=True, max_instances=1)
         for name in gazette_channels(self.app):  # each gazette compiles on its publication days
             settings: Any = self.app.channel(name).settings
             hour, minute = settings.compile_at.split(":")
@@ -173,8 +219,12 @@ class Scheduler:
 
     def fire(self, definition_id: str, due_at: datetime | None = None, origin: str = "scheduled"
              ) -> None:
-        """Create the release that fell due (the latest fire time not after now)."""
+        """Create the release that fell due (the latest fire time not after now); for a
+        definition that needs review, the ones falling due within its lead instead."""
         now = self.app.clock.now()
+        if due_at is None and review.required(self.app, definition_id):
+            self.fire_review(definition_id, origin)
+            return
         if due_at is None:
             trigger = self.triggers()[definition_id]
             grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
@@ -194,6 +244,25 @@ class Scheduler:
         if self.on_release and outcome.state == "active":
             self.on_release(outcome.release_id)
 
+    def fire_review(self, definition_id: str, origin: str = "scheduled") -> list[datetime]:
+        """Render for review every release of ``definition_id`` due within its review lead
+        from now (awaiting approval); returns their due times."""
+        now = self.app.clock.now()
+        lead = review.lead(self.app, definition_id)
+        upcoming = fire_times(self.triggers()[definition_id], now,
+                              now + lead + timedelta(seconds=1))  # a fire a moment early
+        for due_at in upcoming:
+            self.fire(definition_id, due_at, origin=origin)
+        return upcoming
+
+    def hold_unapproved(self) -> list[str]:
+        """Hold the releases still awaiting approval at their due time (alerted)."""
+        try:
+            return review.hold_unapproved(self.app, actor=ACTOR)
+        except Exception:
+            log.exception("scheduler.review_check_failed")
+            return []
+
     def check_credentials(self) -> None:
         """Alert staff to Weibo authorisations that expire soon (at start, then daily)."""
         try:
@@ -203,8 +272,17 @@ class Scheduler:
 
     def _job_missed(self, event: JobExecutionEvent) -> None:
         """A run skipped while up (the process stalled past its grace) is recorded and alerted."""
-        if event.job_id in self.triggers():
-            self._record_missed(event.job_id, event.scheduled_run_time, self.app.clock.now())
+        if event.job_id not in self.triggers():
+            return
+        now = self.app.clock.now()
+        if review.required(self.app, event.job_id):  # the job that renders ahead of the due time
+            due_at = _shift(event.scheduled_run_time, review.lead(self.app, event.job_id))
+            if due_at > now:
+                self.fire(event.job_id, due_at, origin="catch-up")
+            else:
+                self._record_missed(event.job_id, due_at, now, MISSED_UNREVIEWED)
+            return
+        self._record_missed(event.job_id, event.scheduled_run_time, now)
 
     def compile_gazette(self, channel_name: str) -> None:
         """The scheduled compile of a gazette's next issue (nothing queued: nothing to do)."""
@@ -225,16 +303,32 @@ class Scheduler:
                  settled=settled)
 
     def catch_up(self, first_started: datetime) -> list[str]:
-        """Runs missed while down: the latest inside its grace runs once, older ones are missed."""
+        """Runs missed while down: the latest inside its grace runs once, older ones are missed.
+
+        A definition that needs review is rendered now for every run due within its lead; a
+        run whose due time passed unrendered is missed (no approver could have approved it),
+        and releases left awaiting approval past their due time are held.
+        """
         now = self.app.clock.now()
         actions: list[str] = []
         for definition_id, trigger in self.triggers().items():
+            query = select(Release.due_at).where(Release.definition_id == definition_id)
+            if review.required(self.app, definition_id):  # a manual one is due after the lead:
+                query = query.where(Release.origin != "manual")  # it covers no scheduled run
             with self.app.store.read() as session:
                 latest = session.execute(
-                    select(Release.due_at).where(Release.definition_id == definition_id)
-                    .order_by(Release.due_at.desc()).limit(1)).scalar_one_or_none()
+                    query.order_by(Release.due_at.desc()).limit(1)).scalar_one_or_none()
             after = max(first_started, latest) if latest else first_started
             due = fire_times(trigger, after, now)
+            if review.required(self.app, definition_id):
+                for missed in due:
+                    self._record_missed(definition_id, missed, now, MISSED_UNREVIEWED)
+                    actions.append(f"missed {definition_id} {missed.isoformat()}")
+                lead = review.lead(self.app, definition_id)
+                for upcoming in fire_times(trigger, max(after, now), now + lead):
+                    self.fire(definition_id, upcoming, origin="catch-up")
+                    actions.append(f"rendered for review {definition_id} {upcoming.isoformat()}")
+                continue
             if not due:
                 continue
             grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
@@ -245,9 +339,12 @@ class Scheduler:
             if run is not None:
                 self.fire(definition_id, run, origin="catch-up")
                 actions.append(f"ran {definition_id} {run.isoformat()}")
+        actions += [f"held unapproved {key}" for key in self.hold_unapproved()]
         return actions
 
-    def _record_missed(self, definition_id: str, due_at: datetime, now: datetime) -> None:
+    def _record_missed(self, definition_id: str, due_at: datetime, now: datetime,
+                       problem: str = "错过发布时间且超出宽限 / missed, past its grace period"
+                       ) -> None:
         key = release.occurrence_key(definition_id, due_at, self.app)
         details: dict[str, Any] = {"due_at": due_at.isoformat(),
                                    "grace_minutes": self.app.loaded.misfire_grace_minutes(
@@ -258,8 +355,7 @@ class Scheduler:
             session.add(Release(key=key, definition_id=definition_id, origin="scheduled",
                                 state="missed", due_at=due_at, created_at=now, deadline_at=now,
                                 urgent=False, actor=ACTOR, details=details,
-                                hold_reason={"problems": ["错过发布时间且超出宽限 / missed, "
-                                                          "past its grace period"]}))
+                                hold_reason={"problems": [problem]}))
             audit.append(session, at=now, actor=ACTOR, action="release.missed",
                          subject=f"release:{key}", details=details)
         alert(self.app, "release.missed", f"错过发布：{key}", f"missed release: {key}",

@@ -387,9 +387,10 @@ def test_bad_steps_publish_nothing(api: Api, path: str, body: dict[str, Any], ro
 
 
 def test_healthz_needs_no_token(api: Api) -> None:
-    """/healthz answers ok without a token."""
+    """/healthz answers ok, the database included, without a token."""
     response = requests.get(api.url("/healthz"), timeout=TIMEOUT_SECONDS)
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
 
 
 def test_openapi_documents_the_urgent_request(api: Api) -> None:
@@ -594,7 +595,7 @@ def test_run_serves_the_api_end_to_end(tmp_path: Path) -> None:
     def healthy() -> bool:
         assert bot.poll() is None, log.read_text(encoding="utf-8")
         try:
-            return requests.get(f"{base}/healthz", timeout=2).json() == {"status": "ok"}
+            return requests.get(f"{base}/healthz", timeout=2).json()["status"] == "ok"
         except requests.ConnectionError:
             return False
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bench.dispatch_throughput import main
+from bench.log_page import main as log_page_main
 from bench.urgent_latency import main as urgent_latency_main
 
 
@@ -48,3 +49,18 @@ def test_quick_urgent_latency_counts_each_channels_calls(capsys: pytest.CaptureF
     assert figures["critical_path_ms"] == 20 * len(wechat)
     # each emulator sleeps L per call, one after another: no post can beat its chain
     assert figures["measured_ms"] >= figures["critical_path_ms"] and figures["ratio"] >= 1
+
+
+def test_quick_log_page_bench_matches_its_direct_sql(capsys: pytest.CaptureFixture[str]) -> None:
+    """A --quick log-page run fills exactly the attempts asked for, and every timed page returns
+    the same rows as its own SQL run directly through sqlite3, in one statement."""
+    assert log_page_main(["--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True and result["problems"] == []
+    assert result["attempts"] == 20_000 and result["deliveries"] == 5_000
+    assert len(result["cases"]) >= 10
+    for case in result["cases"]:
+        assert case["rows"] > 0, case["case"]
+        assert case["function"]["median_ms"] > 0 and case["sql"]["median_ms"] > 0, case["case"]
+        assert case["plan"], case["case"]
+    assert result["export"]["rows"] > 0 and result["metrics_scrape"]["series"] > 0

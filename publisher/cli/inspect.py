@@ -12,12 +12,13 @@ from typing import Any
 import typer
 from sqlalchemy import select
 
-from publisher import audit
+from publisher import audit, logview
 from publisher.cli import CONFIG_OPTION, audit_cli, cli, fail, open_app
 from publisher.dispatch import STATES
 from publisher.store.models import Attempt, AuditEvent, Delivery, Release
 
-RELEASE_STATES = ("held", "missed")  # releases that never got deliveries: shown as rows too
+# releases that never got deliveries, or whose deliveries wait on (or failed for) a review
+RELEASE_STATES = ("held", "missed", "awaiting_approval", "rejected")  # shown as rows too
 LOG_STATES = (*STATES, *RELEASE_STATES)
 COLUMNS = ("delivery", "release", "channel", "state", "attempts", "updated_at", "url", "detail")
 
@@ -59,19 +60,12 @@ def log_command(
     if delivery is not None:
         _history(app, delivery, output)
         return
-    query = (select(Delivery, Release).join(Release, Delivery.release_id == Release.id)
-             .order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(limit))
-    if release:
-        query = query.where((Release.definition_id == release) | (Release.key == release))
-    if channel:
-        query = query.where(Delivery.channel == channel)
-    if status:
-        query = query.where(Delivery.state == status)
     since_at = _since(since)
-    if since_at:
-        query = query.where(Delivery.updated_at >= since_at)
+    where = logview.LogFilter(release=release or None, channels=(channel,) if channel else (),
+                              states=(status,) if status else (), since=since_at)
     with app.store.read() as session:
-        rows = [_row(d, r, app.loaded.zone) for d, r in session.execute(query).all()]
+        rows = [_row(r, app.loaded.zone)
+                for r in logview.page(session, where, size=limit).rows]
         if channel is None and status in (None, *RELEASE_STATES):
             rows += _outstanding(session, release, status, since_at, limit, app.loaded.zone)
     rows.sort(key=lambda row: row["updated_at"], reverse=True)
@@ -87,23 +81,16 @@ def log_command(
         _table(rows)
 
 
-def _row(delivery: Delivery, release: Release, zone: Any) -> dict[str, Any]:
-    error = delivery.last_error or {}
-    detail = delivery.reason or ""
-    if delivery.state in ("failed", "retry_wait", "unknown") and error:
-        code = f"[{error.get('code')}] " if error.get("code") else ""
-        detail = f"{code}{error.get('explanation_zh') or error.get('message')}"
-        if delivery.state == "retry_wait" and delivery.next_attempt_at:
-            detail += f" (next {delivery.next_attempt_at.astimezone(zone):%m-%d %H:%M:%S})"
+def _row(row: logview.LogRow, zone: Any) -> dict[str, Any]:
     return {
-        "delivery": delivery.id,
-        "release": release.key,
-        "channel": delivery.channel,
-        "state": delivery.state,
-        "attempts": delivery.attempts,
-        "updated_at": delivery.updated_at.astimezone(zone).isoformat(timespec="seconds"),
-        "url": (delivery.receipt or {}).get("url") or "",
-        "detail": detail,
+        "delivery": row.delivery_id,
+        "release": row.release_key,
+        "channel": row.channel,
+        "state": row.state,
+        "attempts": row.attempts,
+        "updated_at": row.updated_at.astimezone(zone).isoformat(timespec="seconds"),
+        "url": row.url,
+        "detail": row.detail(zone),
     }
 
 
@@ -111,9 +98,9 @@ def _history(app: Any, delivery_id: int, output: str) -> None:
     """One delivery: its state, each attempt with its error, and its audit events."""
     with app.store.read() as session:
         row = session.get(Delivery, delivery_id)
-        if row is None:
+        shown = logview.row(session, delivery_id)
+        if row is None or shown is None:
             raise fail(f"没有投递 {delivery_id} / no delivery {delivery_id}", 2)
-        rel = session.get(Release, row.release_id)
         attempts = list(session.execute(select(Attempt).where(Attempt.delivery_id == delivery_id)
                                         .order_by(Attempt.number)).scalars())
         events = list(session.execute(select(AuditEvent).where(
@@ -132,10 +119,10 @@ def _history(app: Any, delivery_id: int, output: str) -> None:
     trail = [{"seq": e.seq, "at": e.at.astimezone(zone).isoformat(timespec="seconds"),
               "actor": e.actor, "action": e.action, "details": e.details} for e in events]
     if output == "json":
-        typer.echo(json.dumps({"delivery": _row(row, rel, zone), "attempts": tries,
+        typer.echo(json.dumps({"delivery": _row(shown, zone), "attempts": tries,
                                "audit": trail}, ensure_ascii=False, default=str))
         return
-    summary = _row(row, rel, zone)
+    summary = _row(shown, zone)
     typer.echo(f"投递 / delivery {delivery_id}: {summary['release']} → {summary['channel']}: "
                f"{summary['state']} {summary['url'] or summary['detail']}")
     typer.echo(f"幂等键 / idempotency key: {row.idempotency_key}")
@@ -150,7 +137,8 @@ def _history(app: Any, delivery_id: int, output: str) -> None:
 
 def _outstanding(session: Any, release: str | None, status: str | None,
                  since_at: datetime | None, limit: int, zone: Any) -> list[dict[str, Any]]:
-    """Held and missed releases: nothing was sent, and a person should know."""
+    """Held, missed, awaiting and rejected releases: nothing was sent, and a person should
+    know."""
     query = (select(Release).where(Release.state.in_([status] if status else RELEASE_STATES))
              .order_by(Release.created_at.desc()).limit(limit))
     if release:
@@ -160,6 +148,9 @@ def _outstanding(session: Any, release: str | None, status: str | None,
     rows = []
     for rel in session.execute(query).scalars():
         problems = (rel.hold_reason or {}).get("problems") or []
+        if rel.state == "awaiting_approval":
+            problems = [f"待审核，须在 {rel.due_at.astimezone(zone):%m-%d %H:%M} 前由他人批准 / "
+                        f"awaiting approval before {rel.due_at.astimezone(zone):%m-%d %H:%M}"]
         rows.append({
             "delivery": "", "release": rel.key, "channel": "", "state": rel.state, "attempts": 0,
             "updated_at": rel.created_at.astimezone(zone).isoformat(timespec="seconds"),

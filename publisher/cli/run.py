@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import typer
 from sqlalchemy import select
 
-from publisher import audit, release
+from publisher import audit, release, review
 from publisher.app import App
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
 from publisher.dispatch import Dispatcher
@@ -132,7 +132,8 @@ def run(
     site = _serve_site(app, port) if serve else None
     names = list(trigger) + (["food-safety-sampling"] if demo else [])
     for name in names:
-        outcome = release.create(app, name, app.clock.now(), actor=actor(), origin="manual",
+        outcome = release.create(app, name, review.manual_due(app, name, app.clock.now()),
+                                 actor=actor(), origin="manual",
                                  data=sample_data(app, name) if demo else None)
         typer.echo(f"{outcome.key}: {outcome.state}")
         for problem in outcome.problems:
@@ -192,13 +193,20 @@ def trigger_command(
             overrides = parse_data_option(data, definition_conf.source)
         except DataError as exc:
             raise fail(str(exc), 2) from None
-    outcome = release.create(app, definition, app.clock.now(), actor=actor(), origin="manual",
+    due = review.manual_due(app, definition, app.clock.now())  # later, when it needs review
+    outcome = release.create(app, definition, due, actor=actor(), origin="manual",
                              data=overrides)
     typer.echo(f"{outcome.key}: {outcome.state}")
     if outcome.problems:
         for problem in outcome.problems:
             typer.echo(f"  - {problem}", err=True)
         raise typer.Exit(1)
+    if outcome.state == review.AWAITING:  # never sent before another person approves it
+        local = f"{due.astimezone(app.loaded.zone):%Y-%m-%d %H:%M}"
+        typer.echo(f"待审核：须由他人在 {local} 前批准（publisher review approve {outcome.key}），"
+                   f"届时发布 / awaiting approval: another person must approve it before {local} "
+                   f"(publisher review approve {outcome.key}); it is published then")
+        return
     if send:
         _deliver(app, outcome.release_id)
 
@@ -241,6 +249,9 @@ def retry_command(
                        "retried", 2)
         rel = session.get(Release, row.release_id)
         assert rel is not None
+        if rel.state != "active":  # rejected, or held unapproved: never sent
+            raise fail(f"发布 {rel.key} 状态为 {rel.state}，其投递不能重试 / release {rel.key} is "
+                       f"{rel.state}; its deliveries cannot be retried", 2)
         previous = row.state
         row.state, row.next_attempt_at, row.updated_at = "retry_wait", now, now
         row.reason = f"人工重试 / retried by {who}"

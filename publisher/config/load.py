@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -265,6 +266,7 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
             except ValueError as exc:
                 problems.append(loaded.problem(
                     (*base, "schedule"), f"定时表达式有误 / bad cron expression: {exc}"))
+        problems += _check_review(loaded, base, definition)
         for index, channel_name in enumerate(definition.channels):
             if channel_name not in known["channels"]:
                 problems.append(loaded.problem(
@@ -308,6 +310,37 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
     if config.urgent is not None:
         problems += _check_urgent(loaded, known)
     return problems
+
+
+def _check_review(loaded: LoadedConfig, base: tuple[str, ...], definition: ReleaseDefinition
+                  ) -> list[Problem]:
+    """``review_lead_minutes`` goes with ``review: required``, and is shorter than the time
+    between two runs (else a run is rendered for review before the one before it is due)."""
+    if definition.review != "required":
+        if "review_lead_minutes" in definition.model_fields_set:
+            return [loaded.problem((*base, "review_lead_minutes"),
+                                   "仅在 review: required 时有效 / only applies with review: "
+                                   "required")]
+        return []
+    if definition.schedule == "manual":
+        return []
+    try:
+        trigger = cron_trigger(definition.schedule, loaded.zone)
+    except ValueError:
+        return []  # reported with the schedule
+    times: list[datetime] = []
+    current = trigger.get_next_fire_time(None, datetime(2026, 1, 1, tzinfo=loaded.zone))
+    while current is not None and len(times) < 60:
+        times.append(current)
+        current = trigger.get_next_fire_time(current, current + timedelta(microseconds=1))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    lead = timedelta(minutes=definition.review_lead_minutes)
+    if gaps and lead >= min(gaps):
+        return [loaded.problem(
+            (*base, "review_lead_minutes"),
+            f"审核提前量须短于两次发布的间隔 / the review lead ({lead}) must be shorter than the "
+            f"time between two runs ({min(gaps)})")]
+    return []
 
 
 def _check_urgent(loaded: LoadedConfig, known: dict[str, set[str]]) -> list[Problem]:

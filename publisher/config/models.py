@@ -111,6 +111,10 @@ class ReleaseDefinition(_Model):
     misfire_grace_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60)
     retry_deadline_hours: float | None = Field(None, gt=0, le=24 * 30)
     interpretation: InterpretationConfig | None = None
+    # "required": rendered review_lead_minutes before its due time and published only once an
+    # approver (never its author) approves it; not approved by the due time means held
+    review: Literal["none", "required"] = "none"
+    review_lead_minutes: int = Field(120, ge=1, le=7 * 24 * 60)
 
 
 class UrgentConfig(_Model):
@@ -130,11 +134,13 @@ class UrgentConfig(_Model):
 
 
 class WebConfig(_Model):
-    """The HTTP API served by ``publisher run``: where it listens, and whether it runs."""
+    """The HTTP API and staff console served by ``publisher run``: where, whether, sessions."""
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)  # 0: any free port (tests)
     enabled: bool = True
+    session_hours: float = Field(12, gt=0, le=24 * 30)  # a console session ends this idle
+    secure_cookies: bool = False  # true behind a TLS reverse proxy: cookies only over HTTPS
 
 
 class AlertsConfig(_Model):

@@ -63,7 +63,8 @@ class Release(Base):
     key: Mapped[str] = mapped_column(String(200), unique=True)
     definition_id: Mapped[str] = mapped_column(String(100), index=True)
     origin: Mapped[str] = mapped_column(String(20))  # scheduled | catch-up | manual | urgent
-    state: Mapped[str] = mapped_column(String(20), index=True)  # active | held | missed
+    # active | held | missed | awaiting_approval | rejected (publisher/review.py)
+    state: Mapped[str] = mapped_column(String(20), index=True)
     due_at: Mapped[datetime]
     created_at: Mapped[datetime]
     deadline_at: Mapped[datetime]
@@ -101,10 +102,20 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("release_id", "channel", "action", "target_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
+        # the delivery log (publisher/logview.py) and /metrics, migration 0007
+        Index("ix_deliveries_log", "updated_at", "id"),
+        Index("ix_deliveries_channel_log", "channel", "updated_at", "id"),
+        Index("ix_deliveries_state_log", "state", "updated_at", "id"),
+        Index("ix_deliveries_channel_state_log", "channel", "state", "updated_at", "id"),
+        Index("ix_deliveries_release_log", "release_id", "updated_at", "id"),
+        Index("ix_deliveries_created_log", "created_at", "id"),
+        Index("ix_deliveries_channel_created_log", "channel", "created_at", "id"),
+        Index("ix_deliveries_state_created_log", "state", "created_at", "id"),
+        Index("ix_deliveries_counts", "channel", "state", "drill"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
     channel: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(40))
     # send: publish the payload | follow_up: attach it to ``target`` (a Weibo comment, a portal
@@ -224,3 +235,48 @@ class ApiToken(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class Account(Base):
+    """A staff account of the console: an argon2 hash of its password, never the password."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
+    roles: Mapped[str] = mapped_column(String(200))  # comma-separated, e.g. "editor,approver"
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    password_changed_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: the id is the SHA-256 of the token kept only in its cookie."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    user_agent: Mapped[str] = mapped_column(String(120))
+
+
+class SignInFailure(Base):
+    """A refused sign-in, kept for the lock-out window (per name and per client address)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_name_at", "name", "at"),
+        Index("ix_sign_in_failures_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]

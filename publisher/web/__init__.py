@@ -1,1 +1,1 @@
-"""The bot's HTTP side, served by ``publisher run``: the API (``api.create_app``), its tokens."""
+"""The bot's HTTP side, served by ``publisher run``: the API, its tokens, the staff console."""

@@ -1,4 +1,4 @@
-"""The FastAPI application: the urgent-post API, its error shape, its OpenAPI schema, /healthz."""
+"""The FastAPI application: the urgent-post API, its error shape, its OpenAPI schema, /healthz, /metrics."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from publisher.app import App
-from publisher.web import error
+from publisher.web import console, error, metrics
 from publisher.web.body import BODY_MODELS
 from publisher.web.incident import router as incident_router
 
@@ -48,9 +49,15 @@ def create_app(app: App, *, wake: Callable[[], None] | None = None) -> FastAPI:
     api.state.wake = wake
     error.install(api)
     api.include_router(incident_router)
+    metrics.install(api, app)
+    console.install(api)  # the staff console's pages (sessions; the API stays bearer-only)
 
-    @api.get("/healthz", tags=["health"], summary="存活检查 / Liveness (no token needed)")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @api.get("/healthz", tags=["health"], summary="存活检查 / Liveness (no token needed)",
+             responses={503: {"description": "数据库不可用 / the database does not answer"}})
+    def healthz() -> JSONResponse:
+        up = metrics.database_up(app.store)
+        return JSONResponse({"status": "ok" if up else "unavailable",
+                             "database": "ok" if up else "unreachable"},
+                            status_code=200 if up else 503)
 
     return api

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,27 +16,23 @@ from publisher import audit
 from publisher.app import App
 from publisher.logs import register_secret
 from publisher.store.models import ApiToken
+from publisher.web import role as _role
 
 TOKEN_PREFIX = "pub_"  # noqa: S105 (a prefix, recognisable in a leak or by a secret scanner)
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # the actor is "api:<name>", <= 100 chars
 MAX_TOKEN_CHARS = 200  # longer bearer values are refused without hashing
 LAST_USED_STEP = timedelta(minutes=1)  # last_used_at is written at most once a minute per token
 
-# What each action of the API needs. The console issue adds its own (release.approve, …).
-INCIDENT_READ = "incident.read"
-URGENT_POST = "urgent.post"
-URGENT_UPDATE = "urgent.update"
-URGENT_CANCEL = "urgent.cancel"
-EVERYTHING = "*"
-
-# Roles, least to most; the web console adds editor and approver between viewer and urgent.
-ROLES: tuple[str, ...] = ("viewer", "urgent", "admin")
-PERMISSIONS: Mapping[str, frozenset[str]] = {
-    "viewer": frozenset({INCIDENT_READ}),
-    "urgent": frozenset({INCIDENT_READ, URGENT_POST, URGENT_UPDATE, URGENT_CANCEL}),
-    "admin": frozenset({EVERYTHING}),
-}
-
+# Roles and permissions live in role.py, one table for API tokens and console accounts; the
+# names the API's routes use are kept here too.
+INCIDENT_READ = _role.INCIDENT_READ
+URGENT_POST = _role.URGENT_POST
+URGENT_UPDATE = _role.URGENT_UPDATE
+URGENT_CANCEL = _role.URGENT_CANCEL
+EVERYTHING = _role.EVERYTHING
+ROLES = _role.ROLES
+PERMISSIONS = _role.PERMISSIONS
+allows = _role.allows
 
 class TokenError(Exception):
     """A token command cannot be done (bad name or role, name taken, no such token)."""
@@ -62,12 +57,6 @@ class TokenInfo:
     def actor(self) -> str:
         """Who the token acts as in the audit chain."""
         return f"api:{self.name}"
-
-
-def allows(role: str, permission: str) -> bool:
-    """Whether ``role`` may do ``permission`` (an unknown role may do nothing)."""
-    granted = PERMISSIONS.get(role, frozenset())
-    return EVERYTHING in granted or permission in granted
 
 
 def digest(token: str) -> str:

@@ -1,0 +1,59 @@
+"""Roles and what each may do: one table for API tokens and console accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+# Permissions, named <object>.<verb>. Pages and API routes ask for one of these, never a role.
+LOG_READ = "log.read"  # the delivery log, releases and their deliveries
+INCIDENT_READ = "incident.read"  # incidents and their timelines
+AUDIT_READ = "audit.read"  # the audit chain
+RELEASE_PREVIEW = "release.preview"  # render a release without recording or sending it
+RELEASE_TRIGGER = "release.trigger"  # create a release now
+RELEASE_APPROVE = "release.approve"  # approve a release that needs review (never one's own)
+DELIVERY_RETRY = "delivery.retry"  # send a failed or unknown delivery again
+DELIVERY_RESOLVE = "delivery.resolve"  # decide an unknown delivery by hand (published / failed)
+URGENT_POST = "urgent.post"
+URGENT_UPDATE = "urgent.update"
+URGENT_CANCEL = "urgent.cancel"
+ACCOUNT_MANAGE = "account.manage"  # console accounts: add, roles, disable, reset password
+TOKEN_MANAGE = "token.manage"  # noqa: S105 (a permission name) API tokens: add, revoke
+EVERYTHING = "*"
+
+ALL_PERMISSIONS: tuple[str, ...] = (
+    LOG_READ, INCIDENT_READ, AUDIT_READ, RELEASE_PREVIEW, RELEASE_TRIGGER, RELEASE_APPROVE,
+    DELIVERY_RETRY, DELIVERY_RESOLVE, URGENT_POST, URGENT_UPDATE, URGENT_CANCEL, ACCOUNT_MANAGE,
+    TOKEN_MANAGE)
+
+_READ = frozenset({LOG_READ, INCIDENT_READ, AUDIT_READ})
+
+# Roles, least to most. An account may hold several (its permissions are the union); an API
+# token holds exactly one.
+ROLES: tuple[str, ...] = ("viewer", "editor", "approver", "urgent", "admin")
+PERMISSIONS: Mapping[str, frozenset[str]] = {
+    "viewer": _READ,
+    "editor": _READ | {RELEASE_PREVIEW, RELEASE_TRIGGER, DELIVERY_RETRY},
+    "approver": _READ | {RELEASE_APPROVE},
+    "urgent": _READ | {URGENT_POST, URGENT_UPDATE, URGENT_CANCEL},
+    "admin": frozenset({EVERYTHING}),
+}
+
+
+def permissions(roles: str | Iterable[str]) -> frozenset[str]:
+    """Every permission ``roles`` (one role or several) grant; ``*`` stands for all of them."""
+    names = (roles,) if isinstance(roles, str) else tuple(roles)
+    granted: set[str] = set()
+    for name in names:
+        granted |= PERMISSIONS.get(name, frozenset())
+    return frozenset(granted)
+
+
+def allows(roles: str | Iterable[str], permission: str) -> bool:
+    """Whether ``roles`` (one role or several) may do ``permission``; unknown roles may do nothing."""
+    granted = permissions(roles)
+    return EVERYTHING in granted or permission in granted
+
+
+def unknown(roles: Iterable[str]) -> list[str]:
+    """The names in ``roles`` that are not roles."""
+    return [name for name in roles if name not in PERMISSIONS]
