@@ -28,8 +28,8 @@ if __package__ in (None, ""):  # run as a file (bench/log_page.py): the project 
 
 from bench.dispatch_throughput import Check
 from publisher import logview
+from publisher.metrics import delivery_counts
 from publisher.store import Store
-from publisher.web.metrics import delivery_counts
 
 ZONE = ZoneInfo("Asia/Shanghai")
 TARGET_MS = 200.0

@@ -31,10 +31,10 @@ from publisher.alert import alert
 from publisher.app import App
 from publisher.circuit import Circuits
 from publisher.logs import bound, get_logger, redact
+from publisher.metrics import observe_attempt
 from publisher.process import holder_dead, holder_id
 from publisher.retry import in_claim, next_attempt_at
 from publisher.store.models import Attempt, Delivery, Release
-from publisher.web.metrics import observe_attempt
 
 log = get_logger(__name__)
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from publisher.app import App
+from publisher.metrics import database_up
 from publisher.web import console, error, metrics
 from publisher.web.body import BODY_MODELS
 from publisher.web.incident import router as incident_router
@@ -55,7 +56,7 @@ def create_app(app: App, *, wake: Callable[[], None] | None = None) -> FastAPI:
     @api.get("/healthz", tags=["health"], summary="存活检查 / Liveness (no token needed)",
              responses={503: {"description": "数据库不可用 / the database does not answer"}})
     def healthz() -> JSONResponse:
-        up = metrics.database_up(app.store)
+        up = database_up(app.store)
         return JSONResponse({"status": "ok" if up else "unavailable",
                              "database": "ok" if up else "unreachable"},
                             status_code=200 if up else 503)
