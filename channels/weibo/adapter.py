@@ -21,11 +21,12 @@ from channels.base import (
     Message,
     Payload,
     PermanentChannelError,
+    RateLimited,
     Receipt,
 )
 from channels.weibo import errors
 from channels.weibo.api import Api, Refused, error_of
-from channels.weibo.limiter import HourlyLimiter, limiter_for
+from channels.weibo.limiter import HourlyLimiter, WindowFull, limiter_for
 from channels.weibo.settings import WeiboLimits, WeiboSettings
 from channels.weibo.text import Counter, host_under, link_host, links
 
@@ -33,6 +34,7 @@ __all__ = ["CACHE_KEY_PREFIX", "KIND", "WeiboChannel", "WeiboLimits", "WeiboSett
 
 KIND = "weibo"
 PICTURE_TYPES = {"image/jpeg": "jpg", "image/gif": "gif", "image/png": "png"}
+URGENT_WINDOW_WAIT_SECONDS = 600.0  # an urgent post keeps its place at the head this long
 CACHE_KEY_PREFIX = "weibo:"  # token_cache key of an account: "weibo:<channel name>"
 _TOPIC = re.compile(r"#[^#\s]+#")
 _NOT_WORDS = re.compile(r"[\s\W_]+")
@@ -151,8 +153,20 @@ class WeiboChannel(Channel[WeiboSettings]):
         status = str(payload.data["status"])
         form = {"access_token": self._token(), "status": status, "rip": self.settings.rip}
         files = self._files(payload)
-        self.limiter.acquire(urgent=bool(payload.data.get("urgent")), clock=self.context.clock,
-                             sleep=self.context.sleep)
+        urgent = bool(payload.data.get("urgent"))
+        patience = self.settings.window_wait_seconds
+        try:
+            self.limiter.acquire(urgent=urgent, clock=self.context.clock, sleep=self.context.sleep,
+                                 max_wait_seconds=max(patience, URGENT_WINDOW_WAIT_SECONDS)
+                                 if urgent else patience)
+        except WindowFull as full:
+            raise RateLimited(
+                f"本小时发帖已达 {self.limiter.per_hour} 条 / the account's {self.limiter.per_hour} "
+                "posts this hour are used", retry_after=full.seconds, code="window_full",
+                explanation_zh=f"本账号每小时最多发 {self.limiter.per_hour} 条，约 "
+                               f"{full.seconds / 60:.0f} 分钟后自动重发",
+                explanation_en=f"the account may post {self.limiter.per_hour} an hour; it is "
+                               f"sent again in about {full.seconds / 60:.0f} minutes") from None
         operation = "posting (2/statuses/share.json)"
         try:
             body = self.api.post("2/statuses/share.json", form, operation=operation, files=files)

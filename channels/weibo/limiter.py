@@ -12,6 +12,14 @@ from datetime import datetime, timedelta
 WINDOW = timedelta(hours=1)
 
 
+class WindowFull(Exception):
+    """The hourly window has no slot for ``seconds``: longer than the caller will wait."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the hourly window reopens in {seconds:.0f} s")
+        self.seconds = seconds
+
+
 class HourlyLimiter:
     """At most ``per_hour`` posts in any sliding hour; waiters queue urgent-first, then in order.
 
@@ -26,8 +34,12 @@ class HourlyLimiter:
         self._cond = threading.Condition()
 
     def acquire(self, *, urgent: bool, clock: Callable[[], datetime],
-                sleep: Callable[[float], None]) -> float:
-        """Wait for a slot and take it; returns the seconds waited for the window."""
+                sleep: Callable[[float], None], max_wait_seconds: float | None = None) -> float:
+        """Wait for a slot and take it; returns the seconds waited for the window.
+
+        WindowFull when the slot is further than ``max_wait_seconds`` away: the caller comes
+        back later instead of holding its thread (and its place) for up to an hour.
+        """
         ticket = (0 if urgent else 1, next(self._arrivals))
         waited = 0.0
         with self._cond:
@@ -45,6 +57,8 @@ class HourlyLimiter:
                         self._sent.append(now)
                         return waited
                     seconds = max((self._sent[0] + WINDOW - now).total_seconds(), 0.0)
+                    if max_wait_seconds is not None and seconds > max_wait_seconds:
+                        raise WindowFull(seconds)
                     self._cond.release()
                     try:
                         sleep(seconds)

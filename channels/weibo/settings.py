@@ -23,6 +23,10 @@ class WeiboSettings(ChannelSettings):
     rip: str  # the real IP of the acting user (this server's public address)
     limit: int = Field(140, ge=20, le=2000)
     posts_per_hour: int = Field(30, ge=1, le=1000)
+    # the longest a post waits inside a worker for the hourly window; past it the delivery is
+    # retried when the window reopens (RateLimited), so waiting posts hold no worker thread.
+    # Urgent posts, first in the queue, wait up to URGENT_WINDOW_WAIT_SECONDS at least.
+    window_wait_seconds: float = Field(60, ge=0, le=3600)
     base_url: str = "https://api.weibo.com"
     timeout_seconds: float = Field(15.0, gt=0)
     https_counts_as_link: bool = False  # UNCONFIRMED in weibo.md: count https links literally

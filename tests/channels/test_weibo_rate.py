@@ -1,4 +1,4 @@
-"""The per-account hourly limit: the 31st post waits for the window, urgent posts go first."""
+"""The per-account hourly limit: the 31st post waits for the window or comes back, urgent first."""
 
 from __future__ import annotations
 
@@ -25,12 +25,27 @@ def _fill(rig: Rig, count: int) -> None:
         channel.send(channel.prepare(message(f"第{number}条", serial=number + 1)), f"k{number}")
 
 
-def test_thirty_first_post_waits_for_the_window(rig: Rig) -> None:
-    """31 posts in one hour: 30 go at once, the 31st sleeps until the hour has passed, none refused."""
-    start = rig.clock()
+def test_thirty_first_post_comes_back_when_the_window_reopens(rig: Rig) -> None:
+    """31 posts in one hour: the 31st, 50 minutes from a slot, holds no thread: RateLimited
+    with the seconds until the window reopens, nothing sent; it then goes at that time."""
     _fill(rig, 30)
     rig.clock.advance(minutes=10)
     channel = rig.channel()
+    with pytest.raises(RateLimited) as caught:
+        channel.send(channel.prepare(message("第31条", serial=31)), "k31")
+    assert caught.value.code == "window_full" and caught.value.retry_after == 50 * 60.0
+    assert rig.sleeper.waits == [] and len(rig.emulator.platform.posts) == 30
+    rig.clock.advance(minutes=50)
+    channel.send(channel.prepare(message("第31条", serial=31)), "k31")
+    assert len(rig.emulator.platform.posts) == 31
+
+
+def test_a_short_wait_for_the_window_is_slept(rig: Rig) -> None:
+    """With a patience of an hour the 31st post sleeps until the window has a slot, none refused."""
+    start = rig.clock()
+    _fill(rig, 30)
+    rig.clock.advance(minutes=10)
+    channel = rig.channel(window_wait_seconds=3600)
     receipt = channel.send(channel.prepare(message("第31条", serial=31)), "k31")
     assert rig.sleeper.waits == [50 * 60.0]
     assert receipt.published_at == start + timedelta(hours=1)
@@ -70,7 +85,7 @@ def test_urgent_post_jumps_the_queue(rig: Rig) -> None:
         gate.wait(timeout=10)
 
     def post(text: str, urgent: bool) -> None:
-        sender = rig.channel()
+        sender = rig.channel(window_wait_seconds=3600)
         sender.context.sleep = sleep
         try:
             sender.send(sender.prepare(message(text, serial=90 if urgent else 91,
