@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -87,5 +89,31 @@ def test_delivery_actions_migration_keeps_attempts_and_foreign_keys(database_url
                 "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, "
                 "outcome) VALUES (2, 999, 1, '2026-12-02 02:00:00', 1, 'published')"))
             connection.commit()
+    finally:
+        store.dispose()
+
+
+def test_optimize_gives_sqlite_planner_statistics(tmp_path: Path) -> None:
+    """Store.optimize (run by the daemon every 6 hours and at close) leaves SQLite with planner
+    statistics for the deliveries table once it holds rows."""
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO releases (id, key, definition_id, origin, state, due_at, created_at, "
+                "deadline_at, urgent, details, actor) VALUES (1, 'r@x', 'r', 'manual', 'active', "
+                "'2026-12-02 02:00:00', '2026-12-02 02:00:00', '2026-12-03 02:00:00', false, "
+                "'{}', 't')"))
+            for n in range(200):
+                connection.execute(text(
+                    "INSERT INTO deliveries (release_id, channel, kind, state, idempotency_key, "
+                    "urgent, payload, claims, attempts, created_at, updated_at) VALUES (1, "
+                    f"'c{n % 4}', 'memory', 'published', 'k{n}', false, '{{}}', 1, 1, "
+                    "'2026-12-02 02:00:00', '2026-12-02 02:00:01')"))
+        store.optimize()
+        with store.engine.connect() as connection:
+            tables = {row[0] for row in connection.execute(text(
+                "SELECT tbl FROM sqlite_stat1 WHERE stat IS NOT NULL"))}
+        assert "deliveries" in tables
     finally:
         store.dispose()
