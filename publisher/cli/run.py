@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import typer
 from sqlalchemy import select
 
-from publisher import audit, release, review
+from publisher import intervention, release, review
 from publisher.app import App
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
 from publisher.dispatch import Dispatcher
@@ -21,13 +21,14 @@ from publisher.errors import SchedulerBusy
 from publisher.logs import get_logger
 from publisher.scheduler import Scheduler
 from publisher.source import DataError, parse_data_option
-from publisher.store.models import Delivery, Release
+from publisher.store.models import Delivery
 
 if TYPE_CHECKING:
     from publisher.web.server import WebServer
 
 log = get_logger("publisher.run")
 FOREGROUND_WAIT = timedelta(minutes=2)  # trigger/retry wait this long for retries, then hand over
+OPTIMIZE_SECONDS = 6 * 3600  # how often the daemon refreshes SQLite's planner statistics
 
 
 def sample_data(app: App, definition_id: str) -> dict[str, Path]:
@@ -61,13 +62,17 @@ def _serve_site(app: App, port: int | None) -> Any:
     return None
 
 
-def _serve_api(app: App, wake: threading.Event, port: int | None) -> WebServer:
-    """Serve the HTTP API in a thread; an accepted urgent post wakes the dispatcher at once."""
+def _serve_api(app: App, wake: threading.Event, port: int | None,
+               dispatcher: Dispatcher | None = None) -> WebServer:
+    """Serve the HTTP API and console in a thread; an accepted urgent post (or a console
+    trigger, retry or approval) wakes the dispatcher at once; the console's overview shows
+    ``dispatcher``'s open circuits."""
     from publisher.web.api import create_app
     from publisher.web.server import serve
 
     conf = app.loaded.config.web
-    handle = serve(create_app(app, wake=wake.set), conf.host, conf.port if port is None else port)
+    handle = serve(create_app(app, wake=wake.set, dispatcher=dispatcher), conf.host,
+                   conf.port if port is None else port)
     typer.echo(f"HTTP 接口 / HTTP API at {handle.url} (OpenAPI: {handle.url}docs)")
     return handle
 
@@ -119,7 +124,7 @@ def run(
         from publisher.web.server import WebUnavailable
 
         try:
-            api = _serve_api(app, wake, web_port)
+            api = _serve_api(app, wake, web_port, dispatcher)
         except WebUnavailable as exc:
             log.error("run.web_unavailable", host=exc.host, port=exc.port, reason=exc.reason)
             scheduler.stop()
@@ -138,7 +143,7 @@ def run(
         typer.echo(f"{outcome.key}: {outcome.state}")
         for problem in outcome.problems:
             typer.echo(f"  - {problem}", err=True)
-    last_recover = app.clock.now()
+    last_recover = last_optimize = app.clock.now()
     try:
         while not stop.is_set():
             wake.clear()  # before the pass: a wake during it (an API post) is not lost
@@ -146,6 +151,9 @@ def run(
             if (app.clock.now() - last_recover).total_seconds() > 60:
                 dispatcher.recover()
                 last_recover = app.clock.now()
+            if (app.clock.now() - last_optimize).total_seconds() > OPTIMIZE_SECONDS:
+                app.store.optimize()  # the delivery log's plans stay good as the tables grow
+                last_optimize = app.clock.now()
             wake.wait(poll_seconds)
     finally:
         if api is not None:
@@ -237,35 +245,10 @@ def retry_command(
 ) -> None:
     """重试失败或结果不明的投递 / Send a failed or unknown delivery again, under the same key."""
     app = open_app(config, sandbox=sandbox)
-    now = app.clock.now()
-    who = actor()
-    with app.store.write() as session:
-        row = session.get(Delivery, delivery_id)
-        if row is None:
-            raise fail(f"没有投递 {delivery_id} / no delivery {delivery_id}", 2)
-        if row.state not in ("failed", "unknown"):
-            raise fail(f"投递 {delivery_id} 状态为 {row.state}，只能重试 failed 或 unknown / "
-                       f"delivery {delivery_id} is {row.state}; only failed or unknown can be "
-                       "retried", 2)
-        rel = session.get(Release, row.release_id)
-        assert rel is not None
-        if rel.state != "active":  # rejected, or held unapproved: never sent
-            raise fail(f"发布 {rel.key} 状态为 {rel.state}，其投递不能重试 / release {rel.key} is "
-                       f"{rel.state}; its deliveries cannot be retried", 2)
-        previous = row.state
-        row.state, row.next_attempt_at, row.updated_at = "retry_wait", now, now
-        row.reason = f"人工重试 / retried by {who}"
-        rel.deadline_at = max(rel.deadline_at, now + _deadline(app, rel.definition_id))
-        audit.append(session, at=now, actor=who, action="delivery.retry",
-                     subject=f"delivery:{delivery_id}",
-                     details={"channel": row.channel, "previous_state": previous})
-        release_id = row.release_id
-    typer.echo(f"delivery {delivery_id}: retry_wait")
+    try:  # the same rules and audit event as the console's retry button
+        changed = intervention.retry(app, delivery_id, actor=actor())
+    except intervention.InterventionRefused as exc:
+        raise fail(str(exc), 2) from None
+    typer.echo(f"delivery {delivery_id}: {changed.state}")
     if send:
-        _deliver(app, release_id)
-
-
-def _deadline(app: App, definition_id: str) -> timedelta:
-    if definition_id in app.loaded.config.releases:
-        return timedelta(hours=app.loaded.retry_deadline_hours(definition_id))
-    return timedelta(hours=app.loaded.config.defaults.retry_deadline_hours)
+        _deliver(app, changed.release_id)

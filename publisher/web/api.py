@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -13,6 +13,9 @@ from publisher.metrics import database_up
 from publisher.web import console, error, metrics
 from publisher.web.body import BODY_MODELS
 from publisher.web.incident import router as incident_router
+
+if TYPE_CHECKING:
+    from publisher.dispatch import Dispatcher
 
 TITLE = "政务信息发布机器人 API / gov-publisher API"
 VERSION = "1.0.0"
@@ -42,12 +45,15 @@ class PublisherApi(FastAPI):
         return self.openapi_schema
 
 
-def create_app(app: App, *, wake: Callable[[], None] | None = None) -> FastAPI:
+def create_app(app: App, *, wake: Callable[[], None] | None = None,
+               dispatcher: Dispatcher | None = None) -> FastAPI:
     """The API over ``app``; ``wake`` is called after an urgent post is recorded (the running
-    dispatcher then sends it at once)."""
+    dispatcher then sends it at once); ``dispatcher``, the daemon's own, lets the console show
+    its open circuits (without it they show as unknown)."""
     api = PublisherApi(title=TITLE, description=DESCRIPTION, version=VERSION)
     api.state.publisher = app
     api.state.wake = wake
+    api.state.dispatcher = dispatcher
     error.install(api)
     api.include_router(incident_router)
     metrics.install(api, app)

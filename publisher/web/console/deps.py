@@ -51,6 +51,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("overview", "/", role.LOG_READ),
     NavItem("deliveries", "/deliveries", role.LOG_READ),
     NavItem("urgent", "/urgent", role.URGENT_POST),
+    NavItem("incidents", "/incidents", role.INCIDENT_READ),
     NavItem("audit", "/audit", role.AUDIT_READ),
 )
 

@@ -1,4 +1,4 @@
-"""``GET /``: the overview (for now a placeholder showing the account, its roles and rights)."""
+"""``GET /``: the overview: upcoming releases, releases held or waiting, each channel's health."""
 
 from __future__ import annotations
 
@@ -7,15 +7,63 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from publisher import overview as facts
 from publisher.web import role
 from publisher.web.account import Account
+from publisher.web.auth import current_app
 from publisher.web.console.deps import page_router, render, require_page
+from publisher.web.console.i18n import register
+from publisher.web.console.show import open_circuits
 
 router = page_router()
+
+register({
+    "overview.upcoming": ("即将发布", "Upcoming releases"),
+    "overview.no_upcoming": ("没有按计划发布的定义。", "No definition runs on a schedule."),
+    "overview.render_at": ("{at} 生成待审稿", "rendered for review at {at}"),
+    "overview.needs_review": ("需审核", "needs review"),
+    "overview.attention": ("待处理的发布", "Releases that need a person"),
+    "overview.no_attention": ("没有暂停、待审核或被驳回的发布。", "No release is held, awaiting "
+                              "approval or rejected."),
+    "overview.overdue": ("已过发布时间", "past its due time"),
+    "overview.approve_before": ("须由创建者以外的审核人在 {at} 前批准", "another approver than its "
+                                "author must approve it before {at}"),
+    "overview.recent": ("最近的发布", "Recent releases"),
+    "overview.no_recent": ("还没有发布。", "No release yet."),
+    "overview.channels": ("渠道状态", "Channel health"),
+    "overview.last_success": ("最近成功", "Last published"),
+    "overview.failed_24h": ("24 小时内失败", "Failed in 24 h"),
+    "overview.retrying": ("等待重试", "Retrying"),
+    "overview.circuit": ("熔断", "Circuit"),
+    "overview.circuit_open": ("已熔断，至 {until}", "open until {until}"),
+    "overview.circuit_closed": ("正常", "closed"),
+    "overview.window": ("发布窗口", "Posting window"),
+    "overview.window_use": ("近一小时 {used} / {limit}", "{used} of {limit} in the last hour"),
+    "overview.credential": ("凭据", "Credentials"),
+    "overview.credential_expires": ("{at} 到期", "expires {at}"),
+    "overview.credential_expired": ("已于 {at} 过期", "expired {at}"),
+    "overview.disabled": ("已停用", "disabled"),
+    "overview.never": ("从未", "never"),
+    "overview.trigger": ("立即发布…", "Trigger a release…"),
+    "overview.your_account": ("您的账号与权限", "Your account and rights"),
+    "col.definition": ("发布定义", "Definition"),
+    "col.due": ("发布时间", "Due"),
+    "col.channels": ("渠道", "Channels"),
+    "col.reason": ("原因", "Reason"),
+    "col.author": ("创建者", "Created by"),
+    "col.deliveries": ("投递", "Deliveries"),
+    "col.kind": ("类型", "Kind"),
+})
 
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request,
              account: Annotated[Account, Depends(require_page(role.LOG_READ))]) -> HTMLResponse:
+    app = current_app(request)
+    now = app.clock.now()
     allowed = [name for name in role.ALL_PERMISSIONS if account.may(name)]
-    return render(request, "overview.html.j2", {"permissions": allowed})
+    return render(request, "overview.html.j2", {
+        "permissions": allowed, "upcoming": facts.upcoming(app, now),
+        "attention": facts.attention(app, now), "recent": facts.recent(app),
+        "health": facts.channels(app, now, open_circuits=open_circuits(request)),
+        "may_trigger": account.may(role.RELEASE_TRIGGER)})

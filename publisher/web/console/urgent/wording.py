@@ -1,0 +1,152 @@
+"""The urgent pages' words in Chinese and English, added to the console's catalogue."""
+
+from __future__ import annotations
+
+from publisher.web.console.i18n import register
+
+WORDS: dict[str, tuple[str, str]] = {
+    # composing the first report
+    "urgent.compose.title": ("紧急发布", "Urgent post"),
+    "urgent.compose.lead": ("快报事实、慎报原因。先预览各渠道将发布的内容，确认后立即发布。",
+                            "Facts fast, causes carefully. Preview what each channel will "
+                            "publish, then confirm to publish at once."),
+    "urgent.not_configured": ("配置文件中没有 urgent 部分，无法发布紧急信息。", "The config has no "
+                              "urgent section, so no urgent post can be made."),
+    "urgent.field.title": ("标题", "Headline"),
+    "urgent.field.facts": ("已核实的事实", "Verified facts"),
+    "urgent.field.area": ("地点或范围", "Where"),
+    "urgent.field.severity": ("严重程度", "Severity"),
+    "urgent.field.instruction": ("公众提示（可选）", "What people should do (optional)"),
+    "urgent.field.channels": ("发布渠道", "Channels"),
+    "urgent.field.status": ("发布性质", "Kind of post"),
+    "urgent.field.correction": ("更正内容（可选，填写即为更正）", "What was wrong and what changed "
+                                "(optional; makes this a correction)"),
+    "urgent.field.reason": ("撤回原因", "Why it is withdrawn"),
+    "urgent.field.update_facts": ("最新情况", "What is new"),
+    "urgent.field.update_title": ("标题（可选，默认沿用事件标题）", "Headline (optional; default: "
+                                  "the incident's)"),
+    "urgent.field.update_severity": ("严重程度（可选）", "Severity (optional)"),
+    "urgent.severity.unchanged": ("不变", "unchanged"),
+    "urgent.severity.Extreme": ("特别严重", "Extreme"),
+    "urgent.severity.Severe": ("严重", "Severe"),
+    "urgent.severity.Moderate": ("较重", "Moderate"),
+    "urgent.severity.Minor": ("一般", "Minor"),
+    "urgent.severity.Unknown": ("未知", "Unknown"),
+    "urgent.status.Actual": ("正式发布", "Actual (public)"),
+    "urgent.status.Exercise": ("演练（Exercise）", "Drill (Exercise)"),
+    "urgent.status.Test": ("测试（Test）", "Test"),
+    "urgent.status.drill_hint": ("演练和测试只发往各渠道的模拟器，标题标注【演练】，不会到达公众。",
+                                 "Drills and tests go only to each channel's emulator, marked "
+                                 "【演练】; nothing reaches the public."),
+    "urgent.drill.banner": ("演练：本次发布只发往模拟器，不会到达公众。", "DRILL: this goes only to "
+                            "the emulators and never reaches the public."),
+    "urgent.drill.tag": ("演练", "drill"),
+    "urgent.channel.disabled": ("未启用", "disabled"),
+    "urgent.picture_hint": ("配图请使用命令行（publisher urgent --picture）或 HTTP 接口。",
+                            "To attach a picture, use the command line (publisher urgent "
+                            "--picture) or the HTTP API."),
+    "urgent.button.preview": ("预览", "Preview"),
+    "urgent.button.publish": ("立即发布", "Publish now"),
+    "urgent.button.back": ("返回修改", "Back to edit"),
+    "urgent.previews.title": ("各渠道预览", "Each channel's message"),
+    "urgent.previews.empty": ("填写标题、事实和地点后点击“预览”，这里显示各渠道将发布的内容和字数。",
+                              "Fill in the headline, the facts and the place and press "
+                              "Preview: what each channel will publish shows here, with its "
+                              "length."),
+    "urgent.previews.pending": ("请先填写必填项。", "Fill in the required fields first."),
+    "urgent.problems": ("未能预览或发布，请处理以下问题：", "Not previewed or published; please fix "
+                        "these problems:"),
+    "urgent.problem.required": ("请填写{field}。", "{field} is required."),
+    "urgent.problem.too_long": ("{field}最多 {max} 字。", "{field} takes at most {max} "
+                                "characters."),
+    "urgent.problem.invalid": ("{field}无效。", "{field} is not valid."),
+    "urgent.problem.no_channel": ("请至少选择一个渠道。", "Choose at least one channel."),
+    "urgent.problem.field": ("字段", "field"),
+    "urgent.problem.limit": ("限制", "limit"),
+    "urgent.skipped": ("渠道 {name} 未启用，将跳过。", "Channel {name} is disabled and is skipped."),
+    "urgent.measure.weibo_status": ("微博正文（含链接）", "Post (link included)"),
+    "urgent.measure.comment": ("微博评论", "Comment"),
+    "urgent.measure.title": ("标题", "Title"),
+    "urgent.measure.digest": ("摘要", "Digest"),
+    "urgent.measure.content": ("正文", "Content"),
+    "urgent.measure.body": ("正文", "Body"),
+    "urgent.unit.chars": ("字", "characters"),
+    "urgent.unit.weibo_chars": ("字（微博计数：英文和数字算半字，链接算 10 字）", "characters (Weibo "
+                                "count: ASCII counts half, a link 10)"),
+    "urgent.unit.bytes": ("字节", "bytes"),
+    "urgent.kind.portal": ("门户网站", "web portal"),
+    "urgent.kind.wordpress": ("门户网站（WordPress）", "web portal (WordPress)"),
+    "urgent.kind.wechat": ("微信公众号", "WeChat account"),
+    "urgent.kind.weibo": ("政务微博", "Weibo account"),
+    "urgent.kind.webhook": ("内部系统", "internal system"),
+    "urgent.kind.memory": ("测试渠道", "test channel"),
+    "urgent.kind.gazette": ("政府公报", "gazette"),
+    "urgent.confirm.title": ("确认发布", "Confirm and publish"),
+    "urgent.confirm.lead": ("以下是各渠道将发布的内容。核对无误后点击“立即发布”。", "This is what each "
+                            "channel will publish. Check it, then press Publish now."),
+    "urgent.confirm.update": ("确认续报", "Confirm the update"),
+    "urgent.confirm.correction": ("确认更正", "Confirm the correction"),
+    "urgent.confirm.withdrawal": ("确认撤回", "Confirm the withdrawal"),
+    # incidents
+    "urgent.incidents.title": ("突发事件", "Incidents"),
+    "urgent.incidents.empty": ("还没有事件。", "No incidents yet."),
+    "urgent.incidents.new": ("发布紧急信息", "New urgent post"),
+    "urgent.incident.key": ("事件编号", "Incident"),
+    "urgent.incident.opened_at": ("首报时间", "Opened"),
+    "urgent.incident.opened_by": ("首报人", "Opened by"),
+    "urgent.incident.status": ("状态", "Status"),
+    "urgent.incident.status.open": ("进行中", "open"),
+    "urgent.incident.status.withdrawn": ("已撤回", "withdrawn"),
+    "urgent.incident.opened": ("紧急信息已提交，正在发往各渠道。", "The urgent post was accepted and "
+                               "is going out on every channel."),
+    "urgent.incident.stepped": ("已提交，正在发往各渠道。", "Accepted; it is going out on every "
+                                "channel."),
+    "urgent.board.title": ("各渠道状态", "Status on each channel"),
+    "urgent.board.channel": ("渠道", "Channel"),
+    "urgent.board.action": ("操作", "Action"),
+    "urgent.board.state": ("状态", "State"),
+    "urgent.board.accepted": ("受理用时", "To accepted"),
+    "urgent.board.public": ("公开用时", "To public"),
+    "urgent.board.link": ("链接", "Link"),
+    "urgent.board.detail": ("说明", "Detail"),
+    "urgent.board.open_link": ("查看", "Open"),
+    "urgent.board.refresh": ("刷新", "Refresh"),
+    "urgent.board.live": ("状态实时更新中", "Updating live"),
+    "urgent.board.stale": ("状态暂时无法更新，请刷新页面。", "The status cannot be updated just now; "
+                           "refresh the page."),
+    "urgent.board.new_steps": ("有新的发布步骤，请刷新页面查看。", "There are new steps; refresh the "
+                               "page to see them."),
+    "urgent.board.summary": ("{published}/{total} 已发布", "{published} of {total} published"),
+    "urgent.state.pending": ("待发送", "pending"),
+    "urgent.state.sending": ("发送中", "sending"),
+    "urgent.state.retry_wait": ("等待重试", "waiting to retry"),
+    "urgent.state.published": ("已发布", "published"),
+    "urgent.state.failed": ("失败", "failed"),
+    "urgent.state.unknown": ("待人工核实", "unknown: a person decides"),
+    "urgent.state.retracted": ("已撤回", "retracted"),
+    "urgent.state.queued": ("排队中", "queued"),
+    "urgent.step.report": ("首报", "First report"),
+    "urgent.step.update": ("续报", "Update"),
+    "urgent.step.correction": ("更正", "Correction"),
+    "urgent.step.withdrawal": ("撤回", "Withdrawal"),
+    "urgent.delivery.send": ("发布", "post"),
+    "urgent.delivery.follow_up": ("跟帖", "follow-up"),
+    "urgent.delivery.retract": ("撤回", "retract"),
+    "urgent.timeline.title": ("时间线", "Timeline"),
+    "urgent.next.title": ("后续发布", "Next step"),
+    "urgent.next.update": ("续报或更正", "Update or correction"),
+    "urgent.next.update_hint": ("续报挂在各渠道首报之下（微博评论、门户时间线），不支持的渠道发新稿。",
+                                "An update follows each channel's first report where the channel "
+                                "takes one (a Weibo comment, the portal's timeline), and is a new "
+                                "post elsewhere."),
+    "urgent.next.cancel": ("撤回事件", "Withdraw the incident"),
+    "urgent.next.cancel_hint": ("撤回后：未发出的投递停止，已发布的在允许的渠道撤回，其余渠道发布撤回"
+                                "声明；事件不再接受后续发布。", "Deliveries not yet sent stop, "
+                                "published posts are retracted where the channel allows and a "
+                                "withdrawal notice goes out elsewhere; the incident takes no "
+                                "further steps."),
+    "urgent.next.closed": ("事件已撤回，不再接受后续发布。", "The incident was withdrawn; it takes no "
+                           "further steps."),
+}
+
+register(WORDS)

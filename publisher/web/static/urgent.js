@@ -1,0 +1,128 @@
+/* Urgent pages, progressively enhanced: live previews while composing, a live status board.
+   Every page works without this file; it only saves a click (preview) and a reload (board). */
+(function () {
+  "use strict";
+
+  function isJson(response) {
+    return (response.headers.get("content-type") || "").indexOf("application/json") === 0;
+  }
+
+  /* The compose form: each change asks the server for every channel's preview (debounced). */
+  function livePreview(form) {
+    var target = document.getElementById(form.getAttribute("data-preview-target"));
+    var url = form.getAttribute("data-live-preview");
+    var timer = null;
+    var asked = 0;
+    if (!target || !url) { return; }
+
+    function refresh() {
+      var mine = ++asked;
+      fetch(url, {
+        method: "POST", credentials: "same-origin", headers: {"Accept": "application/json"},
+        body: new URLSearchParams(new FormData(form))
+      }).then(function (response) {
+        if (!isJson(response)) { throw new Error("not json"); }
+        return response.json();
+      }).then(function (data) {
+        if (mine !== asked) { return; }  /* an older answer arriving late */
+        target.innerHTML = data.html;
+        target.setAttribute("data-live", data.ok ? "ok" : "problems");
+      }).catch(function () {
+        target.setAttribute("data-live", "unavailable");  /* the Preview button still works */
+      });
+    }
+
+    function later() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, 400);
+    }
+
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    if (form.querySelector("[name=title]").value) { refresh(); }
+  }
+
+  /* A confirmation form is sent once: a second press while the first is on its way does nothing. */
+  function sendOnce(form) {
+    form.addEventListener("submit", function (event) {
+      if (form.getAttribute("data-sent") === "true") {
+        event.preventDefault();
+        return;
+      }
+      form.setAttribute("data-sent", "true");
+    });
+  }
+
+  function setCell(row, cell, openText) {
+    var state = row.querySelector("[data-state]");
+    if (state && state.getAttribute("data-state") !== cell.state) {
+      state.setAttribute("data-state", cell.state);
+      state.className = "state state-" + cell.state;
+      state.textContent = cell.state_label;
+    }
+    row.querySelector("[data-accepted]").textContent = cell.accepted;
+    row.querySelector("[data-public]").textContent = cell.public;
+    row.querySelector("[data-detail]").textContent = cell.detail;
+    var link = row.querySelector("[data-url]");
+    var href = /^https?:\/\//.test(cell.url || "") ? cell.url : null;
+    var shown = link.querySelector("a");
+    if (href && (!shown || shown.getAttribute("href") !== href)) {
+      var anchor = document.createElement("a");
+      anchor.href = href;
+      anchor.rel = "noopener noreferrer";
+      anchor.target = "_blank";
+      anchor.textContent = openText;
+      link.replaceChildren(anchor);
+    } else if (!href && shown) {
+      link.replaceChildren();
+    }
+  }
+
+  /* The status board: asks every second while something is on its way, every 10 s after. */
+  function liveBoard(section) {
+    var url = section.getAttribute("data-status-url");
+    var cells = Number(section.getAttribute("data-cells"));
+    var live = section.querySelector("[data-live]");
+    var note = section.querySelector("[data-board-note]");
+    if (live) { live.hidden = false; }
+
+    function say(text) {
+      if (note) { note.textContent = text; note.hidden = false; }
+    }
+
+    function tick() {
+      fetch(url, {credentials: "same-origin", cache: "no-store",
+                  headers: {"Accept": "application/json"}}).then(function (response) {
+        if (!response.ok || !isJson(response)) { throw new Error("status " + response.status); }
+        return response.json();
+      }).then(function (data) {
+        data.cells.forEach(function (cell) {
+          var row = section.querySelector('[data-cell="' + CSS.escape(cell.id) + '"]');
+          if (row) { setCell(row, cell, section.getAttribute("data-open-text")); }
+        });
+        data.summaries.forEach(function (summary) {
+          var shown = section.querySelector('[data-summary-for="' + CSS.escape(summary.release) + '"]');
+          if (shown) { shown.textContent = summary.text; }
+        });
+        section.setAttribute("data-outstanding", data.outstanding ? "true" : "false");
+        if (live) { live.hidden = false; }
+        if (data.cells.length !== cells) {
+          say(section.getAttribute("data-new-steps-text"));
+        } else if (note) {
+          note.hidden = true;
+        }
+        window.setTimeout(tick, data.outstanding ? 1000 : 10000);
+      }).catch(function () {  /* signed out, or the server is away: say so, try again later */
+        if (live) { live.hidden = true; }
+        say(section.getAttribute("data-stale-text"));
+        window.setTimeout(tick, 5000);
+      });
+    }
+
+    window.setTimeout(tick, 1000);
+  }
+
+  document.querySelectorAll("form[data-live-preview]").forEach(livePreview);
+  document.querySelectorAll("form[data-once]").forEach(sendOnce);
+  document.querySelectorAll("section[data-status-url]").forEach(liveBoard);
+}());

@@ -1,0 +1,241 @@
+"""Headless Chromium posts an urgent message through the console and watches every channel publish live."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect
+
+from channels.memory.adapter import MemoryStore
+from publisher import config as config_module
+from publisher.app import App
+from publisher.dispatch import Dispatcher
+from publisher.store import Store
+from publisher.web import account as accounts
+from publisher.web.api import create_app
+from publisher.web.server import WebServer, serve
+
+from .browser import screenshot
+from .conftest import ROOT
+from .console import PASSWORD, cheap_hashing
+
+__all__ = ["cheap_hashing"]  # a fixture, used by name
+
+PUBLISHER = str(Path(sys.executable).parent / "publisher")
+CHANNELS = ("portal-main", "wechat-main", "weibo-main")  # the shipped config's urgent channels
+WAIT_MS = 30_000  # the longest any one step may take
+FACTS = "今日9时40分，某区某高架桥一段桥面垮塌，现场已封闭，伤亡情况正在核实。"
+
+
+def _project(root: Path) -> Path:
+    """A copy of the shipped project (config, templates, samples): portal, WeChat, Weibo."""
+    for name in ("schedules.yaml", "templates", "samples"):
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    return root / "schedules.yaml"
+
+
+class Daemon:
+    """The dispatching loop of ``publisher run`` in a thread, started when the test says so:
+    until then recorded deliveries wait, so the board is seen before they go out."""
+
+    def __init__(self, app: App) -> None:
+        self.dispatcher = Dispatcher(app)
+        self.stop, self.wake = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="test-daemon", daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            self.wake.clear()
+            self.dispatcher.run_once()
+            self.wake.wait(0.2)
+
+    def halt(self) -> None:
+        self.stop.set()
+        self.wake.set()
+        if self.thread.is_alive():
+            self.thread.join(30)
+        self.dispatcher.shutdown(wait=True)
+
+
+@dataclass
+class Site:
+    """The console over a sandboxed copy of the shipped project, and its held-back daemon."""
+
+    app: App
+    server: WebServer
+    daemon: Daemon
+
+    @property
+    def base(self) -> str:
+        return self.server.url.rstrip("/")
+
+
+@pytest.fixture
+def site(tmp_path: Path, cheap_hashing: None) -> Iterator[Site]:
+    """Console and API on loopback over SQLite, channels on their emulators, an urgent account."""
+    config = _project(tmp_path)
+    MemoryStore.reset()
+    app = App(loaded=config_module.load(config),
+              store=Store(f"sqlite:///{tmp_path / 'publisher.db'}"), sandbox=True)
+    accounts.create(app, "zhao.lei", PASSWORD, ["urgent"], actor="staff:test",
+                    display_name="赵磊")
+    daemon = Daemon(app)
+    server = serve(create_app(app, wake=daemon.wake.set), "127.0.0.1", 0)
+    try:
+        yield Site(app, server, daemon)
+    finally:
+        server.stop()
+        daemon.halt()
+        app.close()
+
+
+def _sign_in(page: Page, base: str, path: str, name: str = "zhao.lei") -> None:
+    """Open ``path``, get sent to the sign-in form, fill it in and come back to ``path``."""
+    page.goto(base + path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    expect(page).to_have_url(base + path)
+
+
+def _compose(page: Page) -> None:
+    """Fill in the compose form and see the live previews with their counters."""
+    page.fill("input[name=title]", "某高架桥发生垮塌")
+    page.fill("input[name=area]", "某区某高架桥")
+    page.fill("textarea[name=facts]", FACTS)
+    weibo = page.locator('#previews [data-channel="weibo-main"] [data-measure="weibo_status"]')
+    expect(weibo).to_contain_text("/ 140", timeout=WAIT_MS)
+    used = int(weibo.get_attribute("data-used") or 0)
+    page.fill("textarea[name=instruction]", "请绕行某路、某路。")  # the counter follows the typing
+    expect(weibo).not_to_have_attribute("data-used", str(used), timeout=WAIT_MS)
+    for name in CHANNELS:
+        expect(page.locator(f'#previews [data-channel="{name}"][data-ok="true"]')).to_have_count(1)
+    expect(page.locator('#previews [data-channel="wechat-main"] [data-measure="title"]')
+           ).to_contain_text("/ 32")
+
+
+def test_post_urgent_and_watch_every_channel_publish_live(page: Page, site: Site) -> None:
+    """A staff member signs in, composes an urgent post (live previews with Weibo's and
+    WeChat's counters, a Weibo refusal while the facts are too long), previews and confirms it,
+    and the board turns every channel's state cell to published as the dispatcher sends,
+    without the page reloading."""
+    _sign_in(page, site.base, "/urgent")
+    _compose(page)
+    screenshot(page, "urgent-compose")
+    page.fill("textarea[name=facts]", FACTS * 5)  # too long for a Weibo post: refused live
+    weibo = page.locator('#previews [data-channel="weibo-main"]')
+    expect(weibo).to_have_attribute("data-ok", "false", timeout=WAIT_MS)
+    expect(weibo.locator('[data-problem][data-field="status"]')).to_contain_text("微博正文超出")
+    expect(page.locator('#previews [data-channel="portal-main"][data-ok="true"]')).to_have_count(1)
+    screenshot(page, "urgent-compose-over-limit")
+    page.fill("textarea[name=facts]", FACTS)
+    expect(weibo).to_have_attribute("data-ok", "true", timeout=WAIT_MS)
+
+    page.click("form#compose button[type=submit]")
+    expect(page).to_have_url(site.base + "/urgent/preview")
+    expect(page.locator("h1")).to_have_text("确认发布")
+    for name in CHANNELS:
+        card = page.locator(f'[data-channel="{name}"][data-ok="true"]')
+        expect(card).to_have_count(1)
+        expect(card.locator(".measure").first).to_contain_text("/")
+    screenshot(page, "urgent-preview")
+
+    page.click("[data-publish]")
+    expect(page).to_have_url(re.compile(r"/incidents/incident-\d{8}-\d{6}\?posted=1$"))
+    cells = page.locator("[data-cell] [data-state]")
+    expect(cells).to_have_count(len(CHANNELS))
+    expect(page.locator('[data-cell] [data-state="pending"]')).to_have_count(len(CHANNELS))
+    expect(page.locator("[data-live]")).to_be_visible()  # the script took over the board
+    page.evaluate("window.stillTheSamePage = true")
+    screenshot(page, "urgent-board-pending")
+
+    site.daemon.thread.start()  # the dispatcher goes to work; the page is not touched again
+    published = page.locator('[data-cell] [data-state="published"]')
+    expect(published).to_have_count(len(CHANNELS), timeout=WAIT_MS)
+    assert page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
+    for name in CHANNELS:
+        row = page.locator(f'[data-cell][data-channel="{name}"]')
+        expect(row.locator("[data-state]")).to_have_text("已发布")
+        expect(row.locator("[data-public]")).to_have_text(re.compile(r"^\d+\.\d\d s$"))
+    expect(page.locator('[data-cell][data-channel="portal-main"] [data-url] a')).to_have_attribute(
+        "href", re.compile(r"^http://127\.0\.0\.1:8180/emergency/"))
+    expect(page.locator("[data-summary-for]")).to_have_text("3/3 已发布")
+    screenshot(page, "urgent-board-published")
+
+
+# --------------------------------------------------------------------------- publisher run
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _healthy(page: Page, base: str) -> bool:
+    try:
+        return page.request.get(base + "/healthz", timeout=2000).ok
+    except PlaywrightError:  # not listening yet
+        return False
+
+
+@pytest.mark.slow
+def test_publisher_run_serves_the_console_end_to_end(page: Page, tmp_path: Path) -> None:
+    """Against `publisher run --sandbox` in a subprocess, an account made by `publisher users
+    add` signs in, posts an urgent message through the forms, and the board shows every
+    channel published; the daemon then stops cleanly."""
+    config = _project(tmp_path)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PUBLISHER_", "WECHAT_", "WEIBO_"))}
+    added = subprocess.run(
+        [PUBLISHER, "users", "add", "duty", "--role", "urgent", "--display-name", "值班员",
+         "--password-stdin", "--config", str(config)], env=env, input=PASSWORD + "\n",
+        text=True, capture_output=True, check=False, timeout=120, cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "run.log"
+    bot = subprocess.Popen(
+        [PUBLISHER, "run", "--config", str(config), "--sandbox", "--no-serve", "--web-port",
+         str(port), "--poll-seconds", "60", "--json-logs"],
+        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60  # for the daemon to listen
+        while not _healthy(page, base):
+            assert bot.poll() is None, log.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, "publisher run did not answer /healthz"
+            page.wait_for_timeout(100)
+        _sign_in(page, base, "/urgent", name="duty")
+        _compose(page)
+        page.click("form#compose button[type=submit]")
+        page.click("[data-publish]")
+        expect(page).to_have_url(re.compile(r"/incidents/incident-\d{8}-\d{6}\?posted=1$"))
+        # the poll is 60 s: publishing well inside it shows the console woke the dispatcher
+        expect(page.locator('[data-cell] [data-state="published"]')).to_have_count(
+            len(CHANNELS), timeout=WAIT_MS)
+        screenshot(page, "urgent-run-board-published")
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        try:
+            code = bot.wait(30)
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+    assert code == 0, log.read_text(encoding="utf-8")
+    assert PASSWORD not in log.read_text(encoding="utf-8")
