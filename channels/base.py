@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args
 
 import requests
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 # --------------------------------------------------------------------------- content
 
@@ -71,6 +71,9 @@ class Receipt:
     # Accepted but still finishing remotely: the core polls ``status``; with
     # ``details["state"] == "queued"`` it does not poll but leaves the delivery ``queued``
     # until the channel's own cycle completes it (a gazette item waiting for its issue).
+    # ``details["duplicates"]``: copies this delivery made twice (a request that landed after
+    # its answer was lost, then a resend) which the channel found and removed, keeping this
+    # one: a list of ``{"remote_id", "url", "status"}``; the core records them.
     pending: bool = False
     details: Mapping[str, Any] = field(default_factory=dict)
 
@@ -187,7 +190,9 @@ class AlreadyPublished(ChannelError):
 
 
 class OutcomeUnknown(ChannelError):
-    """The request left but no answer came, and the channel has no idempotency key."""
+    """The request left but no answer came (a read timeout, a connection dropped after the
+    request was written), and repeating it could publish twice: the core asks ``find``
+    after the channel's settle time before any resend."""
 
 
 class NotSupported(ChannelError):
@@ -230,6 +235,11 @@ class ChannelSettings(BaseModel):
     """Base of each kind's settings schema; ``SecretStr`` fields are the secret ones."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # How long a request whose answer was lost may still take to land remotely (a busy
+    # server, a queued job): after an unknown outcome the core asks ``find`` again before
+    # resending only once this has passed. Kinds talking to a remote raise the default.
+    settle_seconds: float = Field(0.0, ge=0, le=86_400)
 
     @classmethod
     def secret_fields(cls) -> list[str]:
@@ -312,6 +322,11 @@ class Channel(abc.ABC, Generic[SettingsT]):
             explanation_zh=f"{self.kind} 渠道无法查询此前是否已发布，需人工核对",
             explanation_en=f"the {self.kind} channel cannot tell whether it already published",
         )
+
+    def settle_seconds(self, payload: Payload, key: str) -> float:
+        """How long after a lost answer a resend must wait, since the first request may still
+        land (0 where the remote dedupes a resend by the key); the ``settle_seconds`` setting."""
+        return self.settings.settle_seconds
 
     def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
         """Withdraw or delete a published item; ``payload`` is the withdrawal notice prepared
