@@ -26,7 +26,7 @@ from channels.base import (
     TransientChannelError,
     is_queued,
 )
-from publisher import audit
+from publisher import audit, reconcile
 from publisher.alert import alert
 from publisher.app import App
 from publisher.circuit import Circuits
@@ -198,6 +198,10 @@ class Dispatcher:
             assert delivery is not None
             release = session.get(Release, delivery.release_id)
             assert release is not None
+            if now > release.deadline_at and delivery.unconfirmed_at is not None:
+                self._finish_in(session, delivery, "unknown", now, reason=reconcile.PAST_DEADLINE)
+                self._alert_unknown(delivery, reconcile.PAST_DEADLINE)
+                return None
             if now > release.deadline_at:
                 self._finish_in(session, delivery, "failed", now,
                                 reason="超过发布截止时间 / retry deadline passed")
@@ -235,6 +239,10 @@ class Dispatcher:
             target = waiting
         try:
             channel = app.channel(delivery.channel, drill=delivery.drill)
+            if delivery.unconfirmed_at is not None:  # an earlier request may have landed
+                ended = self._settle(delivery, channel)
+                if ended is not None:
+                    return ended
             receipt = in_claim(policy, app.clock.sleep)(
                 self._attempt, delivery, channel, payload, counter, accepted, target)
         except AlreadyPublished as exc:
@@ -244,8 +252,11 @@ class Dispatcher:
             now = app.clock.now()
             when = next_attempt_at(policy, delivery.claims, now, getattr(exc, "retry_after", None))
             return self._finish(delivery, "retry_wait", error=exc, next_at=when)
-        except OutcomeUnknown as exc:
-            return self._finish(delivery, "unknown", error=exc, reason=str(redact(str(exc))))
+        except OutcomeUnknown as exc:  # never resent blind: the next claim asks the channel
+            now = app.clock.now()
+            return self._finish(delivery, "retry_wait", error=exc, unconfirmed_at=now,
+                                next_at=reconcile.first_look(channel, delivery, now),
+                                reason=reconcile.LOST_ANSWER)
         except ChannelError as exc:
             return self._finish(delivery, "failed", error=exc)
         except Exception as exc:  # a bug or an unmapped library error: the send may have left
@@ -257,7 +268,37 @@ class Dispatcher:
             issue_en = str(receipt.details.get("queued_for_en") or issue)
             return self._finish(delivery, "queued", receipt=receipt,
                                 reason=f"排入{issue} / queued for {issue_en}")
-        return self._finish(delivery, "published", receipt=receipt, accepted_at=accepted[0])
+        # sent again after a lost answer: look once more later for a late copy (recheck)
+        again = app.clock.now() if delivery.unconfirmed_at is not None else None
+        return self._finish(delivery, "published", receipt=receipt, accepted_at=accepted[0],
+                            unconfirmed_at=again)
+
+    def _settle(self, delivery: Delivery, channel: Channel[Any]) -> str | None:
+        """An earlier request of this delivery may have landed unseen: ask the channel before
+        sending. Returns the state this claim ends in, or None when it did not land and the
+        channel's settle time has passed, so the claim sends."""
+        verdict = reconcile.look(channel, delivery)
+        now = self.app.clock.now()
+        if verdict.outcome == "landed":
+            return self._finish(delivery, "published", receipt=verdict.receipt,
+                                reason=reconcile.LANDED, confirmed=True)
+        if verdict.outcome == "unknowable":
+            return self._finish(delivery, "unknown", reason=reconcile.UNKNOWABLE.format(
+                error=verdict.error))
+        if verdict.outcome == "later":
+            defaults = self.app.loaded.config.defaults
+            policy = defaults.urgent_retry if delivery.urgent else defaults.retry
+            when = next_attempt_at(policy, delivery.claims, now,
+                                   getattr(verdict.error, "retry_after", None))
+            return self._finish(delivery, "retry_wait", error=verdict.error, next_at=when,
+                                reason=reconcile.LOOKING)
+        settled = reconcile.settled_at(channel, delivery)
+        if now < settled:
+            return self._finish(delivery, "retry_wait", next_at=settled,
+                                reason=reconcile.NOT_YET.format(at=settled.isoformat()))
+        log.info("delivery.not_landed", unconfirmed_at=delivery.unconfirmed_at.isoformat()
+                 if delivery.unconfirmed_at else None)
+        return None
 
     def _target(self, delivery: Delivery) -> Receipt | str:
         """The earlier delivery's receipt a follow-up or retraction acts on; or, when it cannot
@@ -366,7 +407,10 @@ class Dispatcher:
 
     def _finish(self, delivery: Delivery, state: str, *, receipt: Receipt | None = None,
                 error: BaseException | None = None, reason: str | None = None,
-                next_at: datetime | None = None, accepted_at: datetime | None = None) -> str:
+                next_at: datetime | None = None, accepted_at: datetime | None = None,
+                unconfirmed_at: datetime | None = None, confirmed: bool = False) -> str:
+        """End this claim in ``state``; ``unconfirmed_at`` marks since when a request may have
+        landed unseen, ``confirmed`` (the channel found it) clears that mark."""
         now = self.app.clock.now()
         with self.app.store.write() as session:
             row = session.get(Delivery, delivery.id)
@@ -376,8 +420,11 @@ class Dispatcher:
                 return row.state
             release = session.get(Release, row.release_id)
             assert release is not None
+            if unconfirmed_at is not None or confirmed:
+                row.unconfirmed_at = unconfirmed_at
             if state == "retry_wait" and next_at is not None and next_at > release.deadline_at:
-                state, reason = "failed", "重试已到截止时间 / retries ran past the deadline"
+                state, reason = ("unknown", reconcile.PAST_DEADLINE) if row.unconfirmed_at \
+                    else ("failed", "重试已到截止时间 / retries ran past the deadline")
             if state == "published":
                 row.accepted_at, row.published_at = accepted_at or now, now
             self._finish_in(session, row, state, now, receipt=receipt, error=error,
@@ -393,10 +440,15 @@ class Dispatcher:
                   f"delivery failed: {delivery.channel}", delivery_id=delivery.id,
                   error=_describe(error) if error else reason)
         elif state == "unknown":
-            alert(self.app, "delivery.unknown", f"投递结果不明，需人工确认：{delivery.channel}",
-                  f"delivery outcome unknown, a person must decide: {delivery.channel}",
-                  delivery_id=delivery.id, reason=reason)
+            self._alert_unknown(delivery, reason)
+        elif state == "published":
+            reconcile.alert_duplicates(self.app, delivery, receipt)
         return state
+
+    def _alert_unknown(self, delivery: Delivery, reason: str | None) -> None:
+        alert(self.app, "delivery.unknown", f"投递结果不明，需人工确认：{delivery.channel}",
+              f"delivery outcome unknown, a person must decide: {delivery.channel}",
+              delivery_id=delivery.id, reason=reason)
 
     def _track_health(self, channel: str, state: str, error: BaseException | None) -> None:
         """Feed the channel's circuit: transient trouble counts, content problems do not."""
@@ -421,10 +473,14 @@ class Dispatcher:
             row.receipt = receipt.to_json()
         if error is not None:
             row.last_error = _describe(error)
-        row.reason = reason
+        note = reconcile.duplicates_note(receipt)
+        row.reason = f"{reason}；{note}" if reason and note else (reason or note)
+        reason = row.reason
         details: dict[str, Any] = {"channel": row.channel, "claim": row.claims}
         if receipt is not None:
             details["receipt"] = {"remote_id": receipt.remote_id, "url": receipt.url}
+        if note is not None:  # both copies, for the audit chain: the kept one and the removed
+            details["duplicates"] = reconcile.duplicates(receipt)
         if error is not None:
             details["error"] = _describe(error)
         if reason:
@@ -481,38 +537,49 @@ class Dispatcher:
         return len(orphans)
 
     def _reconcile(self, delivery: Delivery) -> None:
-        now = self.app.clock.now()
+        """Settle an orphan ``sending`` row: published if it landed, ``unknown`` if the channel
+        cannot tell, else due again once the channel's settle time has passed (a request the
+        dead process had in flight may still land; the claim then asks again first)."""
         previous = delivery.claimed_by
-        stored = Receipt.from_json(delivery.receipt) if delivery.receipt else None
         try:
             channel = self.app.channel(delivery.channel, drill=delivery.drill)
-            if stored is not None and stored.pending:  # a job was accepted: follow it
-                found: Receipt | None = channel.status(stored)
-                if found is not None and found.pending:
-                    log.info("delivery.reconcile_later", reason="job still running")
-                    return
-            else:
-                found = channel.find(delivery.idempotency_key, Payload.from_json(delivery.payload))
-        except NotSupported as exc:
-            state, receipt, reason = "unknown", None, (
-                "进程在发送中途停止，渠道无法确认是否已发布 / the process stopped mid-send and "
-                f"the channel cannot confirm the outcome ({exc})")
         except ChannelError as exc:
             log.warning("delivery.reconcile_later", error=_describe(exc))
             return
-        else:
-            if found is not None:
-                state, receipt, reason = "published", found, (
-                    "重启后核实：已发布 / confirmed after restart: it had landed")
-            else:
-                state, receipt, reason = "retry_wait", None, (
-                    "重启后核实：未发布，将重发 / confirmed after restart: not landed, will resend")
+        verdict = reconcile.look(channel, delivery)
+        if verdict.outcome == "later":
+            log.info("delivery.reconcile_later", error=_describe(verdict.error)
+                     if verdict.error else "job still running")
+            return
+        now = self.app.clock.now()
         with self.app.store.write() as session:
             row = session.get(Delivery, delivery.id)
             if row is None or row.state != "sending" or row.claimed_by != previous:
                 return
             row.claimed_by = self.worker
-            if state == "published":
+            if verdict.outcome == "landed":
                 row.accepted_at = row.published_at = now  # the earliest we know it was there
-            self._finish_in(session, row, state, now, receipt=receipt, reason=reason,
-                            next_at=now if state == "retry_wait" else None)
+                row.unconfirmed_at = None
+                self._finish_in(session, row, "published", now, receipt=verdict.receipt,
+                                reason="重启后核实：已发布 / confirmed after restart: it had landed")
+            elif verdict.outcome == "unknowable":
+                self._finish_in(session, row, "unknown", now, reason=(
+                    "进程在发送中途停止，渠道无法确认是否已发布 / the process stopped mid-send "
+                    f"and the channel cannot confirm the outcome ({verdict.error})"))
+            else:
+                settle = reconcile.settle_seconds(channel, row) > 0
+                row.unconfirmed_at = now if settle else None
+                self._finish_in(session, row, "retry_wait", now, next_at=reconcile.first_look(
+                    channel, row, now), reason=(
+                    "重启后核实：未发布，核实后重发 / confirmed after restart: not landed; it is sent "
+                    "again after the channel's settle time" if settle else
+                    "重启后核实：未发布，将重发 / confirmed after restart: not landed, will resend"))
+        if verdict.outcome == "landed":
+            reconcile.alert_duplicates(self.app, delivery, verdict.receipt)
+
+    # ------------------------------------------------------------------ a late copy
+
+    def recheck(self) -> int:
+        """Look once more at deliveries published by a resend after a lost answer (see
+        ``reconcile.recheck``); returns how many were looked at."""
+        return reconcile.recheck(self.app, actor=self.worker)

@@ -73,6 +73,7 @@ def resolve_published(app: App, delivery_id: int, *, actor: str, url: str) -> Ch
         _require_state(row, ("unknown",))
         previous = row.state
         row.state, row.updated_at, row.next_attempt_at = "published", now, None
+        row.unconfirmed_at = None
         row.receipt = {"remote_id": str((row.receipt or {}).get("remote_id") or ""), "url": url,
                        "published_at": now.isoformat(), "pending": False,
                        "details": {"resolved_by": actor}}
@@ -123,6 +124,7 @@ def _send_again(app: App, delivery_id: int, *, actor: str, allowed: tuple[str, .
                 f"release {release.key} is {release.state}; its deliveries cannot be retried")
         previous = row.state
         row.state, row.next_attempt_at, row.updated_at = "retry_wait", now, now
+        row.unconfirmed_at = None  # a person decided: send, without asking the channel first
         row.reason = f"人工重试 / retried by {actor}"
         release.deadline_at = max(release.deadline_at, now + _deadline(app, release.definition_id))
         details = {"channel": row.channel, "previous_state": previous}

@@ -353,7 +353,7 @@ def test_retry_and_resolve_are_refused_to_roles_without_the_permission(
     """A viewer, an approver and an urgent publisher cannot retry (403 page, nothing changes);
     an editor cannot resolve an unknown delivery; none of them sees the action forms."""
     app = console.app
-    MemoryStore.script("mem-a", ["outcome_unknown"])
+    MemoryStore.script("mem-a", ["lost"])
     release_id = _create(app)
     _drain(app)
     unknown = _deliveries(app, release_id)["mem-a"]
@@ -377,7 +377,7 @@ def test_admin_resolves_an_unknown_delivery_as_published_with_its_url(console: C
     that is not http(s) is refused (422) and changes nothing; a good one makes it published
     with that receipt and audits the decision; resolving it again is refused (409)."""
     app = console.app
-    MemoryStore.script("mem-a", ["outcome_unknown"])
+    MemoryStore.script("mem-a", ["lost"])
     release_id = _create(app)
     _drain(app)
     unknown = _deliveries(app, release_id)["mem-a"]
@@ -414,7 +414,7 @@ def test_admin_decides_an_unknown_delivery_was_not_published_and_sends_it_again(
     decision ``send_again``, and the dispatcher then publishes it; on a failed delivery the
     decision is refused (only unknown ones are decided)."""
     app = console.app
-    MemoryStore.script("mem-a", ["outcome_unknown", "permanent"])
+    MemoryStore.script("mem-a", ["lost", "permanent"])
     first = _create(app)
     _drain(app)
     unknown = _deliveries(app, first)["mem-a"]

@@ -124,14 +124,17 @@ def test_already_published_counts_as_published(app: App) -> None:
     assert "already" in (row.reason or "")
 
 
-def test_outcome_unknown_is_left_for_a_person(app: App) -> None:
-    """A timeout after the request left marks the delivery unknown with a reason, not retried."""
+def test_outcome_unknown_is_reconciled_not_resent(app: App) -> None:
+    """A timeout after the request left is not resent: the next claim asks the channel, which
+    finds it landed, and the delivery is published with one publication (tests/test_reconcile.py
+    covers the rest of the mechanism)."""
     MemoryStore.script("mem-a", ["outcome_unknown"])
     release_id = _create(app)
     _drain(app, release_id)
     row = _deliveries(app, release_id)["mem-a"]
-    assert row.state == "unknown" and row.reason
-    assert len(_attempts(app, row.id)) == 1
+    assert row.state == "published" and row.reason and "landed" in row.reason
+    assert [a.outcome for a in _attempts(app, row.id)] == ["unknown"]
+    assert len(MemoryStore.published("mem-a")) == 1
 
 
 def test_expired_credentials_are_retried_once(app: App) -> None:

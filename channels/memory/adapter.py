@@ -22,6 +22,7 @@ from channels.base import (
     ContentRejected,
     Limits,
     Message,
+    NotSupported,
     OutcomeUnknown,
     Payload,
     PermanentChannelError,
@@ -33,7 +34,7 @@ from channels.base import (
 KIND = "memory"
 OUTCOMES = (
     "ok", "transient", "rate_limited", "auth_expired", "permanent", "content_rejected",
-    "configuration", "already_published", "outcome_unknown", "timeout",
+    "configuration", "already_published", "outcome_unknown", "timeout", "lost",
 )
 _OUTCOME = re.compile(r"(?P<name>[a-z_]+)(?::(?P<seconds>[0-9]+(?:\.[0-9]+)?))?")
 
@@ -76,6 +77,7 @@ class MemoryStore:
     _seeded: ClassVar[set[str]] = set()
     _retracted: ClassVar[dict[str, list[str]]] = {}
     _follow_ups: ClassVar[dict[str, list[dict[str, Any]]]] = {}
+    _unfindable: ClassVar[set[tuple[str, str]]] = set()
 
     @classmethod
     def reset(cls) -> None:
@@ -85,6 +87,7 @@ class MemoryStore:
                           cls._follow_ups):
                 table.clear()
             cls._seeded.clear()
+            cls._unfindable.clear()
 
     @classmethod
     def script(cls, name: str, outcomes: list[str]) -> None:
@@ -146,6 +149,17 @@ class MemoryStore:
         """The first receipt recorded for ``key`` on channel ``name``."""
         with cls._lock:
             return cls._receipts.get(name, {}).get(key)
+
+    @classmethod
+    def lose(cls, name: str, key: str) -> None:
+        """From now on ``find`` cannot tell whether ``key`` landed (NotSupported)."""
+        with cls._lock:
+            cls._unfindable.add((name, key))
+
+    @classmethod
+    def findable(cls, name: str, key: str) -> bool:
+        with cls._lock:
+            return (name, key) not in cls._unfindable
 
     @classmethod
     def knows(cls, name: str, remote_id: str) -> bool:
@@ -215,10 +229,17 @@ class MemoryChannel(Channel[MemorySettings]):
             )
         if name == "outcome_unknown":
             self._record(key, payload)  # it landed, but the answer was lost
+        if name == "lost":
+            MemoryStore.lose(self.name, key)  # the answer was lost and nobody can look it up
         raise _scripted_error(name, seconds)
 
     def find(self, key: str, payload: Payload) -> Receipt | None:
-        """The first receipt recorded under ``key``, else None."""
+        """The first receipt recorded under ``key``, else None; NotSupported after ``lost``."""
+        if not MemoryStore.findable(self.name, key):
+            raise NotSupported(
+                "memory: this delivery cannot be looked up",
+                **_explained("lost", "渠道无法查询此前是否已发布，需人工核对",
+                             "the channel cannot tell whether it already published"))
         return MemoryStore.lookup(self.name, key)
 
     def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
@@ -296,6 +317,11 @@ def _scripted_error(name: str, seconds: float | None) -> ChannelError:
             **_explained("outcome_unknown", "请求已发出但无应答，需核对",
                          "the request left but no answer came; reconcile"),
         )
+    if name == "lost":
+        return OutcomeUnknown(
+            "应答丢失 / answer lost",
+            **_explained("lost", "请求已发出但应答丢失，且无法查询，需人工核对",
+                         "the answer was lost and the channel cannot look it up"))
     if name == "timeout":
         return OutcomeUnknown(
             "超时 / timed out",

@@ -150,6 +150,7 @@ def run(
             dispatcher.run_once()
             if (app.clock.now() - last_recover).total_seconds() > 60:
                 dispatcher.recover()
+                dispatcher.recheck()  # a late copy of a post sent again after a lost answer
                 last_recover = app.clock.now()
             if (app.clock.now() - last_optimize).total_seconds() > OPTIMIZE_SECONDS:
                 app.store.optimize()  # the delivery log's plans stay good as the tables grow

@@ -137,6 +137,10 @@ class Delivery(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # since when a request of this delivery may have landed unseen (its answer was lost, or
+    # the process died mid-send): a claim asks the channel (find) before sending again, and
+    # once published by a resend it is looked at once more for a late copy (migration 0008)
+    unconfirmed_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]  # the channel took it (a job may still be finishing)
     published_at: Mapped[datetime | None]  # the public URL exists
 
