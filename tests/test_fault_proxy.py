@@ -1,0 +1,97 @@
+"""The fault proxy (tests/support/fault_proxy.py) injects each fault between a client and a real sink."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from channels.network import may_have_landed
+from channels.webhook.sandbox import Sink, serve
+from tests.support import fault_proxy
+from tests.support.fault_proxy import FaultProxy, Rule
+
+TIMEOUT = 0.4
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    running = serve()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def proxy(sink: Sink) -> Iterator[FaultProxy]:
+    running = fault_proxy.serve(sink.url)
+    yield running
+    running.stop()
+
+
+def _post(proxy: FaultProxy, key: str) -> requests.Response:
+    return requests.post(f"{proxy.url.rstrip('/')}/deliveries", json={"key": key, "title": "t"},
+                         headers={"Idempotency-Key": key}, timeout=TIMEOUT)
+
+
+def test_requests_without_a_rule_pass_unchanged(proxy: FaultProxy, sink: Sink) -> None:
+    """With no rule the answer is the sink's own, and the sink saw the request once."""
+    answer = _post(proxy, "k1")
+    assert answer.status_code == 201 and sink.state.count("k1") == 1
+    assert proxy.state.seen[-1].fault is None and proxy.state.seen[-1].forwarded
+
+
+def test_delay_lets_the_client_time_out_then_delivers(proxy: FaultProxy, sink: Sink) -> None:
+    """A held request times out at the client (an answer that may have landed) and still
+    reaches the sink afterwards."""
+    proxy.state.add(Rule("delay", "POST", r"/deliveries$", seconds=TIMEOUT * 3))
+    with pytest.raises(requests.ReadTimeout) as info:
+        _post(proxy, "k2")
+    assert may_have_landed(info.value)
+    assert sink.state.count("k2") == 0  # still on its way when the client gave up
+    assert proxy.state.wait("delay", timeout=10)
+    assert sink.state.count("k2") == 1
+
+
+def test_late_answer_and_drop_reach_the_sink(proxy: FaultProxy, sink: Sink) -> None:
+    """The sink acts at once; the answer comes after the client's timeout, or never."""
+    proxy.state.add(Rule("late_answer", seconds=TIMEOUT * 3), Rule("drop"))
+    with pytest.raises(requests.ReadTimeout):
+        _post(proxy, "k3")
+    with pytest.raises(requests.ConnectionError) as info:
+        _post(proxy, "k4")
+    assert may_have_landed(info.value)
+    assert sink.state.count("k3") == 1 and sink.state.count("k4") == 1
+
+
+def test_reset_and_error_never_reach_the_sink(proxy: FaultProxy, sink: Sink) -> None:
+    """A reset and a gateway error are answered by the proxy alone; rules are used up."""
+    proxy.state.add(Rule("reset", times=1), Rule("error", status=502, times=1))
+    with pytest.raises(requests.ConnectionError):
+        _post(proxy, "k5")
+    assert _post(proxy, "k6").status_code == 502
+    assert _post(proxy, "k7").status_code == 201
+    assert sink.state.count("k5") == 0 and sink.state.count("k6") == 0
+    assert [s.fault for s in proxy.state.seen] == ["reset", "error", None]
+
+
+def test_rules_over_http_for_another_process(proxy: FaultProxy, sink: Sink) -> None:
+    """Rules posted to /_fault_proxy/rules apply; a bad rule is refused (400)."""
+    control = f"{proxy.origin}/_fault_proxy/rules"
+    assert requests.post(control, data=json.dumps([{"fault": "nope"}]), timeout=5).status_code \
+        == 400
+    report = requests.post(control, data=json.dumps([{"fault": "error", "status": 503}]),
+                           timeout=5).json()
+    assert report["rules"][0]["fault"] == "error"
+    assert _post(proxy, "k8").status_code == 503 and sink.state.count("k8") == 0
+
+
+def test_refused_connection_never_left() -> None:
+    """A refused connection (nothing listening) is read as never sent: a plain retry."""
+    stopped = serve()
+    url = stopped.url
+    stopped.stop()
+    with pytest.raises(requests.ConnectionError) as info:
+        requests.post(f"{url}/deliveries", json={}, timeout=TIMEOUT)
+    assert not may_have_landed(info.value)
