@@ -1,4 +1,4 @@
-"""The ``wordpress`` kind: posts and categories over the REST API, idempotent by slug."""
+"""The ``wordpress`` kind: posts over the REST API, each carrying its delivery's owner mark."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from channels.base import (
     Payload,
     Receipt,
 )
+from channels.network import may_have_landed
 from channels.wordpress.content import (
     KIND,
     PostSpec,
@@ -28,10 +29,12 @@ from channels.wordpress.content import (
 from channels.wordpress.errors import classify, conflict, network_error, not_wordpress, scrub
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-# Every status a post can have, so a lookup by slug also sees drafts and trashed posts.
+# Every status a post can have, so a lookup also sees drafts and trashed posts.
 ALL_STATUSES = "publish,future,draft,pending,private,trash"
 TRASH = "trash"
 TRASHED_SUFFIX = "__trashed"
+SLUG_COPIES = 9  # wp_unique_post_slug names copies <slug>-2, <slug>-3 …: look this far by slug
+PER_PAGE = 100  # the REST API's largest page
 
 
 class WordPressSettings(ChannelSettings):
@@ -42,6 +45,10 @@ class WordPressSettings(ChannelSettings):
     application_password: SecretStr  # made under Users → Edit User; sent as HTTP Basic
     status: Literal["publish", "draft", "pending", "private"] = "publish"
     timeout_seconds: float = Field(default=15.0, gt=0)
+    # a create whose answer was lost may still be running on the site (PHP's
+    # max_execution_time is 30 s by default, plus queueing): the post is looked for again
+    # only after this, before any second create
+    settle_seconds: float = Field(default=60.0, ge=0, le=86_400)
 
     @field_validator("base_url")
     @classmethod
@@ -55,6 +62,12 @@ class WordPressSettings(ChannelSettings):
         if parts.query or parts.fragment:
             raise ValueError(f"base_url 不能带查询或锚点 / no query or fragment: {value!r}")
         return value if value.endswith("/") else value + "/"
+
+
+def slug_variants(slug: str) -> list[str]:
+    """The slugs a post made for ``slug`` can have: its copies' ``-N`` and trashed forms."""
+    names = [slug, *(f"{slug}-{n}" for n in range(2, SLUG_COPIES + 1))]
+    return [form for name in names for form in (name, name + TRASHED_SUFFIX)]
 
 
 def _published_at(post: dict[str, Any]) -> datetime | None:
@@ -100,10 +113,13 @@ class WordPressChannel(Channel[WordPressSettings]):
         return Payload(kind=KIND, data=prepare_post(message, self.limits))
 
     def send(self, payload: Payload, key: str) -> Receipt:
-        """Look the slug up first; update our own post, else create it (201 + Location)."""
+        """Update this delivery's own post (found by its owner mark under any slug; extra
+        copies are trashed), else create it (201 + Location). A create whose answer is lost
+        is an unknown outcome: the core looks for the post before any second create."""
         spec = PostSpec.from_payload(payload)
-        post = self._owned(self._lookup(spec.slug), spec.slug, key)
-        if post is not None and post.get("status") == TRASH:
+        ours, holder = self._posts_of(key, spec.slug)
+        live = [p for p in ours if p.get("status") != TRASH]
+        if ours and not live:
             raise conflict("withdrawn", f"文章 {spec.slug} 已撤回（在回收站），不能重新发布",
                            f"post {spec.slug} was withdrawn (in the trash); publish under a "
                            "new slug", spec.slug)
@@ -115,26 +131,40 @@ class WordPressChannel(Channel[WordPressSettings]):
             "status": self.settings.status,
             "categories": [self._category(spec.column, spec.column_name)],
         }
-        if post is None:
-            response = self._call("POST", "/posts", json=fields)
+        if not live:
+            if holder is not None:
+                raise conflict("slug_taken", f"页面标识 {spec.slug} 已被网站上的另一篇文章占用",
+                               f"slug {spec.slug} already belongs to another post on the site",
+                               scrub(f"{spec.slug} (post {holder.get('id')})", self._secrets()))
+            response = self._call("POST", "/posts", json=fields, once=True)
             created = self._json(response)
             return self._receipt(created, location=response.headers.get("Location"))
-        updated = self._json(self._call("POST", f"/posts/{int(post['id'])}", json=fields))
-        return self._receipt(updated)
+        removed = self._trash(live[1:])
+        updated = self._json(self._call("POST", f"/posts/{int(live[0]['id'])}", json=fields))
+        return self._receipt(updated, removed=removed)
 
     def find(self, key: str, payload: Payload) -> Receipt | None:
-        """The post this delivery made, looked up by its slug (trashed ones included)."""
+        """The post this delivery made, under any slug, trashed ones included. Where a lost
+        answer left two live copies, the first made is kept and the others are trashed; the
+        receipt names them (``duplicates``)."""
         spec = PostSpec.from_payload(payload)
-        post = self._lookup(spec.slug)
-        if post is None or owner_of(self._raw_content(post)) != key:
-            return None
-        return self._receipt(post)
+        ours, _holder = self._posts_of(key, spec.slug)
+        live = [p for p in ours if p.get("status") != TRASH]
+        if not live:
+            return self._receipt(ours[0]) if ours else None
+        return self._receipt(live[0], removed=self._trash(live[1:]))
 
     def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
-        """Move the post to the trash; a post already there counts as retracted."""
-        response = self._call("DELETE", f"/posts/{int(receipt.remote_id)}", accept=(410,))
-        if response.status_code != 410:
-            self._json(response)
+        """Move the post to the trash (a post already there counts as retracted), and every
+        other live copy carrying the same delivery's mark with it."""
+        path = f"/posts/{int(receipt.remote_id)}"
+        response = self._call("DELETE", path, accept=(410,))
+        post = self._json(response) if response.status_code != 410 else \
+            self._json(self._call("GET", path, params={"context": "edit"}))
+        key = owner_of(self._raw_content(post)) if isinstance(post, dict) else None
+        if key is not None:
+            ours, _holder = self._posts_of(key, str(receipt.details.get("slug") or ""))
+            self._trash([p for p in ours if p.get("status") != TRASH])
 
     def check(self) -> list[str]:
         """Log in as the account (``users/me``) and report what is wrong, if anything."""
@@ -149,17 +179,21 @@ class WordPressChannel(Channel[WordPressSettings]):
     def _secrets(self) -> list[str]:
         return [self.settings.application_password.get_secret_value()]
 
-    def _call(self, method: str, path: str, *, accept: tuple[int, ...] = (),
+    def _call(self, method: str, path: str, *, accept: tuple[int, ...] = (), once: bool = False,
               **kw: Any) -> requests.Response:
+        """One request; ``once``: repeating it could make a second post (a create), so an
+        answer lost after it left is an unknown outcome, not a plain retry."""
         auth = (self.settings.username, self.settings.application_password.get_secret_value())
         try:
             response = self.context.session.request(
                 method, self.api + path, auth=auth, timeout=self.settings.timeout_seconds,
                 headers={"Accept": "application/json"}, allow_redirects=False, **kw)
         except requests.RequestException as exc:
-            raise network_error(exc) from None
+            raise network_error(exc, unknown=once and may_have_landed(exc)) from None
         if 200 <= response.status_code < 300 or response.status_code in accept:
             return response
+        if once and response.status_code == 504:  # a gateway gave up; WordPress may still run it
+            raise network_error(requests.Timeout("504 Gateway Timeout"), unknown=True)
         if 300 <= response.status_code < 400:
             raise not_wordpress(response.status_code, self._secrets(),
                                 f"redirect to {response.headers.get('Location', '')}")
@@ -172,33 +206,45 @@ class WordPressChannel(Channel[WordPressSettings]):
             raise not_wordpress(response.status_code, self._secrets(),
                                 response.text[:200]) from None
 
-    def _lookup(self, slug: str) -> dict[str, Any] | None:
-        """The post with this slug (or its trashed form) in any status, or None."""
-        slugs = (slug, slug + TRASHED_SUFFIX)  # WordPress renames a trashed post's slug
+    def _posts(self, **params: str | int) -> list[dict[str, Any]]:
+        """``GET /posts`` in every status, raw content included."""
         found = self._json(self._call("GET", "/posts", params={
-            "slug": ",".join(slugs), "status": ALL_STATUSES, "context": "edit", "per_page": 10}))
+            **params, "status": ALL_STATUSES, "context": "edit", "per_page": PER_PAGE}))
         if not isinstance(found, list):
             raise not_wordpress(200, self._secrets(), "posts lookup did not return a list")
-        posts = [p for p in found if isinstance(p, dict) and p.get("slug") in slugs]
-        posts.sort(key=lambda p: p.get("slug") != slug)  # the live slug first
-        return posts[0] if posts else None
+        return [p for p in found if isinstance(p, dict) and "id" in p]
+
+    def _posts_of(self, key: str, slug: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """This delivery's posts (its owner mark in the content) under any slug, in any status,
+        the one holding ``slug`` first, then oldest first; and another's post holding ``slug``.
+
+        Two lookups: by the slug and its copies' forms (``-2`` …, ``__trashed``), and by the
+        mark through WordPress's search (title, excerpt and raw content), which also finds a
+        copy renamed beyond those forms."""
+        by_slug = self._posts(slug=",".join(slug_variants(slug))) if slug else []
+        by_mark = self._posts(search=key)
+        posts = {int(p["id"]): p for p in [*by_slug, *by_mark]}
+        ours = sorted((p for p in posts.values() if owner_of(self._raw_content(p)) == key),
+                      key=lambda p: (p.get("slug") != slug, int(p["id"])))
+        holder = next((p for p in by_slug if p.get("slug") == slug
+                       and owner_of(self._raw_content(p)) != key), None)
+        return ours, holder
+
+    def _trash(self, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Move each post to the trash; what was removed, for the receipt's ``duplicates``."""
+        removed = []
+        for post in posts:
+            self._call("DELETE", f"/posts/{int(post['id'])}", accept=(410,))
+            link = post.get("link")
+            removed.append({"remote_id": str(post["id"]), "slug": post.get("slug"),
+                            "url": link if isinstance(link, str) else None, "status": TRASH})
+        return removed
 
     @staticmethod
     def _raw_content(post: dict[str, Any]) -> str:
         content = post.get("content")
         raw = content.get("raw") if isinstance(content, dict) else None
         return raw if isinstance(raw, str) else ""
-
-    def _owned(self, post: dict[str, Any] | None, slug: str, key: str) -> dict[str, Any] | None:
-        """The post when this delivery made it; refuses a slug someone else's post holds."""
-        if post is None:
-            return None
-        owner = owner_of(self._raw_content(post))
-        if owner != key:
-            raise conflict("slug_taken", f"页面标识 {slug} 已被网站上的另一篇文章占用",
-                           f"slug {slug} already belongs to another post on the site",
-                           scrub(f"{slug} (post {post.get('id')})", self._secrets()))
-        return post
 
     def _category(self, column: str, column_name: str) -> int:
         """The id of the category whose slug is the column id, made on first use."""
@@ -223,12 +269,15 @@ class WordPressChannel(Channel[WordPressSettings]):
         self._categories[column] = term_id
         return term_id
 
-    def _receipt(self, post: Any, location: str | None = None) -> Receipt:
+    def _receipt(self, post: Any, location: str | None = None,
+                 removed: list[dict[str, Any]] | None = None) -> Receipt:
         if not isinstance(post, dict) or "id" not in post:
             raise not_wordpress(200, self._secrets(), "post without id")
         details: dict[str, Any] = {"slug": post.get("slug"), "status": post.get("status")}
         if location:
             details["location"] = location
+        if removed:
+            details["duplicates"] = removed
         link = post.get("link")
         return Receipt(remote_id=str(post["id"]), url=link if isinstance(link, str) else None,
                        published_at=_published_at(post), details=details)

@@ -11,6 +11,7 @@ from channels.base import (
     ChannelError,
     ConfigurationError,
     ContentRejected,
+    OutcomeUnknown,
     PermanentChannelError,
     RateLimited,
     TransientChannelError,
@@ -45,14 +46,24 @@ def retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def network_error(exc: requests.RequestException) -> TransientChannelError:
-    """No answer: safe to retry, since every send looks its slug up before creating."""
+def network_error(exc: requests.RequestException, *, unknown: bool = False) -> ChannelError:
+    """No answer. ``unknown`` (a create that may have landed: read timeout, connection dropped
+    after the request was written) is an OutcomeUnknown, so the core looks for the post
+    before any second create; anything else never reached WordPress and is a plain retry."""
+    if unknown:
+        return OutcomeUnknown(
+            f"WordPress 未应答，文章可能已建立 / WordPress did not answer; the post may exist: "
+            f"{type(exc).__name__}",
+            code="no_answer",
+            explanation_zh="请求已发出但 WordPress 未及时应答，文章可能已建立；核实后再决定是否重发",
+            explanation_en="the request reached WordPress but no answer came in time; the post "
+                           "may exist, so it is looked up before any resend",
+        )
     return TransientChannelError(
         f"WordPress 无法连接 / WordPress unreachable: {type(exc).__name__}",
         code="network",
-        explanation_zh="WordPress 网站无法连接，将自动重试（按页面标识查重，不会重复发文）",
-        explanation_en="the WordPress site could not be reached; retrying "
-                       "(the slug is looked up first, so no second post is made)",
+        explanation_zh="WordPress 网站无法连接，将自动重试",
+        explanation_en="the WordPress site could not be reached; retrying",
     )
 
 

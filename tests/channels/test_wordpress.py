@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from pydantic import SecretStr, ValidationError
 
 from channels.base import (
@@ -15,6 +16,7 @@ from channels.base import (
     ConfigurationError,
     ContentRejected,
     Message,
+    OutcomeUnknown,
     PermanentChannelError,
     RateLimited,
     TransientChannelError,
@@ -22,6 +24,8 @@ from channels.base import (
 )
 from channels.wordpress.adapter import WordPressChannel, WordPressSettings
 from channels.wordpress.sandbox import Emulator, serve
+from tests.support import fault_proxy
+from tests.support.fault_proxy import Rule
 
 PASSWORD = "abcd EFGH 1234 ijkl MNOP 5678"
 
@@ -80,11 +84,12 @@ def test_resend_updates_the_same_post(emulator: Emulator, make_wp: Callable[...,
 def test_crash_mid_send_never_makes_a_second_post(
         emulator: Emulator, make_wp: Callable[..., WordPressChannel],
         make_message: Callable[..., Message]) -> None:
-    """The post lands but the answer is lost: the retry and find both see the one post."""
+    """The post lands but the answer is lost: an unknown outcome (not a plain retry); find and
+    the resend both see the one post."""
     channel = make_wp()
     payload = channel.prepare(make_message())
     emulator.state.faults.append("drop")
-    with pytest.raises(TransientChannelError):
+    with pytest.raises(OutcomeUnknown):
         channel.send(payload, KEY)
     assert emulator.state.creates == 1
     found = channel.find(KEY, payload)
@@ -282,3 +287,93 @@ def test_category_is_reused_across_releases(
     assert len(emulator.state.categories) == 1
     posts = emulator.state.posts
     assert posts[int(first.remote_id)]["categories"] == posts[int(second.remote_id)]["categories"]
+
+
+def _copy(emulator: Emulator, channel: WordPressChannel, key: str, slug: str,
+          status: str = "publish") -> int:
+    """A post carrying ``key``'s owner mark, made straight at the site (as a lost create)."""
+    answer = requests.post(emulator.url + "wp-json/wp/v2/posts", auth=("editor", PASSWORD),
+                           json={"title": "副本", "slug": slug, "status": status,
+                                 "content": f"<!-- gov-publisher delivery={key} -->\n<p>x</p>"},
+                           timeout=5)
+    assert answer.status_code == 201
+    return int(answer.json()["id"])
+
+
+def test_find_recognises_the_delivery_under_any_slug(
+        emulator: Emulator, make_wp: Callable[..., WordPressChannel],
+        make_message: Callable[..., Message]) -> None:
+    """A post carrying the delivery's mark is found though its slug was changed (search)."""
+    channel = make_wp()
+    payload = channel.prepare(make_message())
+    post_id = _copy(emulator, channel, KEY, "renamed-by-an-editor", status="draft")
+    found = channel.find(KEY, payload)
+    assert found is not None and found.remote_id == str(post_id)
+    assert "duplicates" not in found.details
+
+
+def test_two_copies_keep_the_first_and_trash_the_other(
+        emulator: Emulator, make_wp: Callable[..., WordPressChannel],
+        make_message: Callable[..., Message]) -> None:
+    """find keeps the post holding the slug, trashes the copy, and names it in the receipt;
+    a later send updates the kept post and makes none."""
+    channel = make_wp()
+    payload = channel.prepare(make_message())
+    kept = int(channel.send(payload, KEY).remote_id)
+    copy = _copy(emulator, channel, KEY, "food-safety-sampling-2026-w49")  # gets ...-2
+    assert emulator.state.posts[copy]["slug"] == "food-safety-sampling-2026-w49-2"
+    found = channel.find(KEY, payload)
+    assert found is not None and found.remote_id == str(kept)
+    assert [d["remote_id"] for d in found.details["duplicates"]] == [str(copy)]
+    assert emulator.state.posts[copy]["status"] == "trash"
+    assert channel.send(payload, KEY).remote_id == str(kept)
+    assert emulator.state.posts[kept]["status"] == "publish" and len(emulator.state.posts) == 2
+
+
+def test_send_with_a_copy_updates_one_and_trashes_the_other(
+        emulator: Emulator, make_wp: Callable[..., WordPressChannel],
+        make_message: Callable[..., Message]) -> None:
+    """A resend that meets two live copies of its delivery keeps one (recorded) and trashes
+    the other; it creates nothing."""
+    channel = make_wp()
+    payload = channel.prepare(make_message())
+    first = _copy(emulator, channel, KEY, "food-safety-sampling-2026-w49")
+    second = _copy(emulator, channel, KEY, "food-safety-sampling-2026-w49")
+    receipt = channel.send(payload, KEY)
+    assert receipt.remote_id == str(first)
+    assert receipt.details["duplicates"][0]["remote_id"] == str(second)
+    assert [emulator.state.posts[i]["status"] for i in (first, second)] == ["publish", "trash"]
+
+
+def test_retract_trashes_every_copy(emulator: Emulator, make_wp: Callable[..., WordPressChannel],
+                                    make_message: Callable[..., Message]) -> None:
+    """Withdrawing the post also withdraws a live copy carrying the same delivery's mark."""
+    channel = make_wp()
+    receipt = channel.send(channel.prepare(make_message()), KEY)
+    copy = _copy(emulator, channel, KEY, "some-other-slug")
+    channel.retract(receipt)
+    assert {p["status"] for p in emulator.state.posts.values()} == {"trash"}
+    assert emulator.state.posts[copy]["status"] == "trash"
+
+
+@pytest.mark.parametrize(("rule", "error"), [
+    (Rule("late_answer", "POST", r"/posts$", seconds=1.0), OutcomeUnknown),
+    (Rule("error", "POST", r"/posts$", status=504), OutcomeUnknown),
+    (Rule("error", "POST", r"/posts$", status=502), TransientChannelError),
+    (Rule("late_answer", "GET", r"/posts$", seconds=1.0), TransientChannelError),
+])
+def test_which_lost_answers_are_unknown(
+        emulator: Emulator, make_wp: Callable[..., WordPressChannel],
+        make_message: Callable[..., Message], rule: Rule, error: type[ChannelError]) -> None:
+    """Only a create that may have run is an unknown outcome (an answer after the timeout, a
+    504 from a gateway that gave up on WordPress); a 502 answer or a lost lookup is a plain
+    retry."""
+    proxy = fault_proxy.serve(emulator.url)
+    try:
+        proxy.state.add(rule)
+        channel = make_wp(base_url=proxy.url, timeout_seconds=0.4)
+        with pytest.raises(error) as info:
+            channel.send(channel.prepare(make_message()), KEY)
+        assert type(info.value) is error
+    finally:
+        proxy.stop()

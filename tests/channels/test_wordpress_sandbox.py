@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +111,37 @@ def test_state_file_survives_a_restart(tmp_path: Path) -> None:
         assert second.state.creates == 1
     finally:
         second.stop()
+
+
+def test_a_slow_create_overtaken_by_a_second_ends_as_slug_2(emulator: Emulator) -> None:
+    """A create still in flight (``slow:``) when a second one for the same slug arrives is
+    inserted after it and gets ``<slug>-2``, as wp_unique_post_slug does at insert time."""
+    emulator.state.faults.append("slow:1.5")
+    answers: dict[str, int] = {}
+
+    def create(title: str) -> None:
+        answer = requests.post(_posts(emulator), json={"title": title, "slug": "same"},
+                               auth=AUTH, timeout=10)
+        answers[title] = answer.json()["id"]
+
+    first = threading.Thread(target=create, args=("first",))
+    first.start()
+    while emulator.state.faults:  # until the slow create has begun
+        time.sleep(0.01)
+    create("second")
+    first.join(timeout=10)
+    slugs = {title: emulator.state.posts[answers[title]]["slug"] for title in answers}
+    assert slugs == {"first": "same-2", "second": "same"}
+
+
+def test_search_finds_a_term_in_the_raw_content(emulator: Emulator) -> None:
+    """``search`` matches the title, excerpt or raw content (an HTML comment too), in the
+    statuses asked for; per_page above 100 is refused as WordPress does."""
+    for slug, content in (("a", "<!-- mark=abc123 -->x"), ("b", "y")):
+        requests.post(_posts(emulator), json={"title": "t", "slug": slug, "content": content,
+                                              "status": "draft"}, auth=AUTH, timeout=5)
+    found = requests.get(_posts(emulator), params={"search": "abc123", "status": "draft",
+                                                   "context": "edit"}, auth=AUTH, timeout=5)
+    assert [p["slug"] for p in found.json()] == ["a"]
+    too_many = requests.get(_posts(emulator), params={"per_page": 101}, timeout=5)
+    assert too_many.status_code == 400 and "per_page" in too_many.json()["data"]["params"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -12,9 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from channels.wordpress.sandbox.state import (
     API,
+    SLOW,
     STATUSES,
     TRASHED_SUFFIX,
     WordPressState,
+    fault_ok,
 )
 from channels.wordpress.sandbox.state import error as _error
 from channels.wordpress.sandbox.state import invalid as _invalid
@@ -77,8 +80,17 @@ class Handler(BaseHTTPRequestHandler):
         if parts.path.startswith("/_sandbox/"):
             self._reply(*self._control(method, parts.path, body))
             return
+        create = method == "POST" and parts.path.rstrip("/") == f"{API}/posts"
         with state.lock:
             fault = state.faults.pop(0) if state.faults else None
+            if isinstance(fault, str) and fault.startswith(SLOW) and not create:
+                state.faults.insert(0, fault)  # it waits for the next create
+                fault = None
+            delay = state.delay_seconds
+        if isinstance(fault, str) and fault.startswith(SLOW):
+            delay += float(fault.removeprefix(SLOW))
+        if delay > 0:  # a busy site: the request is in flight, and others overtake it
+            time.sleep(delay)
         if isinstance(fault, int):
             self._reply(*_error(fault, "sandbox_fault", f"injected fault {fault}"),
                         headers={"Retry-After": "1"} if fault in (429, 503) else None)
@@ -130,9 +142,9 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             if path == "/_sandbox/faults" and method == "POST" and body is not None:
                 faults = body.get("faults", [])
-                if not isinstance(faults, list) or not all(
-                        isinstance(f, int) or f in ("drop", "hold") for f in faults):
-                    return _invalid("faults", "faults is a list of statuses, drop or hold.")
+                if not isinstance(faults, list) or not all(map(fault_ok, faults)):
+                    return _invalid("faults", "faults is a list of statuses, drop, hold "
+                                              "or slow:SECONDS.")
                 state.faults.extend(faults)
                 return 200, {"faults": list(state.faults)}
             if path == "/_sandbox/state" and method == "GET":
@@ -191,9 +203,14 @@ class Handler(BaseHTTPRequestHandler):
             return _error(401, "rest_forbidden_context",
                           "Sorry, you are not allowed to edit posts in this post type.")
         slugs = set(query["slug"].split(",")) if "slug" in query else None
+        terms = query.get("search", "").lower().split()
+        per_page = int(query.get("per_page", "10")) if query.get("per_page", "10").isdigit() else 0
+        if not 1 <= per_page <= 100:
+            return _invalid("per_page", "per_page must be between 1 (inclusive) and 100 "
+                                        "(inclusive)")
         found = [p for p in sorted(self.server.state.posts.values(), key=lambda p: -p["id"])
-                 if p["status"] in statuses and (slugs is None or p["slug"] in slugs)]
-        per_page = int(query.get("per_page", "10"))
+                 if p["status"] in statuses and (slugs is None or p["slug"] in slugs)
+                 and all(_matches(p, term) for term in terms)]
         return 200, [self._shown(p, context) for p in found[:per_page]]
 
     def _check_fields(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
@@ -324,6 +341,11 @@ class Handler(BaseHTTPRequestHandler):
         state.categories[term_id] = category
         headers["Location"] = f"{self._root()}wp-json/wp/v2/categories/{category['id']}"
         return 201, category
+
+
+def _matches(post: dict[str, Any], term: str) -> bool:
+    """WP_Query's search: each term in the title, excerpt or raw content (LIKE %term%)."""
+    return any(term in str(post[name]).lower() for name in ("title", "excerpt", "content"))
 
 
 class Server(ThreadingHTTPServer):

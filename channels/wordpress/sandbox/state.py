@@ -11,6 +11,7 @@ from typing import Any
 API = "/wp-json/wp/v2"
 STATUSES = ("publish", "future", "draft", "pending", "private")
 TRASHED_SUFFIX = "__trashed"
+SLOW = "slow:"  # a fault "slow:2.5": the next create waits 2.5 s before it is handled
 
 
 def error(status: int, code: str, message: str, **data: Any) -> tuple[int, dict[str, Any]]:
@@ -23,6 +24,20 @@ def invalid(field_name: str, message: str) -> tuple[int, dict[str, Any]]:
                                                                       "message": message}})
 
 
+def fault_ok(fault: object) -> bool:
+    """Whether ``fault`` is one the emulator knows (see ``WordPressState``)."""
+    if isinstance(fault, int) and not isinstance(fault, bool):
+        return True
+    if not isinstance(fault, str):
+        return False
+    if fault.startswith(SLOW):
+        try:
+            return float(fault.removeprefix(SLOW)) >= 0
+        except ValueError:
+            return False
+    return fault in ("drop", "hold")
+
+
 @dataclass
 class WordPressState:
     """The emulated site: users, posts, categories, and faults to answer next.
@@ -30,7 +45,11 @@ class WordPressState:
     ``faults`` items are an HTTP status (answered instead of the request), ``"drop"`` (the
     next post is created, then the connection closes without an answer: a crash mid-send)
     or ``"hold"`` (the post is created and the answer withheld until the emulator stops,
-    so a drill can kill the sender mid-send). ``editors`` may write; other users get 403.
+    so a drill can kill the sender mid-send) or ``"slow:SECONDS"`` (the next create waits that
+    long before it is handled, outside the lock: a busy site). ``delay_seconds`` slows every
+    request the same way. As in WordPress, a create's slug is made unique when the post is
+    inserted (wp_unique_post_slug), so a slow create overtaken by a second one for the same
+    slug ends as ``<slug>-2``. ``editors`` may write; other users get 403.
     With ``state_file`` every change is saved, so a restarted emulator keeps its posts.
     ``POST /_sandbox/faults`` ``{"faults": [...]}`` queues faults and ``GET /_sandbox/state``
     reports counts, for emulators running in another process.
@@ -42,6 +61,7 @@ class WordPressState:
     categories: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
     faults: list[int | str] = field(default_factory=list)
+    delay_seconds: float = 0.0
     trash_enabled: bool = True
     trash_renames_slug: bool = True  # WordPress frees a trashed post's slug (slug__trashed)
     creates: int = 0  # POST /posts requests that made a post
