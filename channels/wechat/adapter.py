@@ -43,6 +43,9 @@ class WechatSettings(ChannelSettings):
     mass_send_urgent: bool = True  # urgent releases go to every follower (群发)
     timeout_seconds: float = 15.0
     find_budget_seconds: float = 120.0  # how long find() follows a publish job still running
+    # a submit whose answer was lost: how long before its article must show in the published
+    # list (how long publish jobs take is unconfirmed); only then is it submitted again
+    settle_seconds: float = Field(default=300.0, ge=0, le=86_400)
     journal_dir: str = "var/wechat"
 
     @field_validator("base_url", "portal_base_url")
@@ -157,6 +160,9 @@ class WechatChannel(Channel[WechatSettings]):
 
     def find(self, key: str, payload: Payload) -> Receipt | None:
         return self.publisher.find(key, payload)
+
+    def settle_seconds(self, payload: Payload, key: str) -> float:
+        return self.publisher.settle_seconds(payload, key)
 
     def retract(self, receipt: Receipt, payload: Payload | None = None) -> None:
         self.publisher.retract(receipt)

@@ -9,7 +9,8 @@ from typing import Any
 
 import requests
 
-from channels.base import AuthExpired, ConfigurationError, TransientChannelError
+from channels.base import AuthExpired, ConfigurationError, OutcomeUnknown, TransientChannelError
+from channels.network import may_have_landed
 from channels.wechat.errors import error_for
 from channels.wechat.token import TokenProvider
 
@@ -45,6 +46,17 @@ def _decode(response: requests.Response, api: str) -> dict[str, Any]:
     return body
 
 
+def _unknown(api: str, cause: Exception) -> OutcomeUnknown:
+    """A call that may publish (submit, mass send) got no usable answer: it may have acted, so
+    the core checks before any resend (wechat.md §6: for -1 on these calls, check state first)."""
+    return OutcomeUnknown(
+        f"微信 {api} 无有效应答，可能已执行 / WeChat {api} gave no usable answer; it may have "
+        f"acted ({type(cause).__name__}: {getattr(cause, 'code', None) or ''})", code="no_answer",
+        explanation_zh="请求已发出但微信没有有效应答，可能已执行；核实后再决定是否重发",
+        explanation_en="the request reached WeChat but no usable answer came; it may have acted, "
+                       "so it is checked before any resend")
+
+
 class Api:
     """Calls ``/cgi-bin/<api>`` with the access token, replaying once on 40001/40014/42001."""
 
@@ -57,8 +69,11 @@ class Api:
 
     def raw(self, method: str, api: str, *, params: Mapping[str, str] | None = None,
             body: Mapping[str, Any] | None = None, files: Files | None = None,
-            data: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """One request with no token handling; network failures never show the URL."""
+            data: Mapping[str, str] | None = None, once: bool = False) -> dict[str, Any]:
+        """One request with no token handling; network failures never show the URL.
+
+        ``once``: repeating it could publish twice (submit, mass send), so an answer lost after
+        the request left is an OutcomeUnknown, not a plain retry."""
         url = f"{self.base_url}/cgi-bin/{api}"
         kwargs: dict[str, Any] = {"params": dict(params or {}), "timeout": self.timeout_seconds}
         if files is not None:
@@ -70,23 +85,25 @@ class Api:
             kwargs["headers"] = {"Content-Type": "application/json; charset=utf-8"}
         try:
             response = self.session.request(method, url, **kwargs)
-        except requests.Timeout:
+        except requests.RequestException as exc:
+            if once and may_have_landed(exc):
+                raise _unknown(api, exc) from None
+            if not isinstance(exc, requests.Timeout):
+                raise TransientChannelError(
+                    f"微信 {api} 连接失败 ({type(exc).__name__}) / WeChat {api} connection failed",
+                    code="network", explanation_zh="无法连接微信接口，将自动重试",
+                    explanation_en="WeChat could not be reached; retrying") from None
             raise TransientChannelError(
                 f"微信 {api} 超时 / WeChat {api} timed out", code="timeout",
                 explanation_zh="微信接口超时，将自动重试",
                 explanation_en="WeChat did not answer in time; retrying") from None
-        except requests.RequestException as exc:
-            raise TransientChannelError(
-                f"微信 {api} 连接失败 ({type(exc).__name__}) / WeChat {api} connection failed",
-                code="network", explanation_zh="无法连接微信接口，将自动重试",
-                explanation_en="WeChat could not be reached; retrying") from None
         return _decode(response, api)
 
     def call(self, api: str, body: Mapping[str, Any] | None = None, *,
              files: Files | None = None, data: Mapping[str, str] | None = None,
              params: Mapping[str, str] | None = None,
              on_error: Callable[[int, dict[str, Any]], dict[str, Any] | None] | None = None,
-             ) -> dict[str, Any]:
+             once: bool = False) -> dict[str, Any]:
         """POST to ``api``; a missing or zero errcode is success.
 
         ``on_error(errcode, reply)`` may turn a code into a result (45065 already sent);
@@ -95,7 +112,13 @@ class Api:
         token = self.tokens.token()
         for replay in (False, True):
             query = {**(params or {}), "access_token": token}
-            reply = self.raw("POST", api, params=query, body=body, files=files, data=data)
+            try:
+                reply = self.raw("POST", api, params=query, body=body, files=files, data=data,
+                                 once=once)
+            except TransientChannelError as exc:
+                if once:  # a 5xx or an unreadable reply to a call that may have acted
+                    raise _unknown(api, exc) from None
+                raise
             errcode = int(reply.get("errcode") or 0)
             if errcode == 0:
                 return reply
@@ -104,6 +127,8 @@ class Api:
                 if handled is not None:
                     return handled
             error = error_for(errcode, str(reply.get("errmsg", "")), api)
+            if once and type(error) is TransientChannelError:  # -1 busy: check state first
+                raise _unknown(api, error)
             if isinstance(error, AuthExpired) and not replay:
                 token = self.tokens.renew(token)
                 continue

@@ -6,10 +6,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from channels.base import (
-    OutcomeUnknown,
     Payload,
     PermanentChannelError,
-    RateLimited,
     Receipt,
     TransientChannelError,
 )
@@ -26,10 +24,11 @@ PUBLISH_FAILURES: dict[int, tuple[str, str]] = {
     5: ("发布成功后文章已被全部删除", "after publishing, every article was deleted"),
     6: ("发布成功后文章已被系统封禁", "after publishing, the system banned the articles"),
 }
-MASS_WAIT_SECONDS = 60.0  # 45066: the same clientmsgid again only after a minute
-MASS_TRIES = 3
-UNCONFIRMED_AFTER = timedelta(minutes=30)  # a lost submit reply not found by then: ask a person
+# 45066: the same clientmsgid again only after a minute; then 45065 answers with the earlier
+# send's msg_id, so a lost mass-send answer settles by resending after this long
+MASS_WAIT_SECONDS = 60.0
 SEARCH_PAGES = 5
+SEARCH_MARGIN = timedelta(hours=1)  # the published list is searched from this long before
 
 
 class Publisher:
@@ -52,11 +51,37 @@ class Publisher:
             return self._pending_mass(record)
         if data.get("urgent") and not record.get("fell_back"):
             return self._mass(payload, key, record)
-        if record.get("submit_sent") and record.get("media_id") \
-                and not self._draft_exists(str(record["media_id"])):
-            return self._after_lost_submit(payload, key, record)
+        if record.get("submit_sent"):  # a submit left and its answer was lost
+            found = self.search(payload, record)
+            if found is not None:
+                return found
+            self._settled(record)
         media_id = self._draft(payload, key, record)
         return self._submit(key, media_id, record)
+
+    def settle_seconds(self, payload: Payload, key: str) -> float:
+        """How long a lost answer takes to settle: a minute for a mass send (the clientmsgid
+        then answers with the earlier send), the ``settle_seconds`` setting for a publish job
+        (it must have had time to appear in the published list)."""
+        if payload.data.get("urgent") and not self.journal.load(key).get("fell_back"):
+            return MASS_WAIT_SECONDS
+        return self.channel.settings.settle_seconds
+
+    def _settled(self, record: dict[str, Any]) -> None:
+        """Refuse to submit again before a lost submit could have shown in the published list
+        (whether the platform keeps the draft after a submit is unconfirmed, so a draft still
+        there proves nothing); the core's reconcile waits this out before calling send."""
+        submitted = _since(record, "submitted_at")
+        if submitted is None:
+            return
+        left = (submitted - self.channel.now()).total_seconds() + \
+            self.channel.settings.settle_seconds
+        if left > 0:
+            raise TransientChannelError(
+                "发布结果待确认 / waiting to see the publish result", code="publish_unconfirmed",
+                retry_after=left, explanation_zh="发布请求的回复丢失，稍后在已发布列表中核对后再决定是否重发",
+                explanation_en="the publish reply was lost; the published list is checked "
+                               "before any resend")
 
     def _draft_exists(self, media_id: str) -> bool:
         try:
@@ -91,14 +116,15 @@ class Publisher:
             "need_open_comment": 0, "only_fans_can_comment": 0,
         }
         media_id = str(self.api.call("draft/add", {"articles": [article]})["media_id"])
-        self.journal.update(key, media_id=media_id, title=data["title"],
+        thumbs = [*self.journal.load(key).get("thumbs", []), str(thumb["media_id"])]
+        self.journal.update(key, media_id=media_id, title=data["title"], thumbs=thumbs,
                             drafted_at=self.channel.now().isoformat())
         return media_id
 
     def _submit(self, key: str, media_id: str, record: dict[str, Any],
                 note: dict[str, str] | None = None) -> Receipt:
         self.journal.update(key, submit_sent=True, submitted_at=self.channel.now().isoformat())
-        reply = self.api.call("freepublish/submit", {"media_id": media_id})
+        reply = self.api.call("freepublish/submit", {"media_id": media_id}, once=True)
         publish_id = str(reply["publish_id"])
         record = self.journal.update(key, publish_id=publish_id, **(note or {}))
         return self._pending_publish(record)
@@ -111,24 +137,6 @@ class Publisher:
             if record.get(name):
                 details[name] = record[name]
         return Receipt(remote_id=f"publish:{record['publish_id']}", pending=True, details=details)
-
-    def _after_lost_submit(self, payload: Payload, key: str, record: dict[str, Any]) -> Receipt:
-        """The submit left, its reply was lost and the draft is gone: it was published."""
-        found = self.search(str(payload.data["title"]), _since(record, "submitted_at"))
-        if found is not None:
-            return found
-        submitted = datetime.fromisoformat(str(record.get("submitted_at")))
-        if self.channel.now() - submitted > UNCONFIRMED_AFTER:
-            raise OutcomeUnknown(
-                "发布请求已提交但找不到结果 / the publish request left but no result can be found",
-                code="publish_unconfirmed",
-                explanation_zh="发布请求已提交但回复丢失，且在已发布列表中找不到，请在公众平台核对",
-                explanation_en="the publish request left, its reply was lost and the article "
-                               "is not in the published list; check on the platform")
-        raise TransientChannelError(
-            "发布结果待确认 / waiting to see the publish result", code="publish_unconfirmed",
-            retry_after=60.0, explanation_zh="发布请求的回复丢失，稍后在已发布列表中核对",
-            explanation_en="the publish reply was lost; checking the published list later")
 
     # ------------------------------------------------------------------ mass send
 
@@ -143,27 +151,20 @@ class Publisher:
         body = {"filter": {"is_to_all": True}, "mpnews": {"media_id": media_id},
                 "msgtype": "mpnews", "send_ignore_reprint": 0, "clientmsgid": client_id}
         self.journal.update(key, mass_sent=True, media_id=media_id)
-        for attempt in range(MASS_TRIES):
-            try:
-                reply = self.api.call("message/mass/sendall", body, on_error=_already_sent)
-            except RateLimited as exc:
-                if exc.code != "45066" or attempt == MASS_TRIES - 1:
-                    raise
-                self.channel.context.sleep(MASS_WAIT_SECONDS)
-                continue
-            except PermanentChannelError as exc:
-                if exc.code != "45028":
-                    raise
-                zh = "群发额度已用完，已改为发布（不推送给关注者）"
-                en = "no mass-send quota left; published instead (followers are not notified)"
-                self.journal.update(key, fell_back=True)
-                return self._submit(key, media_id, record,
-                                    {"fallback_zh": zh, "fallback_en": en})
-            saved = self.journal.update(key, msg_id=str(reply["msg_id"]),
-                                        msg_data_id=str(reply.get("msg_data_id") or ""),
-                                        already_sent=bool(reply.get("already_sent")))
-            return self._pending_mass(saved)
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:  # 45066 (the same clientmsgid within a minute) waits in retry_wait, not in a worker
+            reply = self.api.call("message/mass/sendall", body, on_error=_already_sent,
+                                  once=True)
+        except PermanentChannelError as exc:
+            if exc.code != "45028":
+                raise
+            zh = "群发额度已用完，已改为发布（不推送给关注者）"
+            en = "no mass-send quota left; published instead (followers are not notified)"
+            self.journal.update(key, fell_back=True)
+            return self._submit(key, media_id, record, {"fallback_zh": zh, "fallback_en": en})
+        saved = self.journal.update(key, msg_id=str(reply["msg_id"]),
+                                    msg_data_id=str(reply.get("msg_data_id") or ""),
+                                    already_sent=bool(reply.get("already_sent")))
+        return self._pending_mass(saved)
 
     @staticmethod
     def _pending_mass(record: dict[str, Any]) -> Receipt:
@@ -231,7 +232,10 @@ class Publisher:
     # ------------------------------------------------------------------ find, retract
 
     def find(self, key: str, payload: Payload) -> Receipt | None:
-        """Did this delivery land? The journal's publish_id or msg_id, else the published list."""
+        """Did this delivery land? The journal's publish_id or msg_id, else the published list.
+
+        A mass send whose answer was lost is not looked for (None): resending it with the same
+        clientmsgid is answered with the earlier send (45065)."""
         record = self.journal.load(key)
         budget = self.channel.settings.find_budget_seconds
         pending: Receipt | None = None
@@ -247,12 +251,18 @@ class Publisher:
                 self.journal.update(key, publish_id=None, msg_id=None, media_id=None,
                                     submit_sent=False, mass_sent=False)
                 return None
-        title = str(payload.data.get("title") or record.get("title") or "")
-        return self.search(title, _since(record, "drafted_at") or _published_at(payload))
+        if payload.data.get("urgent") and record.get("mass_sent") and not record.get("fell_back"):
+            return None
+        return self.search(payload, record)
 
-    def search(self, title: str, since: datetime | None) -> Receipt | None:
-        """The newest published article with this title updated since ``since``."""
-        floor = int((since - timedelta(hours=1)).timestamp()) if since else 0
+    def search(self, payload: Payload, record: dict[str, Any]) -> Receipt | None:
+        """This delivery's article in the published list (freepublish/batchget), newest first,
+        back to an hour before it was submitted (or drafted). It is this delivery's when its
+        cover is one uploaded for this delivery (``thumb_media_id``), or when its title and
+        阅读原文 link (or, without a link, its title) are this payload's."""
+        since = _since(record, "submitted_at") or _since(record, "drafted_at") or \
+            _published_at(payload)
+        floor = int((since - SEARCH_MARGIN).timestamp()) if since else 0
         for page in range(SEARCH_PAGES):
             reply = self.api.call("freepublish/batchget",
                                   {"offset": page * 20, "count": 20, "no_content": 1})
@@ -262,7 +272,7 @@ class Publisher:
                     return None
                 news = (item.get("content") or {}).get("news_item") or []
                 for index, article in enumerate(news, start=1):
-                    if article.get("title") == title and not article.get("is_deleted"):
+                    if _ours(article, payload, record) and not article.get("is_deleted"):
                         return Receipt(remote_id=str(item["article_id"]),
                                        url=article.get("url"), published_at=self.channel.now(),
                                        details={"mode": "publish", "index": index,
@@ -295,6 +305,16 @@ def _already_sent(errcode: int, reply: dict[str, Any]) -> dict[str, Any] | None:
     if errcode == 45065 and reply.get("msg_id"):
         return {"msg_id": reply["msg_id"], "already_sent": True}
     return None
+
+
+def _ours(article: dict[str, Any], payload: Payload, record: dict[str, Any]) -> bool:
+    """Whether a published article is this delivery's (see ``Publisher.search``)."""
+    if article.get("thumb_media_id") and article.get("thumb_media_id") in record.get("thumbs", []):
+        return True
+    title = payload.data.get("title") or record.get("title")
+    source = payload.data.get("content_source_url") or ""
+    return bool(title) and article.get("title") == title and \
+        (not source or article.get("content_source_url") == source)
 
 
 def _since(record: dict[str, Any], name: str) -> datetime | None:

@@ -14,6 +14,7 @@ from channels.base import (
     ChannelError,
     ConfigurationError,
     ContentRejected,
+    OutcomeUnknown,
     PermanentChannelError,
     RateLimited,
     TransientChannelError,
@@ -102,11 +103,6 @@ def test_code_classification_and_action(code: int, emulator: Emulator, tmp_path:
         assert account.calls["stable_token"] == 3 and len(account.force_times) == 1
         assert account.calls[api] == 2
         return
-    if code == 45066:
-        receipt = follow(channel, channel.send(payload, KEY), clock)
-        assert 60.0 in clock.slept and len(account.mass_sends) == 1
-        assert receipt.details["mode"] == "mass"
-        return
     if code == 45028:
         receipt = follow(channel, channel.send(payload, KEY), clock)
         assert receipt.details["mode"] == "publish" and not account.mass_sends
@@ -152,11 +148,26 @@ def test_replay_happens_only_once(emulator: Emulator, tmp_path: Path,
 def test_server_errors_are_transient(emulator: Emulator, tmp_path: Path,
                                      clock: ManualClock) -> None:
     """An HTTP 503 from the platform is a TransientChannelError carrying the status."""
-    emulator.account.inject("status", "freepublish/submit", status=503)
+    emulator.account.inject("status", "draft/add", status=503)
     channel = make_channel(emulator, tmp_path, clock)
     with pytest.raises(TransientChannelError) as info:
         channel.send(channel.prepare(message(tmp_path)), KEY)
     assert info.value.code == "http_503"
+
+
+@pytest.mark.parametrize(("kind", "options"), [("status", {"status": 503}),
+                                               ("errcode", {"errcode": -1})])
+def test_no_usable_answer_to_a_submit_is_an_unknown_outcome(
+        emulator: Emulator, tmp_path: Path, clock: ManualClock, kind: str,
+        options: dict[str, int]) -> None:
+    """A 503 or a busy -1 answering freepublish/submit may hide an accepted job (wechat.md §6:
+    check state first), so it is an OutcomeUnknown, not a retry that could publish twice."""
+    emulator.account.inject(kind, "freepublish/submit", **options)
+    channel = make_channel(emulator, tmp_path, clock)
+    with pytest.raises(OutcomeUnknown) as info:
+        channel.send(channel.prepare(message(tmp_path)), KEY)
+    assert info.value.code == "no_answer"
+    assert emulator.account.calls["freepublish/submit"] == 1
 
 
 def test_wrong_address_is_a_configuration_error(emulator: Emulator, tmp_path: Path,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import TransientChannelError
+from channels.base import OutcomeUnknown, RateLimited, TransientChannelError
 from channels.wechat.sandbox import Account, Emulator, serve
 from channels.wechat.sandbox.drill import ManualClock
 from tests.channels.test_wechat import (
@@ -67,14 +67,16 @@ def test_find_uses_the_published_list_when_no_publish_id_was_kept(
 
 def test_crash_before_submit_reuses_the_draft(emulator: Emulator, tmp_path: Path,
                                               clock: ManualClock) -> None:
-    """The submit never reached WeChat: find() says not landed and the resend reuses the draft."""
+    """The submit never reached WeChat but the client cannot know: an unknown outcome; find()
+    says not landed, and once the settle time has passed the resend reuses the draft."""
     channel = make_channel(emulator, tmp_path, clock)
     payload = channel.prepare(message(tmp_path))
     emulator.account.inject("drop", "freepublish/submit")
-    with pytest.raises(TransientChannelError):
+    with pytest.raises(OutcomeUnknown):
         channel.send(payload, KEY)
     restarted = make_channel(emulator, tmp_path, clock)
     assert restarted.find(KEY, payload) is None
+    clock.advance(restarted.settings.settle_seconds)
     follow(restarted, restarted.send(payload, KEY), clock)
     account = emulator.account
     assert account.calls["draft/add"] == 1 and len(account.published()) == 1
@@ -82,15 +84,17 @@ def test_crash_before_submit_reuses_the_draft(emulator: Emulator, tmp_path: Path
 
 def test_lost_submit_reply_is_confirmed_from_the_published_list(
         emulator: Emulator, tmp_path: Path, clock: ManualClock) -> None:
-    """Submit landed but its reply was lost: the retry waits, then finds the article; one article."""
+    """Submit landed but its reply was lost: no resubmit before the settle time, then the
+    article is found in the published list; one article."""
     channel = make_channel(emulator, tmp_path, clock)
     payload = channel.prepare(message(tmp_path))
     emulator.account.inject("lost", "freepublish/submit")
-    with pytest.raises(TransientChannelError):
+    with pytest.raises(OutcomeUnknown):
         channel.send(payload, KEY)
     with pytest.raises(TransientChannelError) as info:
         channel.send(payload, KEY)  # the job is still running: not in the list yet
-    assert info.value.code == "publish_unconfirmed" and info.value.retry_after == 60.0
+    assert info.value.code == "publish_unconfirmed"
+    assert info.value.retry_after == channel.settings.settle_seconds
     clock.advance(600)
     receipt = channel.send(payload, KEY)
     assert not receipt.pending and receipt.url is not None
@@ -98,18 +102,45 @@ def test_lost_submit_reply_is_confirmed_from_the_published_list(
     assert len(emulator.account.published()) == 1
 
 
+def test_lost_submit_reply_with_the_draft_kept_is_not_submitted_twice(
+        tmp_path: Path, clock: ManualClock) -> None:
+    """A platform that keeps the draft after a submit (unconfirmed either way): the draft still
+    being there proves nothing, and the retry finds the article instead of submitting again."""
+    account = Account(app_id=APP_ID, app_secret=SECRET, clock=clock.seconds, publish_polls=3,
+                      publish_seconds=60, submit_keeps_draft=True)
+    with serve(account=account) as emulator:
+        channel = make_channel(emulator, tmp_path, clock)
+        payload = channel.prepare(message(tmp_path))
+        account.inject("lost", "freepublish/submit")
+        with pytest.raises(OutcomeUnknown):
+            channel.send(payload, KEY)
+        clock.advance(channel.settings.settle_seconds)
+        assert channel.find(KEY, payload) is not None
+        receipt = channel.send(payload, KEY)
+        assert receipt.details["found_by"] == "batchget"
+        assert len(account.jobs) == 1 and len(account.published()) == 1
+
+
 def test_mass_send_whose_reply_was_lost_is_sent_once(emulator: Emulator, tmp_path: Path,
                                                      clock: ManualClock) -> None:
-    """An urgent mass send accepted but unanswered, retried with the same clientmsgid: one send."""
+    """An urgent mass send accepted but unanswered is an unknown outcome; a resend with the same
+    clientmsgid within a minute is RateLimited (no worker asleep), then answered with the
+    earlier send: one mass send."""
     channel = make_channel(emulator, tmp_path, clock)
     payload = channel.prepare(message(tmp_path, urgent=True))
+    assert channel.settle_seconds(payload, KEY) == 60.0
     emulator.account.inject("lost", "message/mass/sendall")
-    with pytest.raises(TransientChannelError):
+    with pytest.raises(OutcomeUnknown):
         channel.send(payload, KEY)
-    receipt = follow(channel, channel.send(payload, KEY), clock)  # 45066, wait, then 45065
+    assert channel.find(KEY, payload) is None  # a resend with the clientmsgid settles it
+    with pytest.raises(RateLimited) as info:
+        channel.send(payload, KEY)  # 45066
+    assert info.value.retry_after == 60.0
+    clock.advance(60)
+    receipt = follow(channel, channel.send(payload, KEY), clock)  # 45065
     account = emulator.account
     assert len(account.mass_sends) == 1 and account.mass_sends[0]["clientmsgid"] == KEY
-    assert account.calls["message/mass/sendall"] == 3 and clock.slept[0] == 60.0
+    assert account.calls["message/mass/sendall"] == 3 and 60.0 not in clock.slept
     assert receipt.details["already_sent"] is True
     assert receipt.remote_id == f"mass:{account.mass_sends[0]['msg_id']}"
     assert account.calls["draft/add"] == 1

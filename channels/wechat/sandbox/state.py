@@ -65,6 +65,9 @@ class Account(MassSend):
     daily_limit: int = 100_000  # per API
     force_per_day: int = 20
     latency_seconds: float = 0.0  # every request waits this long before it is handled
+    # whether a successful freepublish/submit removes the draft is unconfirmed (wechat.md §9
+    # says remove it): True keeps it, as a platform that does not consume drafts would
+    submit_keeps_draft: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
     calls: Counter[str] = field(default_factory=Counter)
     request_log: list[tuple[float, str]] = field(default_factory=list)  # (arrival, api), in order
@@ -264,9 +267,11 @@ class Account(MassSend):
     # ------------------------------------------------------------------ publishing
 
     def submit(self, media_id: str) -> dict[str, Any]:
-        articles = self.drafts.pop(media_id, None)
+        articles = self.drafts.get(media_id) if self.submit_keeps_draft else \
+            self.drafts.pop(media_id, None)
         if articles is None:
             raise self.fail(40007, "invalid media_id")
+        articles = [dict(a) for a in articles]
         publish_id = str(self.next_id())
         status, fail_idx = self.publish_script.pop(0) if self.publish_script else (0, [])
         self.jobs[publish_id] = Job(publish_id, media_id, articles, self.now(),
