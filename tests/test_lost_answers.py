@@ -34,9 +34,9 @@ from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.store import Store
-from publisher.store.models import Attempt, AuditEvent, Delivery
+from publisher.store.models import AuditEvent, Delivery
 from publisher.urgent import UrgentPost, open_incident
-from tests.support import fault_proxy
+from tests.support import fault_proxy, rows
 from tests.support.fault_proxy import FaultProxy, Rule
 
 from .conftest import PROJECT_YAML, ROOT, SHANGHAI
@@ -56,30 +56,17 @@ def _until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def _row(app: App, delivery_id: int) -> Delivery:
-    with app.store.read() as session:
-        row = session.get(Delivery, delivery_id)
-    assert row is not None
-    return row
-
-
-def _outcomes(app: App, delivery_id: int) -> list[str]:
-    with app.store.read() as session:
-        return [a.outcome for a in session.execute(select(Attempt).where(
-            Attempt.delivery_id == delivery_id).order_by(Attempt.number)).scalars()]
-
-
 def _run(app: App, dispatcher: Dispatcher, delivery_id: int, clock: ManualClock,
          between: Callable[[], None] = lambda: None, claims: int = 10) -> str:
     """Claim the delivery whenever it is due (moving the clock there) until it settles;
     ``between`` runs after each claim that ended waiting."""
     state = "pending"
     for _ in range(claims):
-        state = dispatcher.deliver(delivery_id) or _row(app, delivery_id).state
+        state = dispatcher.deliver(delivery_id) or rows.delivery(app, delivery_id).state
         if state != "retry_wait":
             return state
         between()
-        due = _row(app, delivery_id).next_attempt_at
+        due = rows.delivery(app, delivery_id).next_attempt_at
         assert due is not None
         clock.set(max(due, clock.now()))
     return state
@@ -170,13 +157,13 @@ def test_a_create_answered_too_late_makes_one_post(site: Site, fault: str) -> No
                                                          site.clock)
     finally:
         dispatcher.shutdown()
-    row = _row(site.app, delivery_id)
+    row = rows.delivery(site.app, delivery_id)
     posts = site.posts(row.idempotency_key)
     assert [p["status"] for p in posts] == ["publish"], [p["slug"] for p in posts]
     assert site.emulator.state.creates == 1
     assert state == "published" and row.receipt is not None
     assert row.receipt["remote_id"] == str(posts[0]["id"])
-    assert _outcomes(site.app, delivery_id) == ["unknown"]  # the create was never repeated
+    assert rows.outcomes(site.app, delivery_id) == ["unknown"]  # the create was never repeated
 
 
 def test_a_slow_create_overtaken_by_a_resend_is_trashed_and_recorded(
@@ -195,7 +182,7 @@ def test_a_slow_create_overtaken_by_a_resend_is_trashed_and_recorded(
             assert dispatcher.recheck() == 1
         finally:
             dispatcher.shutdown()
-        row = _row(site.app, delivery_id)
+        row = rows.delivery(site.app, delivery_id)
         posts = {p["status"]: p for p in site.posts(row.idempotency_key)}
         slug = posts["publish"]["slug"]
         assert sorted(p["status"] for p in site.posts(row.idempotency_key)) == ["publish", TRASH]
@@ -226,9 +213,9 @@ def test_a_refused_connection_is_a_plain_retry(tmp_path: Path, clock: ManualCloc
             assert dispatcher.deliver(delivery_id) == "retry_wait"
         finally:
             dispatcher.shutdown()
-        row = _row(site.app, delivery_id)
+        row = rows.delivery(site.app, delivery_id)
         attempts = site.app.loaded.config.defaults.retry.attempts_per_claim
-        assert _outcomes(site.app, delivery_id) == ["transient"] * attempts
+        assert rows.outcomes(site.app, delivery_id) == ["transient"] * attempts
         assert row.unconfirmed_at is None and row.last_error is not None
         assert row.last_error["code"] == "network"
 
@@ -243,8 +230,8 @@ def test_a_gateway_error_answer_is_a_plain_retry(site: Site) -> None:
         assert dispatcher.deliver(delivery_id) == "published"
     finally:
         dispatcher.shutdown()
-    row = _row(site.app, delivery_id)
-    assert _outcomes(site.app, delivery_id) == ["transient", "published"]
+    row = rows.delivery(site.app, delivery_id)
+    assert rows.outcomes(site.app, delivery_id) == ["transient", "published"]
     assert len(site.posts(row.idempotency_key)) == 1 and row.unconfirmed_at is None
 
 
@@ -324,7 +311,7 @@ def test_a_lost_submit_answer_publishes_one_article(
     account = wechat.account
     assert len(account.jobs) == 1 and account.calls["freepublish/submit"] == 1
     assert len(account.published()) == 1
-    row = _row(wechat.app, delivery_id)
+    row = rows.delivery(wechat.app, delivery_id)
     assert state == "published" and row.receipt and row.receipt["url"]
     assert row.receipt["url"] == account.published()[0]["url"]
 
@@ -345,7 +332,7 @@ def test_a_submit_that_never_arrived_is_sent_once_after_the_settle_time(
     assert len(account.jobs) == 1 and len(account.published()) == 1
     assert account.calls["draft/add"] == 1  # the kept draft was reused
     assert clock.now() - start >= timedelta(seconds=300)  # wechat's settle_seconds
-    assert _outcomes(wechat.app, delivery_id) == ["unknown", "published"]
+    assert rows.outcomes(wechat.app, delivery_id) == ["unknown", "published"]
 
 
 def test_a_lost_mass_send_answer_waits_in_retry_wait(
@@ -365,6 +352,6 @@ def test_a_lost_mass_send_answer_waits_in_retry_wait(
         dispatcher.shutdown()
     account = wechat.account
     assert state == "published" and len(account.mass_sends) == 1
-    assert account.mass_sends[0]["clientmsgid"] == _row(wechat.app, delivery_id).idempotency_key
+    assert account.mass_sends[0]["clientmsgid"] == rows.delivery(wechat.app, delivery_id).idempotency_key
     assert all(seconds < 60 for seconds in clock.sleeps), clock.sleeps
-    assert _outcomes(wechat.app, delivery_id) == ["unknown", "published"]
+    assert rows.outcomes(wechat.app, delivery_id) == ["unknown", "published"]

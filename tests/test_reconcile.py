@@ -13,7 +13,8 @@ from publisher import release
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
-from publisher.store.models import Attempt, AuditEvent, Delivery, Release
+from publisher.store.models import AuditEvent, Delivery, Release
+from tests.support import rows
 
 from .conftest import SHANGHAI
 
@@ -37,19 +38,6 @@ def _delivery(app: App) -> Delivery:
             Delivery.release_id == outcome.release_id, Delivery.channel == "mem-a")).scalar_one()
 
 
-def _row(app: App, delivery_id: int) -> Delivery:
-    with app.store.read() as session:
-        row = session.get(Delivery, delivery_id)
-    assert row is not None
-    return row
-
-
-def _outcomes(app: App, delivery_id: int) -> list[str]:
-    with app.store.read() as session:
-        return [a.outcome for a in session.execute(select(Attempt).where(
-            Attempt.delivery_id == delivery_id).order_by(Attempt.number)).scalars()]
-
-
 def _events(app: App, delivery_id: int) -> list[AuditEvent]:
     with app.store.read() as session:
         return list(session.execute(select(AuditEvent).where(
@@ -67,21 +55,21 @@ def test_lost_answer_waits_in_retry_wait_and_the_claim_after_settle_sends_once(
     dispatcher = Dispatcher(app)
     try:
         assert dispatcher.deliver(delivery.id) == "retry_wait"
-        row = _row(app, delivery.id)
+        row = rows.delivery(app, delivery.id)
         assert row.unconfirmed_at == clock.now() and row.last_error is not None
         assert row.next_attempt_at == clock.now() + timedelta(seconds=5)  # the first look
-        assert clock.sleeps == [] and _outcomes(app, delivery.id) == ["unknown"]
+        assert clock.sleeps == [] and rows.outcomes(app, delivery.id) == ["unknown"]
         clock.advance(seconds=5)
         assert dispatcher.deliver(delivery.id) == "retry_wait"  # not there, not yet settled
-        assert _row(app, delivery.id).next_attempt_at == row.unconfirmed_at + timedelta(
+        assert rows.delivery(app, delivery.id).next_attempt_at == row.unconfirmed_at + timedelta(
             seconds=60)
-        assert MemoryStore.published("mem-a") == [] and len(_outcomes(app, delivery.id)) == 1
+        assert MemoryStore.published("mem-a") == [] and len(rows.outcomes(app, delivery.id)) == 1
         clock.advance(seconds=55)
         assert dispatcher.deliver(delivery.id) == "published"
     finally:
         dispatcher.shutdown()
     assert len(MemoryStore.published("mem-a")) == 1
-    assert _outcomes(app, delivery.id) == ["unknown", "published"]
+    assert rows.outcomes(app, delivery.id) == ["unknown", "published"]
     reasons = [e.details.get("reason", "") for e in _events(app, delivery.id)]
     assert any("asked before any resend" in r for r in reasons)
     assert any("not found on the channel yet" in r for r in reasons)
@@ -97,9 +85,9 @@ def test_lost_answer_that_landed_is_published_without_a_resend(app: App) -> None
         assert dispatcher.deliver(delivery.id) == "published"
     finally:
         dispatcher.shutdown()
-    row = _row(app, delivery.id)
+    row = rows.delivery(app, delivery.id)
     assert row.unconfirmed_at is None and row.receipt and row.receipt["remote_id"] == "mem-a-1"
-    assert len(MemoryStore.published("mem-a")) == 1 and _outcomes(app, delivery.id) == ["unknown"]
+    assert len(MemoryStore.published("mem-a")) == 1 and rows.outcomes(app, delivery.id) == ["unknown"]
 
 
 def test_lost_answer_the_channel_cannot_look_up_goes_to_a_person(app: App) -> None:
@@ -111,9 +99,9 @@ def test_lost_answer_the_channel_cannot_look_up_goes_to_a_person(app: App) -> No
         dispatcher.drain(until=app.clock.now() + timedelta(seconds=1))
     finally:
         dispatcher.shutdown()
-    row = _row(app, delivery.id)
+    row = rows.delivery(app, delivery.id)
     assert row.state == "unknown" and row.reason and "a person must check" in row.reason
-    assert MemoryStore.published("mem-a") == [] and _outcomes(app, delivery.id) == ["unknown"]
+    assert MemoryStore.published("mem-a") == [] and rows.outcomes(app, delivery.id) == ["unknown"]
 
 
 def test_lost_answer_past_the_deadline_is_unknown_not_failed(
@@ -132,7 +120,7 @@ def test_lost_answer_past_the_deadline_is_unknown_not_failed(
         assert dispatcher.deliver(delivery.id) is None
     finally:
         dispatcher.shutdown()
-    row = _row(app, delivery.id)
+    row = rows.delivery(app, delivery.id)
     assert row.state == "unknown" and row.reason and "deadline" in row.reason
 
 
@@ -148,13 +136,13 @@ def test_a_resend_after_a_lost_answer_is_looked_at_once_more(
         dispatcher.deliver(delivery.id)
         clock.advance(seconds=30)
         assert dispatcher.deliver(delivery.id) == "published"
-        assert _row(app, delivery.id).unconfirmed_at == clock.now()
+        assert rows.delivery(app, delivery.id).unconfirmed_at == clock.now()
         assert dispatcher.recheck() == 0  # not settled since the resend
         clock.advance(seconds=30)
         assert dispatcher.recheck() == 1
     finally:
         dispatcher.shutdown()
-    assert _row(app, delivery.id).unconfirmed_at is None
+    assert rows.delivery(app, delivery.id).unconfirmed_at is None
     assert len(MemoryStore.published("mem-a")) == 1
 
 
@@ -171,7 +159,7 @@ def test_crash_mid_send_waits_the_settle_time_before_resending(
     dispatcher = Dispatcher(app)
     try:
         assert dispatcher.recover() == 1
-        row = _row(app, delivery.id)
+        row = rows.delivery(app, delivery.id)
         assert row.state == "retry_wait" and row.unconfirmed_at == clock.now()
         clock.advance(seconds=5)
         assert dispatcher.deliver(delivery.id) == "retry_wait"
