@@ -42,8 +42,10 @@ from tests.support.fault_proxy import FaultProxy, Rule
 from .conftest import PROJECT_YAML, ROOT, SHANGHAI
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
-TIMEOUT_SECONDS = 0.5  # the client's read timeout; every held answer comes later than this
-HELD_SECONDS = 1.5
+# the client's timeout: long enough that an unhindered request on a loaded machine answers in
+# time, while every held one comes later
+TIMEOUT_SECONDS = 1.5
+HELD_SECONDS = 3.0
 CREATE = r"/wp-json/wp/v2/posts$"
 WP_TEMPLATE = "<p>{% for r in tables['items'] %}{{ r.item }}：{{ r.amount }}；{% endfor %}</p>"
 
@@ -172,7 +174,7 @@ def test_a_slow_create_overtaken_by_a_resend_is_trashed_and_recorded(
     create ends as <slug>-2 (wp_unique_post_slug), and the look after the resend trashes that
     copy; the delivery keeps one post, and both are recorded in its receipt and the audit."""
     with _site(tmp_path, clock, settle_seconds=1) as site:
-        site.emulator.state.faults.append("slow:3")  # the next create spends 3 s in WordPress
+        site.emulator.state.faults.append("slow:4")  # the next create spends 4 s in WordPress
         delivery_id = site.delivery()
         dispatcher = Dispatcher(site.app)
         try:

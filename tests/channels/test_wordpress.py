@@ -357,10 +357,10 @@ def test_retract_trashes_every_copy(emulator: Emulator, make_wp: Callable[..., W
 
 
 @pytest.mark.parametrize(("rule", "error"), [
-    (Rule("late_answer", "POST", r"/posts$", seconds=1.0), OutcomeUnknown),
+    (Rule("late_answer", "POST", r"/posts$", seconds=3.0), OutcomeUnknown),
     (Rule("error", "POST", r"/posts$", status=504), OutcomeUnknown),
     (Rule("error", "POST", r"/posts$", status=502), TransientChannelError),
-    (Rule("late_answer", "GET", r"/posts$", seconds=1.0), TransientChannelError),
+    (Rule("late_answer", "GET", r"/posts$", seconds=3.0), TransientChannelError),
 ])
 def test_which_lost_answers_are_unknown(
         emulator: Emulator, make_wp: Callable[..., WordPressChannel],
@@ -371,7 +371,7 @@ def test_which_lost_answers_are_unknown(
     proxy = fault_proxy.serve(emulator.url)
     try:
         proxy.state.add(rule)
-        channel = make_wp(base_url=proxy.url, timeout_seconds=0.4)
+        channel = make_wp(base_url=proxy.url, timeout_seconds=1.5)
         with pytest.raises(error) as info:
             channel.send(channel.prepare(make_message()), KEY)
         assert type(info.value) is error
