@@ -174,7 +174,7 @@ def fill(path: Path, total_attempts: int, *, seed: int = 7) -> Filled:
     connection.executemany(
         "INSERT INTO incidents (id, key, title, area, severity, status, drill, opened_at, "
         "opened_by) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-        [(n + 1, key, f"事件{n + 1}：某区突发情况", "某区", "Severe", "open",
+        [(n + 1, key, f"事件{n + 1}：某区突发情况", "某区", "重大", "open",
           stamp(FIRST_DAY + SPAN * (n + 1) / 3), "staff:li") for n, key in enumerate(INCIDENTS)])
     incident_of: dict[int, int] = {}
     for n in range(len(INCIDENTS)):

@@ -266,7 +266,7 @@ def send_post(app: App, remotes: Remotes, number: int, latency_s: float, check: 
     marks = remotes.marks()
     post = UrgentPost(title=f"某高架桥发生垮塌（基准第{number}次）",
                       facts=f"今日9时{number % 60}分，某高架桥第{number}段桥面垮塌，现场已封闭。",
-                      area="某区某高架桥", instruction="请绕行。")
+                      area="某区某高架桥", severity="较大", instruction="请绕行。")
     trigger = app.clock.now()
     started = time.perf_counter()
     outcome = open_incident(app, post, actor="bench")

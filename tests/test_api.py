@@ -40,7 +40,7 @@ from .test_urgent import URGENT
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 TIMEOUT_SECONDS = 30
 POST = {"title": "某高架桥发生垮塌", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
-        "area": "某区某高架桥", "instruction": "请绕行。"}
+        "area": "某区某高架桥", "severity": "较大", "instruction": "请绕行。"}
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -302,6 +302,22 @@ def test_validation_lists_each_field(api: Api) -> None:
     assert " / " in problems["area"] and "不能为空" in problems["area"]
 
 
+def test_old_severity_words_get_a_clear_error(api: Api) -> None:
+    """An API client still sending a CAP word as the severity, or none, is refused with 422 on
+    the severity field, naming the grades (and the one its word used to mean); nothing is
+    recorded."""
+    before = _counts(api.app)
+    old = api.post({**POST, "severity": "Severe"})
+    assert old.status_code == 422
+    (problem,) = old.json()["problems"]
+    assert problem["field"] == "severity"
+    assert "特别重大、重大、较大、一般" in problem["message"] and "e.g. 重大" in problem["message"]
+    missing = api.post({k: v for k, v in POST.items() if k != "severity"})
+    assert missing.status_code == 422
+    assert [p["field"] for p in missing.json()["problems"]] == ["severity"]
+    assert _counts(api.app) == before
+
+
 def test_channel_limit_problem_names_the_channel(api: Api) -> None:
     """A post over a channel's limit is refused with the channel and the field in its problems."""
     response = api.post({**POST, "title": "某" * 80})
@@ -404,7 +420,8 @@ def test_openapi_documents_the_urgent_request(api: Api) -> None:
     urgent = schema["components"]["schemas"]["UrgentPost"]
     assert {"title", "facts", "area", "severity", "instruction", "channels", "status"} <= set(
         urgent["properties"])
-    assert set(urgent["required"]) == {"title", "facts", "area"}
+    assert set(urgent["required"]) == {"title", "facts", "area", "severity"}
+    assert urgent["properties"]["severity"]["enum"] == ["特别重大", "重大", "较大", "一般", "未定级"]
     assert {"201", "401", "403", "413", "415", "422"} <= set(operation["responses"])
     assert "/api/incidents/{key}" in schema["paths"]
     docs = requests.get(api.url("/docs"), timeout=TIMEOUT_SECONDS)

@@ -158,7 +158,7 @@ def test_delivery_log_filters_by_release_channel_state_dates_and_incident(
     _drain(app)
     later_ids = sorted(d.id for d in _deliveries(app, later).values())
     with app.store.write() as session:
-        session.add(Incident(key="bridge-2026", title="桥", area="某区", severity="Severe",
+        session.add(Incident(key="bridge-2026", title="桥", area="某区", severity="重大",
                              status="open", opened_at=clock.now(), opened_by="staff:wang"))
         session.flush()
         incident_id = session.execute(select(Incident.id)).scalar_one()

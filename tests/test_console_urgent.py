@@ -51,6 +51,9 @@ channels:
     kind: memory
     enabled: false
     settings: {}
+  mem-broken:
+    kind: memory
+    settings: {fail_script: [permanent]}
 releases: {}
 urgent:
   issuing_organ: 某市人民政府新闻办公室
@@ -62,7 +65,7 @@ urgent:
 """
 CHANNELS = ["mem-a", "portal-main", "wechat-main", "weibo-main"]
 POST = {"status": "Actual", "title": "某高架桥发生垮塌", "area": "某区某高架桥",
-        "severity": "Severe", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
+        "severity": "较大", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
         "instruction": "请绕行。"}
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
@@ -182,6 +185,33 @@ def test_compose_form_offers_the_urgent_channels_and_marks_drills(console: Conso
     _no_inline_code(page.text)
     script = console.browser().get("/static/urgent.js")
     assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
+
+
+def test_compose_form_preselects_neither_kind_nor_grade(console: Console) -> None:
+    """The compose form has no kind of post (正式发布 or a drill) and no grade chosen, both
+    required; a preview or a publish without them is refused naming each, in Chinese or
+    English, with the form refilled, and records nothing."""
+    browser = console.signed_in("urgent")
+    page = browser.get("/urgent").text
+    assert " checked" not in page.split('class="status-choice"')[1].split("</fieldset>")[0]
+    for status in ("Actual", "Exercise", "Test"):
+        assert f'name="status" value="{status}" required>' in page
+    assert '<select name="severity" required>' in page
+    assert '<option value="" disabled selected>请选择</option>' in page
+    assert re.findall(r'<option value="([^"]+)"', page) == ["特别重大", "重大", "较大", "一般", "未定级"]
+    unchosen = {k: v for k, v in POST.items() if k not in ("status", "severity")}
+    for path in ("/urgent/preview", "/urgent"):
+        answer = _post(browser, path, unchosen)
+        assert answer.status_code == 422, path
+        assert '<li data-problem-for="status">请选择发布性质。</li>' in answer.text
+        assert '<li data-problem-for="severity">请选择事件等级。</li>' in answer.text
+        assert 'value="某高架桥发生垮塌"' in answer.text
+    live = _post(browser, "/urgent/preview.json", unchosen).json()
+    assert live["ok"] is False and set(live["fields"]) == {"status", "severity"}
+    english = browser.post("/urgent/preview?lang=en",
+                           data=[*_form(unchosen), ("csrf_token", browser.csrf())])
+    assert "Kind of post: choose one." in english.text and "Grade: choose one." in english.text
+    assert _counts(console.app)[0] == 0
 
 
 def test_preview_shows_every_channel_with_its_length_counter(console: Console) -> None:
@@ -305,6 +335,31 @@ def test_confirm_opens_the_incident_as_the_account_and_the_board_shows_it(
     assert "zhao.lei" in page.text and "首报" in page.text
     listing = browser.get("/incidents")
     assert listing.status_code == 200 and f'href="/incidents/{key}"' in listing.text
+
+
+def test_banner_says_where_the_post_really_stands(console: Console) -> None:
+    """The notice over a post's board says it is going out while any channel is, then that it
+    is out on every channel once all are published (no longer "going out"); a channel that
+    failed is named with its state instead, and status.json carries the same words."""
+    browser = console.signed_in("urgent")
+    key = _open(console, browser)
+    page = browser.get(f"/incidents/{key}?posted=1").text
+    assert 'data-notice-state="going"' in page and "正在发往各渠道（已发布 0/4）" in page
+    _drain(console.app)
+    page = browser.get(f"/incidents/{key}?posted=1").text
+    assert 'data-notice-state="done"' in page and "已发往全部渠道（4/4 已发布）" in page
+    assert "正在发往" not in page
+    assert browser.get(f"/incidents/{key}/status.json").json()["banner"] == {
+        "state": "done", "text": "已发往全部渠道（4/4 已发布）。"}
+    assert "data-notice" not in browser.get(f"/incidents/{key}").text  # only after posting
+
+    broken = _open(console, browser, channels=["mem-a", "mem-broken"])
+    _drain(console.app)
+    page = browser.get(f"/incidents/{broken}?posted=1").text
+    assert 'data-notice-state="problem"' in page and "正在发往" not in page
+    assert "未能发往全部渠道：mem-broken（失败）" in page
+    english = browser.get(f"/incidents/{broken}/status.json?lang=en").json()["banner"]
+    assert english["text"].startswith("Not published on every channel: mem-broken (failed)")
 
 
 def test_drill_is_marked_from_preview_to_board(console: Console) -> None:

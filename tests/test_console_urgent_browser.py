@@ -114,10 +114,17 @@ def _sign_in(page: Page, base: str, path: str, name: str = "zhao.lei") -> None:
 
 
 def _compose(page: Page) -> None:
-    """Fill in the compose form and see the live previews with their counters."""
+    """Fill in the compose form (choosing the kind of post and the grade: neither is chosen
+    for staff) and see the live previews with their counters."""
+    expect(page.locator("input[name=status]:checked")).to_have_count(0)
+    expect(page.locator("select[name=severity]")).to_have_value("")
     page.fill("input[name=title]", "某高架桥发生垮塌")
     page.fill("input[name=area]", "某区某高架桥")
     page.fill("textarea[name=facts]", FACTS)
+    expect(page.locator('#previews [data-previews="none"]')).to_have_text("请先填写必填项。",
+                                                                          timeout=WAIT_MS)
+    page.check("input[name=status][value=Actual]")
+    page.select_option("select[name=severity]", "较大")
     weibo = page.locator('#previews [data-channel="weibo-main"] [data-measure="weibo_status"]')
     expect(weibo).to_contain_text("/ 140", timeout=WAIT_MS)
     used = int(weibo.get_attribute("data-used") or 0)
@@ -133,7 +140,8 @@ def test_post_urgent_and_watch_every_channel_publish_live(page: Page, site: Site
     """A staff member signs in, composes an urgent post (live previews with Weibo's and
     WeChat's counters, a Weibo refusal while the facts are too long), previews and confirms it,
     and the board turns every channel's state cell to published as the dispatcher sends,
-    without the page reloading."""
+    and the notice from "going out" to "published on every channel", without the page
+    reloading."""
     _sign_in(page, site.base, "/urgent")
     _compose(page)
     screenshot(page, "urgent-compose")
@@ -161,6 +169,8 @@ def test_post_urgent_and_watch_every_channel_publish_live(page: Page, site: Site
     expect(cells).to_have_count(len(CHANNELS))
     expect(page.locator('[data-cell] [data-state="pending"]')).to_have_count(len(CHANNELS))
     expect(page.locator("[data-live]")).to_be_visible()  # the script took over the board
+    notice = page.locator("[data-notice]")
+    expect(notice).to_contain_text("正在发往各渠道")
     page.evaluate("window.stillTheSamePage = true")
     screenshot(page, "urgent-board-pending")
 
@@ -175,6 +185,8 @@ def test_post_urgent_and_watch_every_channel_publish_live(page: Page, site: Site
     expect(page.locator('[data-cell][data-channel="portal-main"] [data-url] a')).to_have_attribute(
         "href", re.compile(r"^http://127\.0\.0\.1:8180/emergency/"))
     expect(page.locator("[data-summary-for]")).to_have_text("3/3 已发布")
+    expect(notice).to_have_text("已发往全部渠道（3/3 已发布）。")  # no longer "going out"
+    expect(notice).to_have_attribute("data-notice-state", "done")
     screenshot(page, "urgent-board-published")
 
 

@@ -52,7 +52,7 @@ def _drain(app: App) -> None:
 
 def _open(app: App) -> str:
     post = UrgentPost(title="某高架桥发生垮塌", facts="今日9时40分，某高架桥一段桥面垮塌。",
-                      area="某区某高架桥")
+                      area="某区某高架桥", severity="较大")
     return open_incident(app, post, actor="staff:zhao").incident_key
 
 

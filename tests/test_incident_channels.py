@@ -84,7 +84,7 @@ def test_incident_lifecycle_on_every_channel(tmp_path: Path) -> None:
     try:
         first = open_incident(app, UrgentPost(
             title="某机场航站楼发生爆炸", facts="今日9时35分，某机场T2航站楼出发层发生爆炸，现场已封控。",
-            area="某机场T2航站楼", severity="Extreme", instruction="请旅客听从现场指挥，暂勿前往机场。"),
+            area="某机场T2航站楼", severity="特别重大", instruction="请旅客听从现场指挥，暂勿前往机场。"),
             actor="staff:zhao")
         assert first.channels == ("portal-main", "wechat-main", "weibo-main")
         _drain(app, first.release_id)
@@ -179,38 +179,107 @@ def _check_cap_documents(site: Path) -> None:
     assert "燃气管道爆裂" in parsed[-1]["note"]
 
 
-def test_exercise_goes_to_the_emulators_and_is_marked(tmp_path: Path) -> None:
+def _drill_project(root: Path) -> Path:
+    """The shipped project with a webhook channel among the urgent ones, and Weibo taking an
+    update as a new post too (so every kind of drill text is made)."""
+    config = copy_project(root)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace("\nchannels:\n", "\nchannels:\n  hook:\n    kind: webhook\n    settings: "
+                        "{url: 'https://duty.example.gov.cn/hooks', token: '${HOOK_TOKEN}'}\n", 1)
+    text = text.replace("  channels: [portal-main, wechat-main, weibo-main]   #",
+                        "  update_new_post: [weibo-main]\n"
+                        "  channels: [portal-main, wechat-main, weibo-main, hook]   #")
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def _one_mark(text: str, where: str) -> None:
+    assert text.startswith(DRILL), (where, text[:60])
+    assert text.count(DRILL) == 1 and "【【" not in text, (where, text[:120])
+
+
+DRILL = "【演练】"
+
+
+@pytest.mark.parametrize("typed", ["某区化工厂发生火灾", "【演练】某区化工厂发生火灾"])
+def test_exercise_carries_one_drill_mark_on_every_channel(tmp_path: Path, typed: str) -> None:
     """An Exercise in a live bot (no credentials set) goes only to the emulators and a drill
-    folder, never to the public site, and is marked as a drill on every channel."""
-    config = copy_project(tmp_path / "project")
+    folder, never to the public site; every step (report, update, correction, withdrawal)
+    reads 【演练】 once, at its start, never nested (【【演练】…】) or doubled, as it lands on
+    Weibo (posts and comments), WeChat (mass-sent and published articles), the webhook, the
+    portal page and its CAP documents (status Exercise), also when staff typed the mark."""
+    config = _drill_project(tmp_path / "project")
     store = Store(f"sqlite:///{tmp_path / 'publisher.db'}")
-    app = App(loaded=config_module.load(config), store=store, clock=ManualClock(START),
-              environ={})  # live: without a drill, WeChat and Weibo would need secrets
+    clock = ManualClock(START)
+    app = App(loaded=config_module.load(config), store=store, clock=clock,
+              environ={})  # live: without a drill, WeChat, Weibo and the webhook need secrets
     try:
         opened = open_incident(app, UrgentPost(
-            title="地铁1号线某站火灾应急演练", facts="演练：9时40分，某站站台层模拟起火。",
-            area="地铁1号线某站", status="Exercise"), actor="staff:zhao")
+            title=typed, facts="9时40分，某化工厂储罐区模拟起火。", area="某区化工园区",
+            severity="较大", status="Exercise"), actor="staff:zhao")
         _drain(app, opened.release_id)
-        update = update_incident(app, opened.incident_key, UrgentUpdate(facts="演练：人员已疏散。"),
-                                 actor="staff:zhao")
-        _drain(app, update.release_id)
+        for update in (UrgentUpdate(facts="人员已疏散。"),
+                       UrgentUpdate(facts="明火已扑灭。", correction="疏散人数应为120人",
+                                    title="【演练】某区化工厂火灾已扑灭")):
+            clock.advance(minutes=10)
+            _drain(app, update_incident(app, opened.incident_key, update,
+                                        actor="staff:zhao").release_id)
+        clock.advance(minutes=10)
+        _drain(app, cancel_incident(app, opened.incident_key, UrgentCancel(reason="演练结束"),
+                                    actor="staff:zhao").release_id)
         with store.read() as session:
             deliveries = list(session.execute(select(Delivery)).scalars())
-        assert deliveries and all(d.drill and d.state == "published" for d in deliveries), \
+        assert deliveries and all(d.drill and d.state in ("published", "retracted")
+                                  for d in deliveries), \
             [(d.channel, d.state, d.last_error) for d in deliveries]
         assert not (tmp_path / "project" / "var" / "site").exists()
-        drill_site = tmp_path / "project" / "var" / "drill" / "portal-main"
-        page = next(drill_site.rglob("urgent-20261202-0940.html")).read_text(encoding="utf-8")
-        assert "【演练】" in page and "人员已疏散" in page
-        documents = list((drill_site / "site" / "cap").glob("*.xml"))
-        assert len(documents) == 2
-        assert all("<status>Exercise</status>" in d.read_text(encoding="utf-8")
-                   for d in documents)
+
         weibo = _weibo(app, drill=True)
-        assert weibo["posts"][0]["text"].startswith("【【演练】")
-        assert weibo["comments"][0]["text"].startswith("【演练】【续报】")
+        assert len(weibo["posts"]) == 3 and len(weibo["comments"]) == 2  # report, 2 updates
+        for post in weibo["posts"]:
+            _one_mark(post["text"], "weibo post")
+        assert weibo["posts"][0]["text"].startswith("【演练】【某区化工厂发生火灾】9时40分")
+        for comment in weibo["comments"]:
+            _one_mark(comment["text"], "weibo comment")
+
+        base = app.channel("wechat-main", drill=True).settings.base_url.rstrip("/")
+        articles = requests.get(f"{base}/_sandbox/articles", timeout=5).json()["articles"]
+        assert {a["via"] for a in articles} == {"mass", "publish"} and len(articles) == 3
+        for article in articles:
+            _one_mark(article["title"], "wechat title")
+            content = article["content"]  # one notice; an update's links name earlier posts
+            assert content.count("【演练】本信息为应急演练内容") == 1 and "【【" not in content
+
+        sink = app.channel("hook", drill=True).settings.url
+        posts = requests.get(f"{sink}/_posts", timeout=5).json()["posts"]
+        assert len(posts) == 4
+        for post in posts:
+            _one_mark(post["title"], "webhook title")
+            _one_mark(post["body"], "webhook body")
+
+        drill_site = tmp_path / "project" / "var" / "drill" / "portal-main" / "site"
+        page = next(drill_site.rglob("urgent-20261202-0940.html")).read_text(encoding="utf-8")
+        assert "【【" not in page and "<h1>【演练】【撤回】某区化工厂发生火灾</h1>" not in page
+        documents = [d.read_text(encoding="utf-8") for d in (drill_site / "cap").glob("*.xml")]
+        assert len(documents) == 4
+        for xml in documents:
+            root = ElementTree.fromstring(xml)  # noqa: S314 - our own, schema-checked
+            assert root.findtext(f"{CAP}status") == "Exercise"
+            _one_mark(root.findtext(f"{CAP}info/{CAP}headline") or "", "CAP headline")
+        feed = (drill_site / "cap" / "feed.atom").read_text(encoding="utf-8")
+        assert feed.count("<title>【演练】") == 4 and "【【" not in feed
     finally:
         app.close()
+
+
+def test_actual_post_titled_as_a_drill_is_refused() -> None:
+    """An actual post whose headline says 【演练】 is refused naming the title: whether a post is
+    a drill is its status, and the public must never read a real alert as an exercise."""
+    with pytest.raises(ValidationError, match=r"title\n.*must not be marked as a drill"):
+        UrgentPost(title="【演练】某区化工厂发生火灾", facts="起火。", area="某区", severity="较大")
+    post = UrgentPost(title="  【演练】 【演练】某区化工厂发生火灾", facts="起火。", area="某区",
+                      severity="较大", status="Test")
+    assert post.title == "某区化工厂发生火灾"
 
 
 def test_first_report_with_a_picture(tmp_path: Path) -> None:
@@ -224,7 +293,8 @@ def test_first_report_with_a_picture(tmp_path: Path) -> None:
     try:
         opened = open_incident(app, UrgentPost(
             title="某隧道发生交通事故", facts="今日9时40分，某隧道内两车相撞，隧道暂时封闭。",
-            area="某隧道", picture=UrgentPicture.from_file(photo)), actor="staff:zhao")
+            area="某隧道", severity="一般", picture=UrgentPicture.from_file(photo)),
+            actor="staff:zhao")
         _drain(app, opened.release_id)
         site = tmp_path / "project" / "var" / "site"
         page = next(site.rglob("urgent-20261202-0940.html"))

@@ -84,7 +84,7 @@ def _fill(store: Store) -> list[Fact]:
     facts: list[Fact] = []
     with store.write() as session:
         incident = Incident(key="bridge-20260310", title="某桥垮塌", area="某区",
-                            severity="Severe", status="open", drill=False, opened_at=T0,
+                            severity="重大", status="open", drill=False, opened_at=T0,
                             opened_by="staff:li")
         session.add(incident)
         session.flush()

@@ -125,7 +125,8 @@ def test_urgent_fan_out_is_timed(app: App, project: Path) -> None:
     try:
         key = ("publisher_urgent_publish_seconds_count", (("channel", "mem-a"), ("drill", "false")))
         before = scrape(running).get(key, 0.0)
-        post = UrgentPost(title="某高架桥发生垮塌", facts="今日9时40分，桥面垮塌。", area="某区")
+        post = UrgentPost(title="某高架桥发生垮塌", facts="今日9时40分，桥面垮塌。", area="某区",
+                          severity="较大")
         outcome = open_incident(app, post, actor="staff:zhao")
         _drain(app, outcome.release_id)
         assert scrape(running)[key] == before + 1

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from channels.webhook.sandbox import Sink
-from tests.test_cli import edit, env, publisher, shipped, sink, with_webhook
+from tests.test_cli import PUBLISHER, TIMEOUT_SECONDS, edit, env, publisher, shipped, sink, with_webhook
 
 __all__ = ["env", "shipped", "sink"]  # fixtures used below
 pytestmark = pytest.mark.slow
@@ -33,7 +36,8 @@ def test_incident_steps_from_the_command_line(shipped: Path, env: dict[str, str]
     `incident show` lists every step with its actor."""
     config = _urgent_project(shipped, sink)
     opened = publisher(config, env, "urgent", "--title", "某路段路面塌陷", "--facts",
-                       "今日8时，某路段路面塌陷，暂无人员伤亡。", "--area", "某区某路", "--yes")
+                       "今日8时，某路段路面塌陷，暂无人员伤亡。", "--area", "某区某路",
+                       "--severity", "一般", "--yes")
     assert opened.returncode == 0, opened.stderr
     key = next(line.split()[3] for line in opened.stdout.splitlines()
                if line.startswith("事件 / incident:"))
@@ -81,3 +85,55 @@ def test_bad_steps_are_refused_and_named(shipped: Path, env: dict[str, str], sin
     stray = publisher(config, env, "urgent", "--correction", "x", "--yes")
     assert stray.returncode == 2 and "--correction" in stray.stderr
     assert not sink.state.posts
+
+
+def test_grade_is_asked_for_and_old_words_refused(shipped: Path, env: dict[str, str],
+                                                 sink: Sink) -> None:
+    """Without --severity the first report asks for the grade (there is no default) and records
+    the one given; an old CAP word exits 2 saying which grade to give, recording nothing."""
+    config = _urgent_project(shipped, sink)
+    old = publisher(config, env, "urgent", "--title", "某路段路面塌陷", "--facts", "路面塌陷。",
+                    "--area", "某区某路", "--severity", "Severe", "--yes")
+    assert old.returncode == 2 and "severity" in old.stderr and "重大" in old.stderr
+    assert not sink.state.posts
+    asked = subprocess.run(
+        [PUBLISHER, "urgent", "--title", "某路段路面塌陷", "--facts", "路面塌陷。", "--area",
+         "某区某路", "--yes", "--config", str(config)], input="特别\n较大\n", env=env,
+        capture_output=True, text=True, check=False, timeout=TIMEOUT_SECONDS, cwd=config.parent)
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.count("事件等级 / grade") == 2  # 特别 is no grade: asked again
+    key = next(line.split()[3] for line in asked.stdout.splitlines()
+               if line.startswith("事件 / incident:"))
+    shown = json.loads(publisher(config, env, "incident", "show", key, "--format",
+                                 "json").stdout)
+    assert shown["incident"]["severity"] == "较大"
+
+
+def test_report_goes_out_where_its_preview_said(shipped: Path, env: dict[str, str],
+                                                sink: Sink, tmp_path: Path) -> None:
+    """The portal page of a first report confirmed a second or more after its preview (staff
+    reading it at the prompt) is published at the address the preview showed, and the webhook
+    receives the text the preview showed."""
+    config = _urgent_project(shipped, sink)
+    errors = (tmp_path / "stderr.txt").open("wb")
+    bot = subprocess.Popen(
+        [PUBLISHER, "urgent", "--title", "某路段路面塌陷", "--facts", "今日8时，某路段路面塌陷。",
+         "--area", "某区某路", "--severity", "一般", "--config", str(config)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env, cwd=config.parent)
+    assert bot.stdin is not None and bot.stdout is not None
+    shown = b""
+    while b"Publish now?" not in shown:  # the previews, then the question
+        chunk = os.read(bot.stdout.fileno(), 65536)
+        assert chunk, (shown.decode(), (tmp_path / "stderr.txt").read_text())
+        shown += chunk
+    time.sleep(1.2)  # staff read the previews: the wall clock moves on to another second
+    rest, _ = bot.communicate(b"y\n", timeout=TIMEOUT_SECONDS)
+    assert bot.returncode == 0, (tmp_path / "stderr.txt").read_text()
+    previewed = shown.decode()
+    (path,) = [line.split(": ", 1)[1] for line in previewed.splitlines()
+               if line.startswith("地址 / address: ")]
+    site = config.parent / "var" / "site"
+    assert [p.relative_to(site).as_posix() for p in site.rglob("urgent-*.html")] == [path]
+    assert f"/{path}" in rest.decode()  # the timeline's portal URL
+    (post,) = sink.state.posts
+    assert post["body"] in previewed

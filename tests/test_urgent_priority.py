@@ -194,7 +194,7 @@ def _open(app: App, daemon: Daemon, number: int) -> Trigger:
     outcome = open_incident(app, UrgentPost(
         title=f"某高架桥发生垮塌（第{number}报）",
         facts=f"今日9时{40 + number}分，某高架桥第{number}段桥面垮塌，现场已封闭。",
-        area="某区某高架桥", instruction="请绕行。"), actor="staff:zhao")
+        area="某区某高架桥", severity="较大", instruction="请绕行。"), actor="staff:zhao")
     at = app.clock.now()
     daemon.wake.set()  # `publisher urgent` sends at once (its own drain); so does the loop here
     assert outcome.channels == CHANNELS

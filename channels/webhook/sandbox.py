@@ -60,6 +60,10 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._reply(200, found)
             return
+        if self.path == "/_posts":  # for drills and tests: every POST, duplicates included
+            with state.lock:
+                self._reply(200, {"posts": list(state.posts)})
+            return
         if self.path == "/_stats":
             with state.lock:
                 self._reply(200, {"posts": len(state.posts), "accepted": len(state.accepted)})
@@ -76,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         key = self.headers.get("Idempotency-Key") or body.get("key")
         with state.lock:
-            state.posts.append({"key": key, "title": body.get("title")})
+            state.posts.append({"key": key, "title": body.get("title"),
+                                "body": body.get("body")})
             fault = state.faults.pop(0) if state.faults else None
             if fault is None and key in state.accepted:
                 self._reply(409, state.accepted[key])

@@ -13,15 +13,20 @@ from publisher.app import App
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
 from publisher.cli.run import FOREGROUND_WAIT
 from publisher.dispatch import Dispatcher
+from publisher.severity import LEVELS
 from publisher.urgent import (
+    Draft,
     IncidentNotFound,
+    PreviewOutdated,
     Step,
     UrgentCancel,
+    UrgentOutcome,
     UrgentPicture,
     UrgentPost,
     UrgentRejected,
     UrgentUpdate,
     cancel_incident,
+    draft_of,
     open_incident,
     prepare,
     preview_step,
@@ -29,6 +34,8 @@ from publisher.urgent import (
     update_incident,
 )
 
+ADDRESS_KEYS = ("path", "link", "content_source_url")  # the page (portal) or the page linked to
+MAX_ROUNDS = 3  # previews shown again before giving up, when what would be sent keeps changing
 incident_cli = typer.Typer(help="突发事件 / Incidents: threads of urgent posts.",
                            no_args_is_help=True)
 cli.add_typer(incident_cli, name="incident")
@@ -48,8 +55,9 @@ def urgent(
     facts: str | None = typer.Option(None, "--facts", help="已核实的事实 / the verified facts"),
     area: str | None = typer.Option(None, "--area", help="地点或范围 / where"),
     severity: str | None = typer.Option(None, "--severity",
-                                        help="严重程度 / Extreme | Severe (首报默认 / first "
-                                             "report's default) | Moderate | Minor | Unknown"),
+                                        help="事件等级 / the grade: 特别重大 | 重大 | 较大 | 一般 "
+                                             "| 未定级 (首报未给出时询问 / asked for a first "
+                                             "report when not given)"),
     instruction: str | None = typer.Option(None, "--instruction", help="公众提示 / what people "
                                            "should do"),
     channel: list[str] = typer.Option([], "--channel", help="渠道（默认全部）/ channel (default: "
@@ -82,50 +90,17 @@ def urgent(
     if reason and not cancel:
         raise fail("--reason 需与 --cancel 同用 / --reason goes with --cancel", 2)
     app = open_app(config, sandbox=sandbox)
+    target = cancel or update
     try:
-        if cancel:
-            withdrawal = UrgentCancel(reason=reason or typer.prompt("撤回原因 / reason"))
-            previews = [(f"{p.channel} [{p.action}]", payload)
-                        for p, payload in preview_step(app, cancel, withdrawal)]
-            step: UrgentPost | UrgentUpdate | UrgentCancel = withdrawal
-        elif update:
-            later = UrgentUpdate(facts=facts or typer.prompt("最新情况 / facts"), title=title,
-                                 instruction=instruction, severity=severity,
-                                 correction=correction, channels=channel or None)
-            previews = [(f"{p.channel} [{p.action}]", payload)
-                        for p, payload in preview_step(app, update, later)]
-            step = later
-        else:
-            step = UrgentPost(title=title or typer.prompt("标题 / title"),
-                              facts=facts or typer.prompt("事实 / facts"),
-                              area=area or typer.prompt("地点 / area"),
-                              severity=severity or "Severe", instruction=instruction,
-                              channels=channel or None, status=status,
-                              picture=UrgentPicture.from_file(picture) if picture else None)
-            _context, payloads, skipped = prepare(app, step, app.clock.now())
-            previews = list(payloads.items())
-            for name in skipped:
-                typer.echo(f"\n(渠道 {name} 未启用 / channel {name} is disabled)")
+        step = _step(cancel=bool(cancel), update=bool(update), title=title, facts=facts,
+                     area=area, severity=severity, instruction=instruction, channel=channel,
+                     picture=picture, status=status, correction=correction, reason=reason)
     except ValidationError as exc:
         raise fail("\n".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in exc.errors(include_url=False)), 2) from None
-    except (IncidentNotFound, ValueError) as exc:  # ValueError: the picture file
+    except ValueError as exc:  # the picture file
         raise fail(str(exc), 2) from None
-    except UrgentRejected as exc:
-        raise fail(str(exc), 1) from None
-    for label, payload in previews:
-        _show_preview(label, payload)
-    if not yes and not typer.confirm("\n确认发布？/ Publish now?", default=False):
-        raise fail("已取消，未发布 / cancelled, nothing published", 1)
-    try:
-        if isinstance(step, UrgentCancel):
-            outcome = cancel_incident(app, str(cancel), step, actor=actor())
-        elif isinstance(step, UrgentUpdate):
-            outcome = update_incident(app, str(update), step, actor=actor())
-        else:
-            outcome = open_incident(app, step, actor=actor())
-    except UrgentRejected as exc:
-        raise fail(str(exc), 1) from None
+    outcome = _preview_and_record(app, step, target, yes=yes)
     typer.echo(f"事件 / incident: {outcome.incident_key}  ({outcome.msg_type})")
     if send:
         dispatcher = Dispatcher(app)
@@ -141,6 +116,79 @@ def urgent(
             raise typer.Exit(1)
 
 
+def _step(*, cancel: bool, update: bool, title: str | None, facts: str | None,
+          area: str | None, severity: str | None, instruction: str | None, channel: list[str],
+          picture: Path | None, status: str, correction: str | None, reason: str | None
+          ) -> UrgentPost | UrgentUpdate | UrgentCancel:
+    """The step the options describe, asking for what is missing."""
+    if cancel:
+        return UrgentCancel(reason=reason or typer.prompt("撤回原因 / reason"))
+    if update:
+        return UrgentUpdate(facts=facts or typer.prompt("最新情况 / facts"), title=title,
+                            instruction=instruction, severity=severity, correction=correction,
+                            channels=channel or None)
+    return UrgentPost(title=title or typer.prompt("标题 / title"),
+                      facts=facts or typer.prompt("事实 / facts"),
+                      area=area or typer.prompt("地点 / area"),
+                      severity=severity or _ask_grade(), instruction=instruction,
+                      channels=channel or None, status=status,
+                      picture=UrgentPicture.from_file(picture) if picture else None)
+
+
+def _preview(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel, target: str | None
+             ) -> tuple[list[tuple[str, Payload]], Draft]:
+    """Each channel's message of the step as it would be recorded now, and its draft."""
+    now = app.clock.now()
+    if isinstance(step, UrgentPost):
+        context, payloads, skipped = prepare(app, step, now)
+        for name in skipped:
+            typer.echo(f"\n(渠道 {name} 未启用 / channel {name} is disabled)")
+        return list(payloads.items()), draft_of(context, payloads, now)
+    assert target is not None
+    planned = preview_step(app, target, step, at=now)
+    return ([(f"{p.channel} [{p.action}]", payload) for p, payload in planned.prepared],
+            planned.draft)
+
+
+def _preview_and_record(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel,
+                        target: str | None, *, yes: bool) -> UrgentOutcome:
+    """Show the previews, ask, and record the step exactly as shown; when it no longer is
+    what was shown (its preview grew old at the prompt, its address was taken), say so and
+    show the new previews."""
+    for _round in range(MAX_ROUNDS):
+        try:
+            previews, draft = _preview(app, step, target)
+        except IncidentNotFound as exc:
+            raise fail(str(exc), 2) from None
+        except UrgentRejected as exc:
+            raise fail(str(exc), 1) from None
+        for label, payload in previews:
+            _show_preview(label, payload)
+        if not yes and not typer.confirm("\n确认发布？/ Publish now?", default=False):
+            raise fail("已取消，未发布 / cancelled, nothing published", 1)
+        try:
+            if isinstance(step, UrgentCancel):
+                return cancel_incident(app, str(target), step, actor=actor(), preview=draft)
+            if isinstance(step, UrgentUpdate):
+                return update_incident(app, str(target), step, actor=actor(), preview=draft)
+            return open_incident(app, step, actor=actor(), preview=draft)
+        except PreviewOutdated as exc:
+            typer.echo(f"\n{exc}", err=True)
+        except UrgentRejected as exc:
+            raise fail(str(exc), 1) from None
+    raise fail("内容一再变化，未发布 / what would be published kept changing; nothing "
+               "published", 1)
+
+
+def _ask_grade() -> str:
+    """The first report's grade, asked for until it is one: there is no default grade."""
+    while True:
+        answer = str(typer.prompt(f"事件等级 / grade ({'|'.join(LEVELS)})")).strip()
+        if answer in LEVELS:
+            return answer
+        typer.echo(f"请给出其中之一 / give one of: {'、'.join(LEVELS)}", err=True)
+
+
 def _show_preview(label: str, payload: Payload) -> None:
     data = dict(payload.data)
     typer.echo(f"\n===== {label} ({payload.kind}) {_text_length(data)} =====")
@@ -148,6 +196,9 @@ def _show_preview(label: str, payload: Payload) -> None:
     body = next((data[k] for k in ("text", "status", "body", "body_html", "content")
                  if isinstance(data.get(k), str)), "")
     typer.echo(str(body)[:800])
+    address = next((data[k] for k in ADDRESS_KEYS if isinstance(data.get(k), str)), None)
+    if address:
+        typer.echo(f"地址 / address: {address}")
 
 
 STEP_NAMES = {"report": "首报/Alert", "update": "续报/Update", "correction": "更正/Update",

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from publisher.period import PeriodUnit
+from publisher.severity import DEFAULT_CAP, CapSeverity, Level
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
@@ -131,6 +132,14 @@ class UrgentConfig(_Model):
     # channels where an update is also a new post besides the follow-up (Weibo: a comment
     # under the first report, and a new post)
     update_new_post: list[str] = Field(default_factory=list)
+    # the CAP severity of each grade of the Emergency Response Law (no national table: an
+    # assumption each office may change); grades not given keep the default
+    cap_severity: dict[Level, CapSeverity] = Field(default_factory=lambda: dict(DEFAULT_CAP))
+
+    @field_validator("cap_severity")
+    @classmethod
+    def _every_grade(cls, value: dict[Level, CapSeverity]) -> dict[Level, CapSeverity]:
+        return {**DEFAULT_CAP, **value}
 
 
 class WebConfig(_Model):

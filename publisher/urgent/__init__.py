@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from publisher.urgent.draft import Draft, PreviewOutdated
 from publisher.urgent.incident import (
     DEFINITION,
+    StepPreview,
     cancel_incident,
+    draft_of,
     open_incident,
     prepare,
     preview_step,
@@ -27,9 +30,12 @@ from publisher.urgent.timeline import Step, timeline
 __all__ = [
     "DEFINITION",
     "DRILL_STATUSES",
+    "Draft",
     "IncidentClosed",
     "IncidentNotFound",
+    "PreviewOutdated",
     "Step",
+    "StepPreview",
     "UrgentCancel",
     "UrgentOutcome",
     "UrgentPicture",
@@ -37,6 +43,7 @@ __all__ = [
     "UrgentRejected",
     "UrgentUpdate",
     "cancel_incident",
+    "draft_of",
     "open_incident",
     "prepare",
     "preview_step",

@@ -19,6 +19,7 @@ from publisher.cap import (
 )
 from publisher.config import UrgentConfig
 from publisher.release import slug_of
+from publisher.severity import CapSeverity
 
 CAP_KINDS = ("portal",)  # the kinds that publish the CAP document (in their CAP Atom feed)
 
@@ -26,6 +27,15 @@ CAP_KINDS = ("portal",)  # the kinds that publish the CAP document (in their CAP
 def identifier_of(section: UrgentConfig, release_key: str) -> str:
     """``<sender>.<release slug>``: unique per sender, and a safe file name on the portal."""
     return f"{section.sender}.{slug_of(release_key)}"
+
+
+def cap_severity(section: UrgentConfig, level: str) -> CapSeverity:
+    """The CAP severity of an incident's grade, as ``urgent.cap_severity`` maps it."""
+    found = next((cap for grade, cap in section.cap_severity.items() if grade == level), None)
+    if found is None:
+        raise CapInvalid([f"severity: “{level}” 不是事件等级 / is no incident grade "
+                          f"({', '.join(section.cap_severity)})"])
+    return found
 
 
 def build(section: UrgentConfig, *, release_key: str, incident_key: str, sent: datetime,
@@ -59,7 +69,7 @@ def build(section: UrgentConfig, *, release_key: str, incident_key: str, sent: d
             categories=(urgent.get("category") or "Safety",),
             event=urgent.get("event") or context["incident"]["title"],
             urgency="Past" if msg_type == "Cancel" else "Immediate",
-            severity=urgent["severity"],
+            severity=cap_severity(section, urgent["severity"]),
             certainty="Observed",
             sender_name=section.issuing_organ,
             headline=urgent["title"][:160],
@@ -81,4 +91,4 @@ def attach(kind: str, payload: Payload, document: dict[str, str]) -> Payload:
     return replace(payload, data={**payload.data, "cap": dict(document)})
 
 
-__all__ = ["CAP_KINDS", "CapInvalid", "attach", "build", "identifier_of"]
+__all__ = ["CAP_KINDS", "CapInvalid", "attach", "build", "cap_severity", "identifier_of"]

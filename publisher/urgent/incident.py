@@ -28,8 +28,8 @@ from publisher.app import App
 from publisher.config import UrgentConfig
 from publisher.release import add_delivery, next_index_number, prepare_one, slug_of
 from publisher.render import RenderError
-from publisher.store.models import Delivery, Incident, Release
-from publisher.urgent import document
+from publisher.store.models import Delivery, Incident, IndexCounter, Release
+from publisher.urgent import document, draft, mark
 from publisher.urgent.post import (
     IncidentClosed,
     IncidentNotFound,
@@ -44,7 +44,6 @@ DEFINITION = "urgent"
 PICTURE_DIR = "var/urgent"  # <incident key>/<picture>: read by every attempt, in any process
 LIVE = ("pending", "sending", "retry_wait", "queued", "published")  # may still be public
 NOT_YET = ("pending", "retry_wait")  # nothing has left for these: a withdrawal stops them
-TITLE_MARK = {"report": "", "update": "【续报】", "correction": "【更正】", "withdrawal": "【撤回】"}
 AUDIT_ACTION = {"report": "incident.opened", "update": "incident.updated",
                 "correction": "incident.corrected", "withdrawal": "incident.withdrawn"}
 MSG_TYPE = {"report": "Alert", "update": "Update", "correction": "Update", "withdrawal": "Cancel"}
@@ -114,7 +113,7 @@ def _context(app: App, section: UrgentConfig, *, key: str, incident_key: str,
              links: dict[str, list[dict[str, Any]]] | None = None,
              opened_at: datetime | None = None) -> dict[str, Any]:
     local = now.astimezone(app.loaded.zone)
-    shown = f"{'【演练】' if drill else ''}{TITLE_MARK[step]}{title}"
+    shown = f"{mark.marks(step, drill=drill)}{title}"
     return {
         "release": {
             "key": key, "definition_id": DEFINITION, "title": shown,
@@ -127,7 +126,8 @@ def _context(app: App, section: UrgentConfig, *, key: str, incident_key: str,
         "urgent": {"facts": None, "instruction": None, "correction": None, "reason": None,
                    "picture": None,
                    **fields,
-                   "title": shown, "msg_type": MSG_TYPE[step], "step": step, "drill": drill,
+                   "title": shown, "headline": title, "marks": mark.marks(step, drill=drill),
+                   "msg_type": MSG_TYPE[step], "step": step, "drill": drill,
                    "sent": local},
         "incident": {"key": incident_key, "title": incident_title, "links": links or {},
                      "opened_at": (opened_at or now).astimezone(app.loaded.zone)},
@@ -210,17 +210,22 @@ def _store_picture(post: UrgentPost, folder: Path) -> tuple[Attachment, ...]:
     return (Attachment(post.picture.name, post.picture.content_type, path),)
 
 
-def prepare(app: App, post: UrgentPost, now: datetime, *, number: str | None = None
+def prepare(app: App, post: UrgentPost, now: datetime
             ) -> tuple[dict[str, Any], dict[str, Payload], list[str]]:
-    """Render and prepare the first report for each channel (a preview: nothing is kept):
-    the context, the payloads by channel, and the disabled channels skipped."""
+    """Render and prepare the first report for each channel as it would be recorded at
+    ``now`` (a preview: nothing is kept): the context, the payloads by channel, and the
+    disabled channels skipped. The context's release key, with the payloads, makes the
+    preview's draft (``draft_of``)."""
     section = urgent_config(app)
     names, skipped = _check_channels(app, post.channels or section.channels)
-    incident_key, key = _keys(app, now, lambda _i, _r: False)
+    year = now.astimezone(app.loaded.zone).year
+    with app.store.read() as session:  # the key and 索引号 a post recorded now would get
+        incident_key, key = _keys(app, now, _taken(session))
+        number = _peek_number(session, section.organ_code, year)
     context = _context(
         app, section, key=key, incident_key=incident_key, incident_title=post.title,
-        title=post.title, number=number or format_index_number(section.organ_code, now.year, 1),
-        now=now, step="report", fields=_fields(post, key), drill=post.drill)
+        title=post.title, number=number, now=now, step="report", fields=_fields(post, key),
+        drill=post.drill)
     plan = [Planned(n, "send", None, section.templates) for n in names]
     with tempfile.TemporaryDirectory(prefix="urgent-preview-") as folder:
         prepared = _prepare(app, plan, context, key=key, now=now, drill=post.drill,
@@ -228,34 +233,53 @@ def prepare(app: App, post: UrgentPost, now: datetime, *, number: str | None = N
     return context, {item.channel: payload for item, payload in prepared}, skipped
 
 
-def open_incident(app: App, post: UrgentPost, *, actor: str) -> UrgentOutcome:
+def draft_of(context: dict[str, Any], payloads: dict[str, Payload], now: datetime
+             ) -> draft.Draft:
+    """The draft of a previewed first report (``prepare``'s context and payloads)."""
+    return draft.Draft(now, draft.fingerprint(
+        context["release"]["key"], [(n, "send", p) for n, p in payloads.items()]))
+
+
+def _peek_number(session: Session, organ_code: str, year: int) -> str:
+    """The 索引号 the next release of the organisation would get (nothing is taken)."""
+    last = session.execute(select(IndexCounter.last_serial).where(
+        IndexCounter.organ_code == organ_code, IndexCounter.year == year)).scalar_one_or_none()
+    return format_index_number(organ_code, year, (last or 0) + 1)
+
+
+def open_incident(app: App, post: UrgentPost, *, actor: str,
+                  preview: draft.Draft | None = None) -> UrgentOutcome:
     """Open an incident with its first report; every channel is prepared before anything is
-    recorded, and the deliveries go on the priority lane."""
-    return _retrying(lambda: _open(app, post, actor))
+    recorded, and the deliveries go on the priority lane. With the draft of its preview, the
+    report is recorded for the preview's moment, and only if it is still what the preview
+    showed (PreviewOutdated otherwise)."""
+    return _retrying(lambda: _open(app, post, actor, preview))
 
 
-def _open(app: App, post: UrgentPost, actor: str) -> UrgentOutcome:
+def _open(app: App, post: UrgentPost, actor: str, preview: draft.Draft | None) -> UrgentOutcome:
     section = urgent_config(app)
     now = app.clock.now()
+    at = draft.moment(preview, now)  # keys, addresses and the times shown
     names, skipped = _check_channels(app, post.channels or section.channels)
     with app.store.write() as session:
-        incident_key, key = _keys(app, now, _taken(session))
+        incident_key, key = _keys(app, at, _taken(session))
         number = next_index_number(session, section.organ_code,
-                                   now.astimezone(app.loaded.zone).year)
+                                   at.astimezone(app.loaded.zone).year)
         context = _context(
             app, section, key=key, incident_key=incident_key, incident_title=post.title,
-            title=post.title, number=number, now=now, step="report",
+            title=post.title, number=number, now=at, step="report",
             fields=_fields(post, key), drill=post.drill)
         plan = [Planned(n, "send", None, section.templates) for n in names]
         folder = app.loaded.resolve(PICTURE_DIR) / incident_key
         try:
-            prepared = _prepare(app, plan, context, key=key, now=now, drill=post.drill,
+            prepared = _prepare(app, plan, context, key=key, now=at, drill=post.drill,
                                 attachments=_store_picture(post, folder))
+            draft.check(preview, key, [(i.channel, i.action, p) for i, p in prepared])
         except UrgentRejected:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         cap, prepared = _with_cap(app, section, prepared, key=key, incident_key=incident_key,
-                                  now=now, status=post.status, msg_type="Alert",
+                                  now=at, status=post.status, msg_type="Alert",
                                   context=context, earlier=[])
         incident = Incident(key=incident_key, title=post.title, area=post.area,
                             severity=post.severity, status="open", drill=post.drill,
@@ -360,35 +384,47 @@ def _plan_update(app: App, section: UrgentConfig, incident: Incident, names: lis
     return plan
 
 
-def update_incident(app: App, incident_key: str, update: UrgentUpdate, *,
-                    actor: str) -> UrgentOutcome:
-    """Post an update (or, with ``correction``, a correction) to an open incident."""
-    return _retrying(lambda: _later(app, incident_key, actor, *_update_args(update)))
+def update_incident(app: App, incident_key: str, update: UrgentUpdate, *, actor: str,
+                    preview: draft.Draft | None = None) -> UrgentOutcome:
+    """Post an update (or, with ``correction``, a correction) to an open incident; with the
+    draft of its preview, only as previewed (see ``open_incident``)."""
+    return _retrying(lambda: _later(app, incident_key, actor, *_update_args(update),
+                                    draft_=preview))
 
 
-def cancel_incident(app: App, incident_key: str, cancel: UrgentCancel, *,
-                    actor: str) -> UrgentOutcome:
+def cancel_incident(app: App, incident_key: str, cancel: UrgentCancel, *, actor: str,
+                    preview: draft.Draft | None = None) -> UrgentOutcome:
     """Withdraw an incident: deliveries not yet sent are stopped, published posts retracted
-    where the channel allows, and a withdrawal notice posted where it does not."""
-    return _retrying(lambda: _later(app, incident_key, actor, *_cancel_args(cancel)))
+    where the channel allows, and a withdrawal notice posted where it does not; with the
+    draft of its preview, only as previewed."""
+    return _retrying(lambda: _later(app, incident_key, actor, *_cancel_args(cancel),
+                                    draft_=preview))
+
+
+@dataclass(frozen=True)
+class StepPreview:
+    """What a later step would send: each planned delivery with its payload, and its draft."""
+
+    prepared: list[tuple[Planned, Payload]]
+    draft: draft.Draft
 
 
 class _Preview(Exception):
     """Raised inside the write transaction to roll it back and hand out what was prepared."""
 
-    def __init__(self, prepared: list[tuple[Planned, Payload]]) -> None:
-        self.prepared = prepared
+    def __init__(self, done: StepPreview) -> None:
+        self.done = done
 
 
-def preview_step(app: App, incident_key: str, step: UrgentUpdate | UrgentCancel
-                 ) -> list[tuple[Planned, Payload]]:
-    """What an update or withdrawal would send, planned and prepared exactly as it will be,
-    then rolled back: nothing is recorded."""
+def preview_step(app: App, incident_key: str, step: UrgentUpdate | UrgentCancel, *,
+                 at: datetime | None = None) -> StepPreview:
+    """What an update or withdrawal recorded at ``at`` (default now) would send, planned and
+    prepared exactly as it will be, then rolled back: nothing is recorded."""
     args = _update_args(step) if isinstance(step, UrgentUpdate) else _cancel_args(step)
     try:
-        _later(app, incident_key, "preview", *args, preview=True)
+        _later(app, incident_key, "preview", *args, preview_at=at or app.clock.now())
     except _Preview as done:
-        return done.prepared
+        return done.done
     raise AssertionError("preview did not stop")
 
 
@@ -404,9 +440,11 @@ def _cancel_args(cancel: UrgentCancel) -> tuple[str, dict[str, Any], list[str] |
 
 def _later(app: App, incident_key: str, actor: str, step: str, fields: dict[str, Any],
            channels: list[str] | None, title: str | None, *,
-           preview: bool = False) -> UrgentOutcome:
+           preview_at: datetime | None = None, draft_: draft.Draft | None = None
+           ) -> UrgentOutcome:
     section = urgent_config(app)
     now = app.clock.now()
+    at = preview_at or draft.moment(draft_, now)  # keys, addresses and the times shown
     with app.store.write() as session:
         incident = _incident(session, incident_key)
         rows = _deliveries(session, incident)
@@ -418,27 +456,30 @@ def _later(app: App, incident_key: str, actor: str, step: str, fields: dict[str,
             plan = _plan_cancel(app, section, incident, names, rows, stopped)
         else:
             plan = _plan_update(app, section, incident, names, rows)
-        _incident_key, key = _keys(app, now, _taken(session))
+        _incident_key, key = _keys(app, at, _taken(session))
         number = next_index_number(session, section.organ_code,
-                                   now.astimezone(app.loaded.zone).year)
+                                   at.astimezone(app.loaded.zone).year)
         context = _context(
             app, section, key=key, incident_key=incident.key, incident_title=incident.title,
-            title=title or incident.title, number=number, now=now, step=step,
+            title=_headline(title, drill=incident.drill) if title else incident.title,
+            number=number, now=at, step=step,
             fields={"area": incident.area, "category": first.details.get("category"),
                     "event": first.details.get("event"), **fields,
                     "severity": fields.get("severity") or incident.severity},
             drill=incident.drill, slug=slug_of(first.key), links=_links(rows),
             opened_at=incident.opened_at)
-        prepared = _prepare(app, plan, context, key=key, now=now, drill=incident.drill)
+        prepared = _prepare(app, plan, context, key=key, now=at, drill=incident.drill)
+        shown = [(item.channel, item.action, payload) for item, payload in prepared]
+        draft.check(draft_, key, shown)
         cap, prepared = _with_cap(
-            app, section, prepared, key=key, incident_key=incident.key, now=now,
+            app, section, prepared, key=key, incident_key=incident.key, now=at,
             status=str(first.details.get("status") or "Actual"), msg_type=MSG_TYPE[step],
             context=context, earlier=[{"identifier": r.details["cap"]["identifier"],
                                        "sent": r.details["cap"]["sent"]}
                                       for r in dict.fromkeys(r for r, _d in rows)
                                       if r.details.get("cap")])
-        if preview:
-            raise _Preview(prepared)
+        if preview_at is not None:
+            raise _Preview(StepPreview(prepared, draft.Draft(at, draft.fingerprint(key, shown))))
         if step == "withdrawal":
             incident.status = "withdrawn"
         elif fields.get("severity"):
@@ -455,6 +496,13 @@ def _later(app: App, incident_key: str, actor: str, step: str, fields: dict[str,
     return UrgentOutcome(incident.key, release.id, key,
                          tuple(sorted({item.channel for item, _ in prepared})), tuple(skipped),
                          MSG_TYPE[step])
+
+
+def _headline(title: str, *, drill: bool) -> str:
+    try:
+        return mark.headline(title, drill=drill)
+    except ValueError as exc:
+        raise UrgentRejected([f"title: {exc}"]) from None
 
 
 def _stop_pending(session: Session, rows: list[tuple[Release, Delivery]], *, now: datetime,

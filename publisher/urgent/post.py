@@ -8,16 +8,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from publisher.severity import LEVELS, Level, check_level
+from publisher.urgent.mark import headline
 
 DRILL_STATUSES = ("Exercise", "Test")
-Severity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
+SEVERITY_HELP = (f"事件等级（突发事件应对法）：{'、'.join(LEVELS)} / the incident's grade under the "
+                 "Emergency Response Law; its CAP severity follows from urgent.cap_severity")
 Category = Literal["Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env",
                    "Transport", "Infra", "CBRNE", "Other"]
 
 
 class _Step(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("severity", mode="before", check_fields=False)
+    @classmethod
+    def _grade(cls, value: object) -> object:
+        return check_level(value)
 
     @field_validator("channels", check_fields=False)
     @classmethod
@@ -82,10 +99,14 @@ class UrgentPicture(BaseModel):
 class UrgentPost(_Step):
     """The first report (CAP Alert): facts first, causes carefully."""
 
+    # before the title, which is checked against it
+    status: Literal["Actual", "Exercise", "Test"] = Field(
+        "Actual", description="Exercise / Test：演练，全部走模拟器 / a drill: every channel's "
+                              "emulator")
     title: str = Field(min_length=1, max_length=100, description="标题 / headline")
     facts: str = Field(min_length=1, max_length=5000, description="已核实的事实 / verified facts")
     area: str = Field(min_length=1, max_length=200, description="地点或范围 / where")
-    severity: Severity = "Severe"
+    severity: Level = Field(description=SEVERITY_HELP)
     instruction: str | None = Field(None, max_length=1000,
                                     description="公众提示 / what people should do")
     channels: list[str] | None = Field(None, description="默认：全部紧急渠道 / default: every "
@@ -96,9 +117,12 @@ class UrgentPost(_Step):
                                                      "CBRNE…)")
     event: str | None = Field(None, max_length=100, description="CAP 事件类型，默认用标题 / "
                                                                 "CAP event type (default: title)")
-    status: Literal["Actual", "Exercise", "Test"] = Field(
-        "Actual", description="Exercise / Test：演练，全部走模拟器 / a drill: every channel's "
-                              "emulator")
+
+    @field_validator("title")
+    @classmethod
+    def _unmarked(cls, value: str, info: ValidationInfo) -> str:
+        status = info.data.get("status")
+        return value if status is None else headline(value, drill=status in DRILL_STATUSES)
 
     @property
     def drill(self) -> bool:
@@ -112,7 +136,8 @@ class UrgentUpdate(_Step):
     title: str | None = Field(None, min_length=1, max_length=100,
                               description="默认沿用事件标题 / default: the incident's title")
     instruction: str | None = Field(None, max_length=1000)
-    severity: Severity | None = None
+    severity: Level | None = Field(None, description="默认不变 / default: unchanged. "
+                                   + SEVERITY_HELP)
     correction: str | None = Field(None, min_length=1, max_length=1000,
                                    description="更正了什么（有此项即为更正）/ what was wrong and "
                                                "what changed; makes this a correction")

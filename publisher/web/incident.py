@@ -59,14 +59,14 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 URGENT_EXAMPLES = {
     "first_report": {
         "summary": "首报 / a first report",
-        "value": {"title": "某高架桥发生垮塌", "area": "某区某高架桥", "severity": "Severe",
+        "value": {"title": "某高架桥发生垮塌", "area": "某区某高架桥", "severity": "较大",
                   "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭，伤亡情况正在核实。",
                   "instruction": "请绕行某路、某路。"},
     },
     "drill": {
         "summary": "演练，只发门户 / a drill, on the portal only",
         "value": {"title": "防汛应急演练", "facts": "本市开展防汛应急演练。", "area": "全市",
-                  "severity": "Minor", "status": "Exercise", "channels": ["portal-main"]},
+                  "severity": "一般", "status": "Exercise", "channels": ["portal-main"]},
     },
 }
 

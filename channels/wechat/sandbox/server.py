@@ -78,6 +78,7 @@ ROUTES: dict[str, Route] = {
     "clear_quota": _authed(lambda a, q, b, f: a.clear_quota(b.get("appid"))),
 }
 POST_ONLY = {"stable_token"}
+ARTICLE_FIELDS = ("title", "digest", "content", "content_source_url")  # /_sandbox/articles
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -106,6 +107,14 @@ class Handler(BaseHTTPRequestHandler):
                          "drafts": len(acc.drafts), "jobs": len(acc.jobs),
                          "calls": dict(acc.calls)}
             self._reply(200, stats)
+            return
+        if self.path == "/_sandbox/articles":  # for drills: every article as the public got it
+            acc = self.server.account
+            with acc.lock:
+                shown = [{"via": via, **{k: a.get(k) for k in ARTICLE_FIELDS}}
+                         for via, items in [("publish", acc.published())]
+                         + [("mass", m["articles"]) for m in acc.mass_sends] for a in items]
+            self._reply(200, {"articles": shown})
             return
         self._handle("GET")
 

@@ -104,6 +104,12 @@
           var shown = section.querySelector('[data-summary-for="' + CSS.escape(summary.release) + '"]');
           if (shown) { shown.textContent = summary.text; }
         });
+        var notice = document.querySelector("[data-notice]");
+        if (notice && data.banner && notice.textContent !== data.banner.text) {
+          notice.textContent = data.banner.text;  /* where the step just posted really stands */
+          notice.setAttribute("data-notice-state", data.banner.state);
+          notice.classList.toggle("error", data.banner.state === "problem");
+        }
         section.setAttribute("data-outstanding", data.outstanding ? "true" : "false");
         if (live) { live.hidden = false; }
         if (data.cells.length !== cells) {

@@ -20,8 +20,10 @@ from publisher.app import App
 from publisher.logs import get_logger
 from publisher.store.models import Incident
 from publisher.urgent import (
+    Draft,
     IncidentClosed,
     IncidentNotFound,
+    PreviewOutdated,
     Step,
     UrgentCancel,
     UrgentRejected,
@@ -46,6 +48,7 @@ router = page_router()
 LIST_LIMIT = 200
 IN_FLIGHT = ("pending", "sending")  # seconds away: the page without JS refreshes itself
 OUTSTANDING = ("pending", "sending", "retry_wait")  # the live board keeps asking every second
+LANDED = ("published", "retracted", "queued")  # done on its channel (a retracted post had landed)
 
 ReadAccount = Annotated[Account, Depends(require_page(role.INCIDENT_READ))]
 UpdateAccount = Annotated[Account, Depends(require_page(role.URGENT_UPDATE))]
@@ -86,6 +89,32 @@ class Group:
     @property
     def published(self) -> int:
         return sum(c.state == "published" for c in self.cells)
+
+
+@dataclass(frozen=True)
+class Banner:
+    """Where the step just posted stands, as the notice on top of the board says it: still
+    going out, out on every channel, or not out everywhere (naming where and why)."""
+
+    state: str  # going | done | problem
+    text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"state": self.state, "text": self.text}
+
+
+def banner(t: Translate, group: Group) -> Banner:
+    """The notice for ``group`` (the newest step), from its deliveries' real states."""
+    published = sum(c.state in LANDED for c in group.cells)
+    total = len(group.cells)
+    if any(c.state in OUTSTANDING for c in group.cells):
+        return Banner("going", t("urgent.banner.going", published=published, total=total))
+    if published == total:
+        return Banner("done", t("urgent.banner.done", total=total))
+    missing = t("urgent.banner.separator").join(
+        t("urgent.banner.item", channel=c.channel, state=state_label(t, c.state))
+        for c in group.cells if c.state not in LANDED)
+    return Banner("problem", t("urgent.banner.problem", channels=missing))
 
 
 def state_label(t: Translate, state: str) -> str:
@@ -155,8 +184,8 @@ def _incident_page(request: Request, account: Account, key: str, *,
     cells = [c for g in groups for c in g.cells]
     update = refill if opened == "update" else None
     cancel = refill if opened == "cancel" else None
-    notice = {"1": "urgent.incident.opened", "step": "urgent.incident.stepped"}.get(
-        request.query_params.get("posted", ""))
+    posted = request.query_params.get("posted") in ("1", "step")  # just posted: say how it goes
+    notice = banner(translator(language(request)), groups[-1]) if posted and groups else None
     return render(request, "incident.html.j2", {
         "incident": incident, "groups": groups, "cell_count": len(cells),
         "outstanding": any(c.state in OUTSTANDING for c in cells),
@@ -194,6 +223,7 @@ def status(request: Request, _account: ReadAccount, key: str) -> JSONResponse:
                      "status_label": t(f"urgent.incident.status.{found.status}")},
         "outstanding": any(c.state in OUTSTANDING for c in cells),
         "steps": len(groups), "cells": [c.to_json(t) for c in cells],
+        "banner": banner(t, groups[-1]).to_json() if groups else None,
         "summaries": [{"release": g.release_key,
                        "text": t("urgent.board.summary", published=g.published,
                                  total=len(g.cells))} for g in groups]})
@@ -203,12 +233,14 @@ def status(request: Request, _account: ReadAccount, key: str) -> JSONResponse:
 
 
 def _step_confirm(request: Request, incident: Incident, kind: str, action: str,
-                  values: dict[str, Any], found: previews.Previews) -> HTMLResponse:
+                  values: dict[str, Any], found: previews.Previews, *,
+                  outdated: str | None = None, status_code: int = 200) -> HTMLResponse:
     return render(request, "incident_confirm.html.j2", {
         "incident": incident, "kind": kind, "action": action, "values": values,
-        "hidden": forms.hidden_fields(values), "previews": found, "drill": incident.drill,
-        "nonce_field": NONCE_FIELD, "nonce": secrets.token_urlsafe(24),
-        "severities": forms.SEVERITIES})
+        "hidden": forms.hidden_fields(values, found.draft), "previews": found,
+        "drill": incident.drill, "nonce_field": NONCE_FIELD,
+        "nonce": secrets.token_urlsafe(24), "severities": forms.SEVERITIES,
+        "outdated": outdated}, status_code=status_code)
 
 
 def _open_or_refuse(request: Request, account: Account, key: str, which: str,
@@ -230,14 +262,15 @@ def _closed(request: Request, account: Account, key: str) -> HTMLResponse:
 
 
 def _step_preview(request: Request, account: Account, key: str, which: str,
-                  read: forms.Read[Any]) -> HTMLResponse:
+                  read: forms.Read[Any], *, outdated: str | None = None) -> HTMLResponse:
     incident, refused = _open_or_refuse(request, account, key, which, read)
     if refused is not None:
         return refused
     step: UrgentUpdate | UrgentCancel | None = read.step
     assert step is not None  # _open_or_refuse answered a form without its step
+    app = current_app(request)
     try:
-        found = previews.later_step(current_app(request), key, step, drill=incident.drill)
+        found = previews.later_step(app, key, step, drill=incident.drill, now=app.clock.now())
     except IncidentNotFound:
         raise HTTPException(404) from None
     except IncidentClosed:
@@ -246,23 +279,30 @@ def _step_preview(request: Request, account: Account, key: str, which: str,
         return _incident_page(request, account, key, status_code=422, opened=which,
                               found=found, refill=read)
     kind = step.step if isinstance(step, UrgentUpdate) else "withdrawal"
-    return _step_confirm(request, incident, kind, which, read.values, found)
+    return _step_confirm(request, incident, kind, which, read.values, found, outdated=outdated,
+                         status_code=409 if outdated else 200)
 
 
 def _step_publish(request: Request, account: Account, key: str, which: str,
                   read: forms.Read[Any], form: FormData,
-                  act: Callable[[App, str], str]) -> Response:
+                  act: Callable[[App, str, Draft | None], str]) -> Response:
     _incident, refused = _open_or_refuse(request, account, key, which, read)
     if refused is not None:
         return refused
     app = current_app(request)
     try:
+        draft = forms.read_draft(form)
         _key, acted = CONFIRMED.once(account.name, form_field(form, NONCE_FIELD),
-                                     lambda: act(app, key))
+                                     lambda: act(app, key, draft))
     except IncidentNotFound:
         raise HTTPException(404) from None
     except IncidentClosed:
         return _closed(request, account, key)
+    except PreviewOutdated as exc:  # nothing recorded: the confirmation again, as it is now
+        log.info("console.incident_preview_outdated", account=account.name, incident=key,
+                 step=which, reason=exc.reason_en)
+        return _step_preview(request, account, key, which, read, outdated=(
+            exc.reason_en if language(request) == "en" else exc.reason_zh))
     except UrgentRejected as exc:
         log.warning("console.incident_step_rejected", account=account.name, incident=key,
                     step=which, problems=exc.problems)
@@ -288,9 +328,10 @@ def update_preview(request: Request, account: UpdateAccount, form: Form, key: st
 def update(request: Request, account: UpdateAccount, form: Form, key: str) -> Response:
     read = forms.read_update(form, translator(language(request)))
 
-    def act(app: App, incident_key: str) -> str:
+    def act(app: App, incident_key: str, draft: Draft | None) -> str:
         assert read.step is not None
-        return update_incident(app, incident_key, read.step, actor=account.actor).incident_key
+        return update_incident(app, incident_key, read.step, actor=account.actor,
+                               preview=draft).incident_key
 
     return _step_publish(request, account, key, "update", read, form, act)
 
@@ -307,8 +348,9 @@ def cancel_preview(request: Request, account: CancelAccount, form: Form, key: st
 def cancel(request: Request, account: CancelAccount, form: Form, key: str) -> Response:
     read = forms.read_cancel(form, translator(language(request)))
 
-    def act(app: App, incident_key: str) -> str:
+    def act(app: App, incident_key: str, draft: Draft | None) -> str:
         assert read.step is not None
-        return cancel_incident(app, incident_key, read.step, actor=account.actor).incident_key
+        return cancel_incident(app, incident_key, read.step, actor=account.actor,
+                               preview=draft).incident_key
 
     return _step_publish(request, account, key, "cancel", read, form, act)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from publisher.logs import get_logger
-from publisher.urgent import UrgentRejected, open_incident
+from publisher.urgent import PreviewOutdated, UrgentRejected, open_incident
 from publisher.web import role
 from publisher.web.account import Account
 from publisher.web.auth import current_app
@@ -51,11 +51,14 @@ def _compose(request: Request, values: dict[str, Any], *, problems: dict[str, st
         "problems": problems or {}, "previews": found}, status_code=status_code)
 
 
-def _confirm(request: Request, values: dict[str, Any], found: previews.Previews) -> HTMLResponse:
+def _confirm(request: Request, values: dict[str, Any], found: previews.Previews, *,
+             outdated: str | None = None, status_code: int = 200) -> HTMLResponse:
+    """The confirmation: what each channel will publish, with the preview's draft, so that
+    publishing sends exactly this (``outdated``: why an earlier confirmation was not sent)."""
     return render(request, "urgent_confirm.html.j2", {
-        "values": values, "hidden": forms.hidden_fields(values), "previews": found,
-        "drill": values["status"] != "Actual", "nonce_field": NONCE_FIELD,
-        "nonce": secrets.token_urlsafe(24)})
+        "values": values, "hidden": forms.hidden_fields(values, found.draft),
+        "previews": found, "drill": values["status"] != "Actual", "nonce_field": NONCE_FIELD,
+        "nonce": secrets.token_urlsafe(24), "outdated": outdated}, status_code=status_code)
 
 
 @router.get(PATH, response_class=HTMLResponse)
@@ -106,9 +109,17 @@ def publish(request: Request, account: PostAccount, form: Form) -> Response:
     app = current_app(request)
     post = read.step
     try:
+        draft = forms.read_draft(form)
         key, acted = CONFIRMED.once(
             account.name, field(form, NONCE_FIELD),
-            lambda: open_incident(app, post, actor=account.actor).incident_key)
+            lambda: open_incident(app, post, actor=account.actor, preview=draft).incident_key)
+    except PreviewOutdated as exc:  # nothing recorded: the confirmation again, as it is now
+        log.info("console.urgent_preview_outdated", account=account.name, reason=exc.reason_en)
+        found = previews.first_report(app, post, app.clock.now())
+        if not found.ok:
+            return _compose(request, read.values, found=found, status_code=422)
+        return _confirm(request, read.values, found, status_code=409,
+                        outdated=exc.reason_en if language(request) == "en" else exc.reason_zh)
     except UrgentRejected as exc:
         log.warning("console.urgent_rejected", account=account.name, problems=exc.problems)
         found = previews.first_report(app, post, app.clock.now())

@@ -14,11 +14,13 @@ from starlette.datastructures import FormData
 
 from channels import registry
 from publisher.app import App
-from publisher.urgent import UrgentCancel, UrgentPost, UrgentUpdate
+from publisher.severity import LEVELS
+from publisher.urgent import Draft, UrgentCancel, UrgentPost, UrgentUpdate
+from publisher.urgent import draft as draft_fields
 from publisher.web.console.deps import field as text_field
 from publisher.web.console.i18n import Translate
 
-SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
+SEVERITIES = LEVELS  # the grades of the Emergency Response Law, and 未定级
 STATUSES = ("Actual", "Exercise", "Test")
 NONCE_FIELD = "confirm_nonce"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -31,6 +33,8 @@ CANCEL_FIELDS = ("reason",)
 # Which words name each field in a problem (``urgent.field.<name>``), per form.
 _LABELS = {"post": {}, "update": {"facts": "update_facts", "title": "update_title",
                                   "severity": "update_severity"}, "cancel": {}}
+
+_CHOSEN = ("status", "severity")  # picked from a list, never typed: "choose …" when missing
 
 StepT = TypeVar("StepT", bound=BaseModel)
 
@@ -65,8 +69,9 @@ def channel_choices(app: App) -> list[ChannelChoice]:
 
 
 def post_defaults(app: App) -> dict[str, Any]:
-    """The compose form's starting values: the default channels, an actual Severe post."""
-    return {"status": "Actual", "title": "", "area": "", "severity": "Severe", "facts": "",
+    """The compose form's starting values: the default channels, and neither a kind of post
+    (actual or drill) nor a grade chosen: staff choose both every time."""
+    return {"status": "", "title": "", "area": "", "severity": "", "facts": "",
             "instruction": "",
             "channels": [c.name for c in channel_choices(app) if c.default and c.enabled]}
 
@@ -79,7 +84,9 @@ def _problems(exc: ValidationError, t: Translate, form: str) -> dict[str, str]:
             continue
         label = t(f"urgent.field.{_LABELS[form].get(name, name)}") if name else ""
         kind = error["type"]
-        if kind in ("missing", "string_too_short"):
+        if name in _CHOSEN and kind in ("missing", "string_too_short", "literal_error"):
+            found[name] = t("urgent.problem.choose", field=label)
+        elif kind in ("missing", "string_too_short"):
             found[name] = t("urgent.problem.required", field=label)
         elif kind == "string_too_long":
             found[name] = t("urgent.problem.too_long", field=label,
@@ -105,11 +112,15 @@ def read_post(form: FormData, t: Translate) -> Read[UrgentPost]:
     """The first report of the compose form (or of its confirmation's hidden fields)."""
     values: dict[str, Any] = {name: text_field(form, name) for name in POST_FIELDS}
     values["channels"] = [str(v) for v in form.getlist("channels") if isinstance(v, str) and v]
-    step, problems = _build(UrgentPost, {
-        "title": values["title"], "facts": values["facts"], "area": values["area"],
-        "severity": values["severity"] or "Severe", "status": values["status"] or "Actual",
-        "instruction": _optional(values["instruction"]),
-        "channels": values["channels"] or None}, t, "post")
+    fields = {"title": values["title"], "facts": values["facts"], "area": values["area"],
+              "instruction": _optional(values["instruction"]),
+              "channels": values["channels"] or None}
+    # no default for either: an unchosen one is missing (the API's default status does not apply)
+    fields |= {name: values[name] for name in _CHOSEN if values[name]}
+    step, problems = _build(UrgentPost, fields, t, "post")
+    if not values["status"]:
+        problems["status"] = t("urgent.problem.choose", field=t("urgent.field.status"))
+        step = None
     if not values["channels"]:
         problems["channels"] = t("urgent.problem.no_channel")
         step = None
@@ -133,15 +144,23 @@ def read_cancel(form: FormData, t: Translate) -> Read[UrgentCancel]:
     return Read(step, values, problems)
 
 
-def hidden_fields(values: dict[str, Any]) -> list[tuple[str, str]]:
-    """The values as (name, value) pairs for hidden inputs (a list gives one pair per item)."""
+def hidden_fields(values: dict[str, Any], draft: Draft | None = None) -> list[tuple[str, str]]:
+    """The values as (name, value) pairs for hidden inputs (a list gives one pair per item),
+    and the preview's draft, so that publishing sends what was previewed."""
     pairs: list[tuple[str, str]] = []
     for name, value in values.items():
         if isinstance(value, list):
             pairs += [(name, str(item)) for item in value]
         else:
             pairs.append((name, str(value)))
-    return pairs
+    return pairs + list((draft.fields() if draft else {}).items())
+
+
+def read_draft(form: FormData) -> Draft | None:
+    """The draft a confirmation carries (None for a form that was never previewed);
+    PreviewOutdated when it cannot be read."""
+    return Draft.from_fields({name: text_field(form, name)
+                              for name in (draft_fields.AT_FIELD, draft_fields.FINGERPRINT_FIELD)})
 
 
 class Confirmations:

@@ -12,12 +12,14 @@ from channels.wechat import content as wechat_content
 from channels.weibo.text import Counter
 from publisher.app import App
 from publisher.urgent import (
+    Draft,
     IncidentClosed,
     IncidentNotFound,
     UrgentCancel,
     UrgentPost,
     UrgentRejected,
     UrgentUpdate,
+    draft_of,
     prepare,
     preview_step,
     urgent_config,
@@ -78,6 +80,7 @@ class Previews:
     channels: list[ChannelPreview]
     problems: list[str]
     skipped: list[str]
+    draft: Draft | None = None  # what the confirmation hands back (when every channel is ok)
 
     @property
     def ok(self) -> bool:
@@ -156,23 +159,27 @@ def first_report(app: App, post: UrgentPost, now: datetime) -> Previews:
         return Previews([], ["没有可用的渠道 / none of these channels is enabled: "
                              + ", ".join(names)], skipped)
     found: list[ChannelPreview] = []
+    prepared: dict[str, Payload] = {}
+    context: dict[str, Any] = {}
     for name in enabled:
         try:
-            _context, payloads, _skipped = prepare(
+            context, payloads, _skipped = prepare(
                 app, post.model_copy(update={"channels": [name]}), now)
         except UrgentRejected as exc:
             found += [refused(app, name, problem) for problem in exc.problems]
         else:
+            prepared[name] = payloads[name]
             found.append(shown(app, name, payloads[name], drill=post.drill))
-    return Previews(found, [], skipped)
+    ok = len(prepared) == len(enabled)
+    return Previews(found, [], skipped, draft_of(context, prepared, now) if ok else None)
 
 
 def later_step(app: App, incident_key: str, step: UrgentUpdate | UrgentCancel, *,
-               drill: bool) -> Previews:
+               drill: bool, now: datetime) -> Previews:
     """What an update, correction or withdrawal would send, planned exactly as it will be.
     The core prepares a later step all at once: a refusal lists every channel's problem."""
     try:
-        planned = preview_step(app, incident_key, step)
+        planned = preview_step(app, incident_key, step, at=now)
     except (IncidentNotFound, IncidentClosed):
         raise
     except UrgentRejected as exc:
@@ -181,4 +188,4 @@ def later_step(app: App, incident_key: str, step: UrgentUpdate | UrgentCancel, *
         general = [p for p in exc.problems if not any(p == q for _n, q in named)]
         return Previews([refused(app, n, p) for n, p in named], general, [])
     return Previews([shown(app, item.channel, payload, action=item.action, drill=drill)
-                     for item, payload in planned], [], [])
+                     for item, payload in planned.prepared], [], [], planned.draft)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from publisher.severity import LEVELS, label_en
 from publisher.web.console.i18n import register
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -15,7 +16,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "urgent.field.title": ("标题", "Headline"),
     "urgent.field.facts": ("已核实的事实", "Verified facts"),
     "urgent.field.area": ("地点或范围", "Where"),
-    "urgent.field.severity": ("严重程度", "Severity"),
+    "urgent.field.severity": ("事件等级", "Grade"),
     "urgent.field.instruction": ("公众提示（可选）", "What people should do (optional)"),
     "urgent.field.channels": ("发布渠道", "Channels"),
     "urgent.field.status": ("发布性质", "Kind of post"),
@@ -25,13 +26,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "urgent.field.update_facts": ("最新情况", "What is new"),
     "urgent.field.update_title": ("标题（可选，默认沿用事件标题）", "Headline (optional; default: "
                                   "the incident's)"),
-    "urgent.field.update_severity": ("严重程度（可选）", "Severity (optional)"),
+    "urgent.field.update_severity": ("事件等级（可选）", "Grade (optional)"),
     "urgent.severity.unchanged": ("不变", "unchanged"),
-    "urgent.severity.Extreme": ("特别严重", "Extreme"),
-    "urgent.severity.Severe": ("严重", "Severe"),
-    "urgent.severity.Moderate": ("较重", "Moderate"),
-    "urgent.severity.Minor": ("一般", "Minor"),
-    "urgent.severity.Unknown": ("未知", "Unknown"),
+    "urgent.severity.choose": ("请选择", "Choose…"),
+    "urgent.severity.hint": ("按《突发事件应对法》分级（特别重大、重大、较大、一般）；尚未定级或不分级的"
+                             "事件选“未定级”。CAP 严重程度按配置换算。", "The grade under the Emergency "
+                             "Response Law; choose “not graded” while the grade is not set or for "
+                             "events that are not graded. The CAP severity follows from the "
+                             "configuration."),
+    **{f"urgent.severity.{level}": (level, label_en(level)) for level in LEVELS},
     "urgent.status.Actual": ("正式发布", "Actual (public)"),
     "urgent.status.Exercise": ("演练（Exercise）", "Drill (Exercise)"),
     "urgent.status.Test": ("测试（Test）", "Test"),
@@ -57,6 +60,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "urgent.problems": ("未能预览或发布，请处理以下问题：", "Not previewed or published; please fix "
                         "these problems:"),
     "urgent.problem.required": ("请填写{field}。", "{field} is required."),
+    "urgent.problem.choose": ("请选择{field}。", "{field}: choose one."),
     "urgent.problem.too_long": ("{field}最多 {max} 字。", "{field} takes at most {max} "
                                 "characters."),
     "urgent.problem.invalid": ("{field}无效。", "{field} is not valid."),
@@ -84,6 +88,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "urgent.confirm.title": ("确认发布", "Confirm and publish"),
     "urgent.confirm.lead": ("以下是各渠道将发布的内容。核对无误后点击“立即发布”。", "This is what each "
                             "channel will publish. Check it, then press Publish now."),
+    "urgent.confirm.outdated": ("未发布：{reason}。以下是现在将发布的内容，请核对后再次确认。",
+                                "Not published: {reason}. This is what would be published now; "
+                                "check it and confirm again."),
     "urgent.confirm.update": ("确认续报", "Confirm the update"),
     "urgent.confirm.correction": ("确认更正", "Confirm the correction"),
     "urgent.confirm.withdrawal": ("确认撤回", "Confirm the withdrawal"),
@@ -97,10 +104,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "urgent.incident.status": ("状态", "Status"),
     "urgent.incident.status.open": ("进行中", "open"),
     "urgent.incident.status.withdrawn": ("已撤回", "withdrawn"),
-    "urgent.incident.opened": ("紧急信息已提交，正在发往各渠道。", "The urgent post was accepted and "
-                               "is going out on every channel."),
-    "urgent.incident.stepped": ("已提交，正在发往各渠道。", "Accepted; it is going out on every "
-                                "channel."),
+    "urgent.banner.going": ("紧急信息已提交，正在发往各渠道（已发布 {published}/{total}）。",
+                            "Accepted; going out on every channel ({published} of {total} "
+                            "published)."),
+    "urgent.banner.done": ("已发往全部渠道（{total}/{total} 已发布）。", "Published on every "
+                           "channel ({total} of {total})."),
+    "urgent.banner.problem": ("未能发往全部渠道：{channels}。请查看下方各渠道的说明并处理。", "Not "
+                              "published on every channel: {channels}. See each channel's "
+                              "detail below."),
+    "urgent.banner.item": ("{channel}（{state}）", "{channel} ({state})"),
+    "urgent.banner.separator": ("、", ", "),
     "urgent.board.title": ("各渠道状态", "Status on each channel"),
     "urgent.board.channel": ("渠道", "Channel"),
     "urgent.board.action": ("操作", "Action"),
