@@ -43,6 +43,16 @@ class Circuits:
                 return True
             return False
 
+    def half_open(self, channel: str, now: datetime) -> bool:
+        """Let the next delivery through an open circuit now (staff fixed the remote and
+        retry by hand): success closes it, failure opens it again. True if it was open."""
+        with self._lock:
+            until = self._open_until.get(channel)
+            if until is None or until <= now:
+                return False
+            self._open_until[channel] = now
+            return True
+
     def open_channels(self, now: datetime) -> dict[str, datetime]:
         with self._lock:
             return {c: t for c, t in self._open_until.items() if t > now}

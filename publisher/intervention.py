@@ -1,4 +1,4 @@
-"""Staff deciding a delivery by hand: retry a failed or unknown one, resolve an unknown one."""
+"""Staff deciding a delivery by hand: retry a failed, unknown or waiting one now, resolve an unknown one."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from publisher.store.models import Delivery, Release
 
 log = get_logger(__name__)
 
-RETRYABLE = ("failed", "unknown")  # what a person may send again
+# what a person may send again; retry_wait: now rather than at its next try (the remote is
+# fixed: staff need not wait out a sweep wait of up to max_sweep_wait_seconds)
+RETRYABLE = ("failed", "unknown", "retry_wait")
 MAX_URL_CHARS = 2000
 SEND_AGAIN = "send_again"  # resolve decisions
 PUBLISHED = "published"
@@ -47,8 +49,9 @@ class Changed:
 
 
 def retry(app: App, delivery_id: int, *, actor: str) -> Changed:
-    """Make a ``failed`` or ``unknown`` delivery due again now, under the same idempotency key
-    (the dispatcher sends it at its next pass); audited as ``delivery.retry``.
+    """Make a ``failed`` or ``unknown`` delivery, or one waiting in ``retry_wait``, due again
+    now, under the same idempotency key (the dispatcher sends it at its next pass); audited as
+    ``delivery.retry`` (with the try it was waiting for, if any).
 
     Refused (InterventionRefused) for another state, or when its release is not active
     (rejected, or held unapproved: never sent)."""
@@ -122,12 +125,14 @@ def _send_again(app: App, delivery_id: int, *, actor: str, allowed: tuple[str, .
                 "release_not_active",
                 f"发布 {release.key} 状态为 {release.state}，其投递不能重试",
                 f"release {release.key} is {release.state}; its deliveries cannot be retried")
-        previous = row.state
+        previous, waited_for = row.state, row.next_attempt_at
         row.state, row.next_attempt_at, row.updated_at = "retry_wait", now, now
         row.unconfirmed_at = None  # a person decided: send, without asking the channel first
         row.reason = f"人工重试 / retried by {actor}"
         release.deadline_at = max(release.deadline_at, now + _deadline(app, release.definition_id))
-        details = {"channel": row.channel, "previous_state": previous}
+        details: dict[str, str] = {"channel": row.channel, "previous_state": previous}
+        if previous == "retry_wait" and waited_for is not None:
+            details["was_due_at"] = waited_for.isoformat()
         if action == "delivery.resolved":
             details["decision"] = SEND_AGAIN
         audit.append(session, at=now, actor=actor, action=action,
@@ -150,11 +155,13 @@ def _require_state(row: Delivery, allowed: tuple[str, ...]) -> None:
     if row.state in allowed:
         return
     retrying = "failed" in allowed
+    *rest, last = allowed
+    zh = f"{'、'.join(rest)} 或 {last}" if rest else last
+    en = f"{', '.join(rest)} or {last}" if rest else last
     raise InterventionRefused(
         "wrong_state",
-        f"投递 {row.id} 状态为 {row.state}，只能{'重试' if retrying else '判定'} "
-        f"{' 或 '.join(allowed)}",
-        f"delivery {row.id} is {row.state}; only {' or '.join(allowed)} can be "
+        f"投递 {row.id} 状态为 {row.state}，只能{'重试' if retrying else '判定'} {zh}",
+        f"delivery {row.id} is {row.state}; only {en} can be "
         f"{'retried' if retrying else 'resolved'}")
 
 

@@ -363,7 +363,7 @@ def test_retry_sends_a_failed_delivery_again(shipped: Path, env: dict[str, str],
 
     again = publisher(shipped, env, "retry", str(hook_id))
     assert again.returncode == 2
-    assert "only failed or unknown can be retried" in again.stderr
+    assert "only failed, unknown or retry_wait can be retried" in again.stderr
     assert sink.state.count(key) == 2  # nothing sent
     audit = publisher(shipped, env, "audit", "export")
     events = [json.loads(line) for line in audit.stdout.splitlines()]

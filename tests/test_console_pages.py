@@ -344,7 +344,7 @@ def test_retry_sends_a_failed_delivery_again_and_is_audited(console: Console) ->
     assert _delivery(app, failed).state == "published"
     assert [p["key"] for p in MemoryStore.published("mem-a")] == [key]
     again = editor.post_form(f"/deliveries/{failed}/retry")
-    assert again.status_code == 409 and "只能重试 failed 或 unknown" in again.text
+    assert again.status_code == 409 and "只能重试 failed、unknown 或 retry_wait" in again.text
     assert len(_events(app, "delivery.retry")) == 1
 
 

@@ -18,12 +18,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from channels.memory.adapter import MemoryStore
+from channels.webhook.sandbox import Sink
+from channels.webhook.sandbox import serve as serve_sink
 from publisher import config as config_module
 from publisher.app import App
 from publisher.dispatch import Dispatcher
 from publisher.store import Store
+from publisher.store.models import Delivery
+from publisher.urgent import UrgentPost, open_incident
 from publisher.web import account as accounts
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
@@ -251,3 +256,90 @@ def test_publisher_run_serves_the_console_end_to_end(page: Page, tmp_path: Path)
                 bot.kill()
     assert code == 0, log.read_text(encoding="utf-8")
     assert PASSWORD not in log.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- retry now
+
+
+HOOK = """\
+  hook:
+    kind: webhook
+    settings: {url: "%s"}
+"""
+
+
+@pytest.fixture
+def broken_hook(tmp_path: Path, cheap_hashing: None) -> Iterator[tuple[Site, Sink]]:
+    """The console over the shipped project with a webhook (a sink that fails once with 503)
+    as an urgent channel beside the portal, urgent deliveries waiting 15 minutes between
+    claims, and an account that may post and retry."""
+    config = _project(tmp_path)
+    sink = serve_sink()
+    sink.state.faults.append(503)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace("\nchannels:\n", "\nchannels:\n" + HOOK % sink.url, 1)
+    text = text.replace("  channels: [portal-main, wechat-main, weibo-main]   #",
+                        "  channels: [portal-main, hook]   #")
+    text = text.replace("    sweep_wait_seconds: 10\n    max_sweep_wait_seconds: 60\n",
+                        "    sweep_wait_seconds: 900\n    max_sweep_wait_seconds: 900\n")
+    text = text.replace("  urgent_retry:                # urgent posts: the first retry within "
+                        "seconds\n    attempts_per_claim: 4\n",
+                        "  urgent_retry:\n    attempts_per_claim: 1\n")
+    config.write_text(text, encoding="utf-8")
+    MemoryStore.reset()
+    app = App(loaded=config_module.load(config),
+              store=Store(f"sqlite:///{tmp_path / 'publisher.db'}"))
+    accounts.create(app, "zhao.lei", PASSWORD, ["urgent", "editor"], actor="staff:test")
+    daemon = Daemon(app)
+    server = serve(create_app(app, wake=daemon.wake.set, dispatcher=daemon.dispatcher),
+                   "127.0.0.1", 0)
+    daemon.thread.start()
+    try:
+        yield Site(app, server, daemon), sink
+    finally:
+        server.stop()
+        daemon.halt()
+        app.close()
+        sink.stop()
+
+
+def test_retry_now_after_fixing_a_webhook(page: Page, broken_hook: tuple[Site, Sink]) -> None:
+    """A webhook that failed waits 15 minutes to be tried again; once it works, a staff member
+    presses 立即重试 on the delivery's page and sees it published at once, audited with their
+    name."""
+    site, sink = broken_hook
+    outcome = open_incident(site.app, UrgentPost(
+        title="某高架桥发生垮塌", facts=FACTS, area="某区某高架桥", severity="较大"),
+        actor="staff:test")
+    site.daemon.wake.set()
+    with site.app.store.read() as session:
+        (hook,) = session.execute(select(Delivery).where(
+            Delivery.release_id == outcome.release_id, Delivery.channel == "hook")).scalars()
+    _sign_in(page, site.base, f"/deliveries/{hook.id}")
+    state = page.locator("h1 [data-state]")
+    for _ in range(WAIT_MS // 500):  # the daemon's try, then the 15-minute wait
+        if state.get_attribute("data-state") == "retry_wait":
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(state).to_have_attribute("data-state", "retry_wait")
+    assert not sink.state.faults  # the webhook works again
+    with site.app.store.read() as session:
+        waiting = session.get(Delivery, hook.id)
+        assert waiting is not None and waiting.next_attempt_at is not None
+    assert (waiting.next_attempt_at - site.app.clock.now()).total_seconds() > 60  # jittered
+    button = page.locator('form[data-form="retry"] button')
+    expect(button).to_have_text("立即重试")
+    screenshot(page, "delivery-retry-now")
+    page.once("dialog", lambda dialog: dialog.accept())
+    button.click()
+    page.wait_for_url(re.compile(r"\?done=retry$"))
+    for _ in range(WAIT_MS // 500):
+        if state.get_attribute("data-state") == "published":
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(state).to_have_attribute("data-state", "published")
+    expect(page.locator('tr[data-action="delivery.retry"] td').nth(2)).to_have_text(
+        "console:zhao.lei")
+    assert len(sink.state.accepted) == 1

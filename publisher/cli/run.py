@@ -244,7 +244,8 @@ def retry_command(
     sandbox: bool = typer.Option(False, "--sandbox", help="使用模拟器 / use the emulators"),
     config: Path = CONFIG_OPTION,
 ) -> None:
-    """重试失败或结果不明的投递 / Send a failed or unknown delivery again, under the same key."""
+    """重试失败、结果不明或等待重试的投递 / Send a failed, unknown or waiting delivery (again)
+    now, under the same key."""
     app = open_app(config, sandbox=sandbox)
     try:  # the same rules and audit event as the console's retry button
         changed = intervention.retry(app, delivery_id, actor=actor())

@@ -49,7 +49,7 @@ def create_app(app: App, *, wake: Callable[[], None] | None = None,
                dispatcher: Dispatcher | None = None) -> FastAPI:
     """The API over ``app``; ``wake`` is called after an urgent post is recorded (the running
     dispatcher then sends it at once); ``dispatcher``, the daemon's own, lets the console show
-    its open circuits (without it they show as unknown)."""
+    its open circuits (without it they show as unknown) and retry by hand through one."""
     api = PublisherApi(title=TITLE, description=DESCRIPTION, version=VERSION)
     api.state.publisher = app
     api.state.wake = wake

@@ -97,6 +97,11 @@ register({
     "delivery.retry": ("重新发送", "Send again"),
     "delivery.retry_help": ("以同一幂等键重新发送这条{state}的投递。", "Sends this {state} delivery "
                             "again under the same idempotency key."),
+    "delivery.retry_now": ("立即重试", "Retry now"),
+    "delivery.retry_now_help": ("这条投递正在等待重试（下次：{at}）。接收方已恢复时可立即重试：同一幂等键，"
+                                "不会重复发布。", "This delivery is waiting to retry (next try: "
+                                "{at}). Once the receiving side works again, retry it now: same "
+                                "idempotency key, never published twice."),
     "delivery.resolve": ("人工判定结果不明的投递", "Decide an unknown delivery"),
     "delivery.resolve_help": ("请先在渠道后台核实是否已发布。", "First check on the channel "
                               "whether it was published."),
@@ -310,10 +315,14 @@ def _number(delivery_id: str) -> int:
 def retry(request: Request, delivery_id: str,
           account: Annotated[Account, Depends(require_page(role.DELIVERY_RETRY))],
           _form: Annotated[FormData, Depends(check_csrf)]) -> Response:
+    app = current_app(request)
     try:
-        intervention.retry(current_app(request), _number(delivery_id), actor=account.actor)
+        changed = intervention.retry(app, _number(delivery_id), actor=account.actor)
     except intervention.InterventionRefused as exc:
         return _refused(request, delivery_id, exc)
+    dispatcher: Any = getattr(request.app.state, "dispatcher", None)
+    if dispatcher is not None:  # "retry now" means now: not after the channel's circuit cools
+        dispatcher.circuits.half_open(changed.channel, app.clock.now())
     dispatcher_wake(request)
     return RedirectResponse(f"{PATH}/{delivery_id}?done=retry", status_code=303)
 
