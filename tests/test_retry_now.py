@@ -113,8 +113,9 @@ def test_retry_still_refuses_deliveries_on_their_way_or_done(app: App,
 @pytest.mark.slow
 def test_cli_retries_a_waiting_webhook_now(shipped: Path, env: dict[str, str], sink: Sink,
                                            tmp_path: Path) -> None:
-    """`publisher retry` sends a webhook delivery waiting in retry_wait at once once the
-    webhook works again, under the same key, audited with the staff actor."""
+    """A failing webhook's attempts name its URL in the delivery log; `publisher retry` sends
+    the delivery waiting in retry_wait at once once the webhook works again, under the same
+    key, audited with the staff actor."""
     with_webhook(shipped, sink.url)
     created = publisher(shipped, env, "trigger", "food-safety-sampling", "--data", XLSX,
                         "--no-send")
@@ -132,6 +133,10 @@ def test_cli_retries_a_waiting_webhook_now(shipped: Path, env: dict[str, str], s
     assert row["state"] == "retry_wait", row
     hook_id = row["delivery"]
     (key,) = db_rows(tmp_path, f"SELECT idempotency_key FROM deliveries WHERE id = {hook_id}")[0]
+
+    history = json.loads(publisher(shipped, env, "log", "--delivery", str(hook_id),
+                                   "--format", "json").stdout)
+    assert f"POST {sink.url}/deliveries" in history["attempts"][0]["explanation_zh"]
 
     retried = publisher(shipped, env, "retry", str(hook_id))
     assert retried.returncode == 0, retried.stderr

@@ -23,7 +23,7 @@ from channels.base import (
     TransientChannelError,
     idempotency_key,
 )
-from channels.webhook.adapter import WebhookChannel, WebhookSettings
+from channels.webhook.adapter import WebhookChannel, WebhookSettings, shown_url
 from channels.webhook.sandbox import Sink, serve
 
 
@@ -110,3 +110,44 @@ def test_empty_title_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ContentRejected) as info:
         channel.prepare(message)
     assert info.value.field == "title"
+
+
+@pytest.mark.parametrize("status", [503, 429, 401, 400, 403, 410])
+def test_errors_name_the_url(sink: Sink, tmp_path: Path, status: int) -> None:
+    """Every refusal names the request and the receiving system's URL, in its message and in
+    the staff's explanations."""
+    channel = _channel(sink.url, tmp_path)
+    sink.state.faults.append(status)
+    with pytest.raises(ChannelError) as info:
+        channel.send(channel.prepare(_message()), "c" * 32)
+    where = f"POST {sink.url}/deliveries"
+    assert str(info.value).startswith(f"{where}: ")
+    assert where in info.value.explanation_zh and where in info.value.explanation_en
+
+
+def test_errors_redact_credentials_and_query_values(sink: Sink, tmp_path: Path) -> None:
+    """A URL with a password and a token in its query is used as configured (the query kept
+    after the path) but named with both masked, in the message and the explanations; the
+    same when the receiver cannot be reached."""
+    host = sink.url.removeprefix("http://")
+    url = f"http://duty:hook-pass-7Q@{host}/in/?token=query-secret-9Z&team=a"
+    channel = _channel(url, tmp_path)
+    sink.state.faults.append(503)
+    with pytest.raises(TransientChannelError) as info:
+        channel.send(channel.prepare(_message()), "d" * 32)
+    shown = f"POST http://duty:***@{host}/in/deliveries?token=***&team=***"
+    assert str(info.value).startswith(f"{shown}: server error 503")
+    sink.stop()
+    fresh = _channel(url, tmp_path)  # no kept-alive connection to the stopped sink
+    with pytest.raises(TransientChannelError) as unreachable:
+        fresh.send(fresh.prepare(_message()), "e" * 32)
+    assert str(unreachable.value) == f"{shown}: unreachable (ConnectionError)"
+    for error in (info.value, unreachable.value):
+        described = str(error.describe())
+        assert "hook-pass-7Q" not in described and "query-secret-9Z" not in described
+        assert shown in error.explanation_zh and shown in error.explanation_en
+
+
+def test_unreadable_url_is_not_shown() -> None:
+    """A URL that cannot be parsed is never echoed into an error."""
+    assert shown_url("http://[::1/x?token=abc") == "(unreadable url)"
