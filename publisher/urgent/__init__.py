@@ -3,17 +3,7 @@
 from __future__ import annotations
 
 from publisher.urgent.draft import Draft, PreviewOutdated
-from publisher.urgent.incident import (
-    DEFINITION,
-    StepPreview,
-    cancel_incident,
-    draft_of,
-    open_incident,
-    prepare,
-    preview_step,
-    update_incident,
-    urgent_config,
-)
+from publisher.urgent.incident import DEFINITION, draft_of, open_incident, prepare, urgent_config
 from publisher.urgent.post import (
     DRILL_STATUSES,
     IncidentClosed,
@@ -25,6 +15,7 @@ from publisher.urgent.post import (
     UrgentRejected,
     UrgentUpdate,
 )
+from publisher.urgent.step import StepPreview, cancel_incident, preview_step, update_incident
 from publisher.urgent.timeline import Step, timeline
 
 __all__ = [
