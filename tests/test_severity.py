@@ -9,7 +9,6 @@ from xml.etree import ElementTree
 
 import pytest
 from alembic import command
-from alembic.config import Config as AlembicConfig
 from pydantic import ValidationError
 from sqlalchemy import create_engine, select, text
 
@@ -18,9 +17,10 @@ from publisher.app import App
 from publisher.cap import NAMESPACE
 from publisher.clock import ManualClock
 from publisher.config import ConfigError
-from publisher.store import MIGRATIONS, Store
+from publisher.store import Store
 from publisher.store.models import Incident, Release
 from publisher.urgent import UrgentPost, UrgentUpdate, open_incident, update_incident
+from tests.test_migrations import _alembic
 from tests.test_urgent import TEMPLATE, URGENT
 
 CAP = f"{{{NAMESPACE}}}"
@@ -96,13 +96,6 @@ def test_mapping_problems_are_named(app: App, project: Path, mapping: str, where
     configuration problem naming its path."""
     with pytest.raises(ConfigError, match=rf"urgent\.{where}"):
         _urgent_app(app, project, f"  cap_severity: {mapping}\n")
-
-
-def _alembic(connection: object) -> AlembicConfig:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    return cfg
 
 
 def test_old_incidents_are_migrated_and_keep_working(database_url: str, project: Path,
