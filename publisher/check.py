@@ -109,6 +109,7 @@ SAMPLE_URGENT = {
     "title": "某路段发生交通事故（检查用样例）",
     "facts": "今日10时许，某路段发生交通事故，相关部门已到场处置，详情正在核实。",
     "area": "某区某路段",
+    "severity": "一般",
     "instruction": "请过往车辆绕行。",
 }
 
@@ -118,7 +119,7 @@ def _check_urgent(app: App, at: datetime) -> list[Problem]:
     from publisher.urgent import UrgentPost, UrgentRejected, prepare
 
     try:
-        prepare(app, UrgentPost(**SAMPLE_URGENT), at)
+        prepare(app, UrgentPost(**SAMPLE_URGENT), at, records=False)  # no database here
     except UrgentRejected as exc:
         return [app.loaded.problem(("urgent",), problem) for problem in exc.problems]
     return []

@@ -206,18 +206,23 @@ def _store_picture(post: UrgentPost, folder: Path) -> tuple[Attachment, ...]:
     return (Attachment(post.picture.name, post.picture.content_type, path),)
 
 
-def prepare(app: App, post: UrgentPost, now: datetime
+def prepare(app: App, post: UrgentPost, now: datetime, *, records: bool = True
             ) -> tuple[dict[str, Any], dict[str, Payload], list[str]]:
     """Render and prepare the first report for each channel as it would be recorded at
     ``now`` (a preview: nothing is kept): the context, the payloads by channel, and the
     disabled channels skipped. The context's release key, with the payloads, makes the
-    preview's draft (``draft_of``)."""
+    preview's draft (``draft_of``). ``records=False`` (a config check, without a database)
+    assumes no post was ever recorded."""
     section = urgent_config(app)
     names, skipped = _check_channels(app, post.channels or section.channels)
     year = now.astimezone(app.loaded.zone).year
-    with app.store.read() as session:  # the key and 索引号 a post recorded now would get
-        incident_key, key = _keys(app, now, _taken(session))
-        number = _peek_number(session, section.organ_code, year)
+    if records:
+        with app.store.read() as session:  # the key and 索引号 a post recorded now would get
+            incident_key, key = _keys(app, now, _taken(session))
+            number = _peek_number(session, section.organ_code, year)
+    else:
+        incident_key, key = _keys(app, now, lambda _incident, _release: False)
+        number = format_index_number(section.organ_code, year, 1)
     context = _context(
         app, section, key=key, incident_key=incident_key, incident_title=post.title,
         title=post.title, number=number, now=now, step="report", fields=_fields(post, key),
