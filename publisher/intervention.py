@@ -127,7 +127,10 @@ def _send_again(app: App, delivery_id: int, *, actor: str, allowed: tuple[str, .
                 f"release {release.key} is {release.state}; its deliveries cannot be retried")
         previous, waited_for = row.state, row.next_attempt_at
         row.state, row.next_attempt_at, row.updated_at = "retry_wait", now, now
-        row.unconfirmed_at = None  # a person decided: send, without asking the channel first
+        if previous != "retry_wait":  # a person decided: send, without asking the channel
+            row.unconfirmed_at = None
+        # (a waiting delivery whose answer was lost keeps it: retried now, it is still looked
+        # for on the channel before any resend, so "retry now" never publishes it twice)
         row.reason = f"人工重试 / retried by {actor}"
         release.deadline_at = max(release.deadline_at, now + _deadline(app, release.definition_id))
         details: dict[str, str] = {"channel": row.channel, "previous_state": previous}

@@ -22,7 +22,7 @@ ENGLISH: dict[str, str] = {"特别重大": "extremely serious (I)", "重大": "s
                            "未定级": "not graded"}
 DEFAULT_CAP: dict[Level, CapSeverity] = {"特别重大": "Extreme", "重大": "Severe",
                                          "较大": "Moderate", "一般": "Minor", "未定级": "Unknown"}
-# The CAP words staff gave before the national grades (migration 0008 turned stored ones into
+# The CAP words staff gave before the national grades (migration 0009 turned stored ones into
 # these grades; API clients still sending them are told what to send instead).
 LEGACY: dict[str, Level] = {cap: level for level, cap in DEFAULT_CAP.items()}
 

@@ -93,6 +93,24 @@ def test_console_retries_a_waiting_delivery_now(console: Console, dispatcher: Di
     assert done is not None and done.state == "published"
 
 
+def test_retry_now_after_a_lost_answer_still_looks_before_resending(
+        app: App, dispatcher: Dispatcher) -> None:
+    """A delivery waiting because its answer was lost (it may have landed) is retried now
+    without forgetting that: the channel is asked first, finds it, and nothing is sent twice."""
+    MemoryStore.script("mem-a", ["outcome_unknown"])  # it landed; the answer was lost
+    outcome = release.create(app, "weekly", app.clock.now(), actor="staff:wang", origin="manual")
+    with app.store.read() as session:
+        delivery_id = session.execute(select(Delivery.id).where(
+            Delivery.release_id == outcome.release_id, Delivery.channel == "mem-a")).scalar_one()
+    assert dispatcher.deliver(delivery_id) == "retry_wait"
+    intervention.retry(app, delivery_id, actor="staff:wang")
+    with app.store.read() as session:
+        row = session.get(Delivery, delivery_id)
+    assert row is not None and row.unconfirmed_at is not None
+    assert dispatcher.deliver(delivery_id) == "published"
+    assert len(MemoryStore.published("mem-a")) == 1
+
+
 def test_retry_still_refuses_deliveries_on_their_way_or_done(app: App,
                                                               dispatcher: Dispatcher) -> None:
     """Retry by hand takes failed, unknown and waiting deliveries; a pending or published one

@@ -105,7 +105,7 @@ def test_old_incidents_are_migrated_and_keep_working(database_url: str, project:
     before."""
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        command.upgrade(_alembic(connection), "0007")
+        command.upgrade(_alembic(connection), "0008")
         connection.execute(text(
             "INSERT INTO incidents (id, key, title, area, severity, status, drill, opened_at, "
             "opened_by) VALUES (1, 'incident-20261201-080000', '某桥垮塌', '某区', 'Severe', "

@@ -1,7 +1,7 @@
 """severity grades: incidents' CAP severities become grades of the Emergency Response Law
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 
 Staff used to give a CAP severity (Extreme … Unknown); they now give the incident's grade
 (特别重大、重大、较大、一般, or 未定级) and the CAP severity follows from ``urgent.cap_severity``.
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
