@@ -345,7 +345,7 @@ def test_a_lost_mass_send_answer_waits_in_retry_wait(
     wechat.proxy.state.add(Rule("drop", "POST", r"/message/mass/sendall$"))
     outcome = open_incident(wechat.app, UrgentPost(
         title="某高架桥发生垮塌", facts="今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
-        area="某区某高架桥", instruction="请绕行。"), actor="staff:zhao")
+        area="某区某高架桥", severity="较大", instruction="请绕行。"), actor="staff:zhao")
     delivery_id = wechat.delivery(outcome.release_id)
     dispatcher = Dispatcher(wechat.app)
     try:
