@@ -271,6 +271,11 @@ class Channel(abc.ABC, Generic[SettingsT]):
     template_ext: ClassVar[str] = "html"  # templates/<release>/<kind>.<template_ext>.j2
     takes_urgent: ClassVar[bool] = True
     check_offline: ClassVar[bool] = False  # check() reads only local state: run it every check
+    # what reports say about this kind, as data (publisher/report never names a kind): whether
+    # its posts reach the public (an internal system's are not 主动公开), and its platform
+    public: ClassVar[bool] = True
+    platform_zh: ClassVar[str] = ""  # e.g. 政府网站; empty: the kind's name
+    platform_en: ClassVar[str] = ""
 
     def __init__(self, name: str, settings: SettingsT, context: ChannelContext) -> None:
         if not isinstance(settings, self.settings_model):

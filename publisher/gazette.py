@@ -34,10 +34,26 @@ def compile_next(app: App, channel_name: str, *, actor: str, issue_no: int | Non
                      subject=f"gazette:{compiled.number.slug}",
                      details={"channel": channel_name, "issue": compiled.number.full_label,
                               "files": compiled.files,
-                              "items": [item.title for item in compiled.items]})
+                              "items": [item.title for item in compiled.items],
+                              # for the annual report: 期数, items by section, errata
+                              "number": compiled.number.to_json(),
+                              "published_date": compiled.published_date,
+                              "entries": _entries(channel, compiled.items)})
     dispatcher = Dispatcher(app)
     try:
         settled = dispatcher.settle_queued(channel_name, actor=actor)
     finally:
         dispatcher.shutdown()
     return compiled, settled
+
+
+def _entries(channel: Any, items: list[Any]) -> list[dict[str, str]]:
+    """Each item of an issue as the audit chain keeps it: its delivery key, release, kind and
+    section (with the section's name, as the gazette prints it)."""
+    from channels.gazette.state import ERRATA_SECTION, ERRATA_SECTION_NAME
+
+    names = {section.id: section.name for section in channel.gazette.sections}
+    names[ERRATA_SECTION] = ERRATA_SECTION_NAME
+    return [{"item_id": item.item_id, "release_key": item.release_key, "kind": item.kind,
+             "section": item.section, "section_name": names.get(item.section, item.section),
+             "title": item.title} for item in items]

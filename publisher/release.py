@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,15 @@ class Prepared:
     payloads: dict[str, Payload]  # channel name -> payload
     skipped: list[str]  # disabled channels
     data_files: dict[str, str]
+    signed_date: date | None = None  # 成文日期, when the definition gives one
+
+
+def catalogue(definition: ReleaseDefinition, part: str = "document") -> dict[str, Any]:
+    """The catalogue facts a release row keeps for the annual report (publisher/report)."""
+    return {"issuing_organ": definition.issuing_organ,
+            "subject_category": definition.subject_category, "column_id": definition.column,
+            "document_type": "interpretation" if part == INTERPRETATION
+            else definition.document_type}
 
 
 def next_index_number(session: Session, organ_code: str, year: int) -> str:
@@ -126,6 +135,9 @@ def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
         if definition.document_number and explained is None:
             release_ctx["document_number"] = renderer.render_text(
                 definition.document_number, context, f"{where}.document_number")
+        if definition.signed_date:
+            release_ctx["signed_date"] = _signed_date(renderer.render_text(
+                definition.signed_date, context, f"{where}.signed_date"), f"{where}.signed_date")
         title = renderer.render_text(explained.title if explained else definition.title,
                                      context, f"{where}.title")
         release_ctx["title"] = title
@@ -142,7 +154,17 @@ def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
     if problems:
         raise ReleaseProblems(problems)
     files = {n: str(t.file) for n, t in (tables or {}).items()}
-    return Prepared(title, period, payloads, skipped, files)
+    signed = release_ctx["signed_date"] if definition.signed_date else None
+    return Prepared(title, period, payloads, skipped, files, signed)
+
+
+def _signed_date(text: str, where: str) -> date:
+    """The rendered ``signed_date`` as a date; RenderError (naming it) when it is not one."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise RenderError(where, None, f"成文日期须为 YYYY-MM-DD / not a date (YYYY-MM-DD): "
+                                       f"{text.strip()[:40]!r}") from None
 
 
 def prepare_channels(app: App, names: list[str], folder: str, context: dict[str, Any], *,
@@ -330,6 +352,11 @@ def _record(session: Session, app: App, definition_id: str, key: str, due_at: da
     release.title = prepared.title
     release.period_label = prepared.period.label_zh if prepared.period else None
     release.index_number = index_number
+    for name, value in catalogue(app.loaded.config.releases[definition_id],
+                                 INTERPRETATION if key.endswith(f"~{INTERPRETATION}")
+                                 else "document").items():
+        setattr(release, name, value)
+    release.signed_date = prepared.signed_date
     session.flush()
     audit.append(session, at=now, actor=actor, action="release.created", subject=f"release:{key}",
                  details={"release_id": release.id, "origin": origin, "title": prepared.title,
@@ -383,7 +410,8 @@ def _hold(app: App, definition_id: str, key: str, due_at: datetime, now: datetim
         if release is None:
             release = Release(key=key, definition_id=definition_id, origin=origin, state="held",
                               due_at=due_at, created_at=now, deadline_at=now, urgent=False,
-                              actor=actor, details={})
+                              actor=actor, details={},
+                              **catalogue(app.loaded.config.releases[definition_id]))
             session.add(release)
         release.state = "held"
         release.hold_reason = {"problems": problems, "at": now.isoformat()}

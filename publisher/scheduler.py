@@ -355,7 +355,8 @@ class Scheduler:
             session.add(Release(key=key, definition_id=definition_id, origin="scheduled",
                                 state="missed", due_at=due_at, created_at=now, deadline_at=now,
                                 urgent=False, actor=ACTOR, details=details,
-                                hold_reason={"problems": [problem]}))
+                                hold_reason={"problems": [problem]},
+                                **release.catalogue(self.app.loaded.definition(definition_id))))
             audit.append(session, at=now, actor=ACTOR, action="release.missed",
                          subject=f"release:{key}", details=details)
         alert(self.app, "release.missed", f"错过发布：{key}", f"missed release: {key}",

@@ -104,6 +104,8 @@ class GazetteChannel(Channel[GazetteSettings]):
     """The government gazette (政府公报): items queue for the next numbered, immutable issue."""
 
     kind: ClassVar[str] = KIND
+    platform_zh: ClassVar[str] = "政府公报"
+    platform_en: ClassVar[str] = "government gazette"
     limits: ClassVar[Limits] = Limits(title_max_chars=200, body_max_chars=500_000)
     settings_model: ClassVar[type[ChannelSettings]] = GazetteSettings
     body_format: ClassVar[str] = "html"

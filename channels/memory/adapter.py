@@ -183,6 +183,8 @@ class MemoryChannel(Channel[MemorySettings]):
     """A channel that publishes into memory; for tests, demos and drills without remotes."""
 
     kind: ClassVar[str] = KIND
+    platform_zh: ClassVar[str] = "测试渠道"
+    platform_en: ClassVar[str] = "test channel"
     limits: ClassVar[Limits] = Limits(title_max_chars=64)
     settings_model: ClassVar[type[ChannelSettings]] = MemorySettings
     body_format: ClassVar[str] = "text"

@@ -76,6 +76,8 @@ class PortalChannel(Channel[PortalSettings]):
     """The government web portal, written as a static site into ``site_dir``."""
 
     kind: ClassVar[str] = KIND
+    platform_zh: ClassVar[str] = "政府网站"
+    platform_en: ClassVar[str] = "government website"
     limits: ClassVar[PortalLimits] = PortalLimits()
     settings_model: ClassVar[type[ChannelSettings]] = PortalSettings
     body_format: ClassVar[str] = "html"

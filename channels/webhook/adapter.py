@@ -116,6 +116,9 @@ class WebhookChannel(Channel[WebhookSettings]):
     """POST ``{key, title, body, metadata}`` to ``url``; the ``Idempotency-Key`` header is the key."""
 
     kind = "webhook"
+    public = False  # an internal system: its posts are not publications
+    platform_zh = "内部系统"
+    platform_en = "internal system"
     limits: ClassVar[WebhookLimits] = WebhookLimits()
     settings_model = WebhookSettings
     body_format = "text"

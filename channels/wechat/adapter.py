@@ -68,6 +68,8 @@ class WechatChannel(Channel[WechatSettings]):
     """Routine releases are published (no push); urgent ones are mass-sent to all followers."""
 
     kind = "wechat"
+    platform_zh = "政务微信公众号"
+    platform_en = "WeChat official account"
     limits: ClassVar[Limits] = WechatLimits()
     settings_model = WechatSettings
     body_format = "html"

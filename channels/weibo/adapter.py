@@ -44,6 +44,8 @@ class WeiboChannel(Channel[WeiboSettings]):
     """A Weibo account: share.json posts, comments as follow-ups, destroy.json to retract."""
 
     kind: ClassVar[str] = KIND
+    platform_zh: ClassVar[str] = "政务微博"
+    platform_en: ClassVar[str] = "government Weibo"
     limits: ClassVar[WeiboLimits] = WeiboLimits()
     settings_model: ClassVar[type[ChannelSettings]] = WeiboSettings
     body_format: ClassVar[str] = "text"

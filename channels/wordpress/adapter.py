@@ -85,6 +85,8 @@ class WordPressChannel(Channel[WordPressSettings]):
     """Publishes each release as a WordPress post in the category named by its column."""
 
     kind: ClassVar[str] = KIND
+    platform_zh: ClassVar[str] = "政府网站"
+    platform_en: ClassVar[str] = "government website"
     limits: ClassVar[WordPressLimits] = WordPressLimits()
     settings_model: ClassVar[type[ChannelSettings]] = WordPressSettings
     body_format: ClassVar[str] = "html"

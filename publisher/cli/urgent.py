@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import typer
@@ -65,6 +66,10 @@ def urgent(
     picture: Path | None = typer.Option(None, "--picture", help="配图（JPEG/PNG/GIF，5 MB 以内）/ "
                                         "a picture for the first report (JPEG/PNG/GIF, 5 MB)"),
     status: str = typer.Option("Actual", "--status", help="Actual，或演练 Exercise / Test"),
+    event_time: str | None = typer.Option(None, "--event-time", metavar="TIME",
+                                          help="事件发生时间（本地时间 2026-03-14 09:40，或带时区的 "
+                                               "ISO 时间）/ when the event happened (local time, "
+                                               "or ISO 8601 with an offset)"),
     update: str | None = typer.Option(None, "--update", metavar="INCIDENT",
                                       help="续报或更正此事件 / post an update to this incident"),
     correction: str | None = typer.Option(None, "--correction",
@@ -89,16 +94,19 @@ def urgent(
         raise fail("--picture 只用于首报 / --picture goes with a first report", 2)
     if reason and not cancel:
         raise fail("--reason 需与 --cancel 同用 / --reason goes with --cancel", 2)
+    if event_time and (update or cancel):
+        raise fail("--event-time 只用于首报 / --event-time goes with a first report", 2)
     app = open_app(config, sandbox=sandbox)
     target = cancel or update
     try:
         step = _step(cancel=bool(cancel), update=bool(update), title=title, facts=facts,
                      area=area, severity=severity, instruction=instruction, channel=channel,
-                     picture=picture, status=status, correction=correction, reason=reason)
+                     picture=picture, status=status, correction=correction, reason=reason,
+                     event_at=local_time(event_time, app.loaded.zone) if event_time else None)
     except ValidationError as exc:
         raise fail("\n".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in exc.errors(include_url=False)), 2) from None
-    except ValueError as exc:  # the picture file
+    except ValueError as exc:  # the picture file, the event time
         raise fail(str(exc), 2) from None
     outcome = _preview_and_record(app, step, target, yes=yes)
     typer.echo(f"事件 / incident: {outcome.incident_key}  ({outcome.msg_type})")
@@ -118,8 +126,8 @@ def urgent(
 
 def _step(*, cancel: bool, update: bool, title: str | None, facts: str | None,
           area: str | None, severity: str | None, instruction: str | None, channel: list[str],
-          picture: Path | None, status: str, correction: str | None, reason: str | None
-          ) -> UrgentPost | UrgentUpdate | UrgentCancel:
+          picture: Path | None, status: str, correction: str | None, reason: str | None,
+          event_at: datetime | None = None) -> UrgentPost | UrgentUpdate | UrgentCancel:
     """The step the options describe, asking for what is missing."""
     if cancel:
         return UrgentCancel(reason=reason or typer.prompt("撤回原因 / reason"))
@@ -132,7 +140,19 @@ def _step(*, cancel: bool, update: bool, title: str | None, facts: str | None,
                       area=area or typer.prompt("地点 / area"),
                       severity=severity or _ask_grade(), instruction=instruction,
                       channels=channel or None, status=status,
-                      picture=UrgentPicture.from_file(picture) if picture else None)
+                      picture=UrgentPicture.from_file(picture) if picture else None,
+                      event_at=event_at)
+
+
+def local_time(text: str, zone: tzinfo) -> datetime:
+    """``2026-03-14 09:40`` in ``zone``, or an ISO 8601 time with its own offset; ValueError
+    naming the option when it is neither."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--event-time: {text!r} 不是时间 / is not a time (2026-03-14 09:40)"
+                         ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def _preview(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel, target: str | None

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from publisher.period import PeriodUnit
+from publisher.report.settings import DocumentType, ReportConfig
 from publisher.severity import DEFAULT_CAP, CapSeverity, Level
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -116,6 +117,10 @@ class ReleaseDefinition(_Model):
     # approver (never its author) approves it; not approved by the due time means held
     review: Literal["none", "required"] = "none"
     review_lead_minutes: int = Field(120, ge=1, le=7 * 24 * 60)
+    # for the annual report (publisher/report): the kind of document (规章, 行政规范性文件, …)
+    # and its 成文日期, a template rendering to YYYY-MM-DD (absent: not recorded)
+    document_type: DocumentType | None = None
+    signed_date: str | None = None
 
 
 class UrgentConfig(_Model):
@@ -174,6 +179,7 @@ class Config(_Model):
     urgent: UrgentConfig | None = None
     alerts: AlertsConfig = AlertsConfig()
     web: WebConfig = WebConfig()
+    report: ReportConfig = ReportConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -77,6 +78,12 @@ class Release(Base):
     actor: Mapped[str] = mapped_column(String(100))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     msg_type: Mapped[str | None] = mapped_column(String(10))  # CAP: Alert | Update | Cancel
+    # catalogue facts for the annual report (migration 0010); NULL on older rows: not recorded
+    issuing_organ: Mapped[str | None] = mapped_column(String(200))
+    subject_category: Mapped[str | None] = mapped_column(String(100))
+    column_id: Mapped[str | None] = mapped_column(String(100))  # the portal column (栏目)
+    document_type: Mapped[str | None] = mapped_column(String(30))  # report/settings.py
+    signed_date: Mapped[date | None] = mapped_column(Date)  # 成文日期
 
 
 class Incident(Base):
@@ -93,6 +100,7 @@ class Incident(Base):
     drill: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_at: Mapped[datetime]
     opened_by: Mapped[str] = mapped_column(String(100))
+    event_at: Mapped[datetime | None]  # when it happened (事件发生时间); NULL: not recorded
 
 
 class Delivery(Base):
@@ -112,6 +120,7 @@ class Delivery(Base):
         Index("ix_deliveries_channel_created_log", "channel", "created_at", "id"),
         Index("ix_deliveries_state_created_log", "state", "created_at", "id"),
         Index("ix_deliveries_counts", "channel", "state", "drill"),
+        Index("ix_deliveries_published", "published_at"),  # the annual report, migration 0010
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -164,6 +173,7 @@ class AuditEvent(Base):
     """An append-only, hash-chained record of an action and who did it."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)  # migration 0010
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                      autoincrement=False)

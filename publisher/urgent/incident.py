@@ -261,6 +261,7 @@ def _open(app: App, post: UrgentPost, actor: str, preview: draft.Draft | None) -
     section = urgent_config(app)
     now = app.clock.now()
     at = draft.moment(preview, now)  # keys, addresses and the times shown
+    _check_event_time(post, now)
     names, skipped = _check_channels(app, post.channels or section.channels)
     with app.store.write() as session:
         incident_key, key = _keys(app, at, _taken(session))
@@ -284,11 +285,12 @@ def _open(app: App, post: UrgentPost, actor: str, preview: draft.Draft | None) -
                                   context=context, earlier=[])
         incident = Incident(key=incident_key, title=post.title, area=post.area,
                             severity=post.severity, status="open", drill=post.drill,
-                            opened_at=now, opened_by=actor)
+                            opened_at=now, opened_by=actor, event_at=post.event_at)
         session.add(incident)
         session.flush()
         details = {"title": post.title, "area": post.area, "severity": post.severity,
-                   "status": post.status, "release": key}
+                   "status": post.status, "release": key,
+                   **({"event_at": post.event_at.isoformat()} if post.event_at else {})}
         audit.append(session, at=now, actor=actor, action=AUDIT_ACTION["report"],
                      subject=f"incident:{incident_key}", details=details)
         release = _record(session, app, section, incident, prepared, key=key, number=number,
@@ -302,6 +304,13 @@ def _open(app: App, post: UrgentPost, actor: str, preview: draft.Draft | None) -
                          "Alert")
 
 
+def _check_event_time(post: UrgentPost, now: datetime) -> None:
+    """An event time (事件发生时间) may not lie in the future (a minute's clock skew allowed)."""
+    if post.event_at is not None and post.event_at > now + timedelta(minutes=1):
+        raise UrgentRejected([f"event_at: 事件发生时间不能晚于现在 / the event time "
+                              f"{post.event_at.isoformat()} is in the future"])
+
+
 def _record(session: Session, app: App, section: UrgentConfig, incident: Incident,
             prepared: list[tuple[Planned, Payload]], *, key: str, number: str, title: str,
             step: str, now: datetime, actor: str, skipped: list[str],
@@ -311,7 +320,8 @@ def _record(session: Session, app: App, section: UrgentConfig, incident: Inciden
         created_at=now, deadline_at=now + timedelta(hours=section.retry_deadline_hours),
         urgent=True, title=title, index_number=number, actor=actor,
         details={"skipped_channels": skipped, "step": step, **details},
-        incident_id=incident.id, msg_type=MSG_TYPE[step])
+        incident_id=incident.id, msg_type=MSG_TYPE[step], issuing_organ=section.issuing_organ,
+        subject_category=section.subject_category, column_id=section.column)
     session.add(release)
     session.flush()
     audit.append(session, at=now, actor=actor, action="release.created", subject=f"release:{key}",

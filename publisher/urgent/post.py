@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -117,6 +118,10 @@ class UrgentPost(_Step):
                                                      "CBRNE…)")
     event: str | None = Field(None, max_length=100, description="CAP 事件类型，默认用标题 / "
                                                                 "CAP event type (default: title)")
+    event_at: AwareDatetime | None = Field(
+        None, description="事件发生时间（带时区，如 2026-03-14T09:40+08:00）；用于年度报告的首报"
+                          "时效 / when the event happened (with its offset), for the annual "
+                          "report's time to first report")
 
     @field_validator("title")
     @classmethod
