@@ -19,7 +19,8 @@ from publisher.store import Store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.browser"]  # the page and browser fixtures of the console's browser tests
+pytest_plugins = ["tests.browser",  # the page and browser fixtures of the console's browser tests
+                  "tests.report_history"]  # a year of history for the annual report's tests
 PG_ADMIN = os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 

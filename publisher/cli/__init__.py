@@ -58,6 +58,7 @@ def open_app(path: Path, *, sandbox: bool = False, json_logs: bool | None = None
 
 def main() -> None:
     """Console-script entry point."""
+    import publisher.cli.report  # noqa: F401
     from publisher.cli import content, gazette, inspect, review, run, tokens, urgent, users, weibo  # noqa: F401
 
     cli()
