@@ -333,7 +333,7 @@ def test_sign_in_form_without_its_csrf_token_is_refused(console: Console) -> Non
 
 
 # What each role may do, written out (not computed from role.PERMISSIONS, which it checks).
-READ = {"log.read", "incident.read", "audit.read"}
+READ = {"log.read", "incident.read", "audit.read", "report.read"}
 EXPECTED_PERMISSIONS = {
     "viewer": READ,
     "editor": READ | {"release.preview", "release.trigger", "delivery.retry"},
@@ -344,11 +344,11 @@ EXPECTED_PERMISSIONS = {
 
 # What each role sees in the header navigation.
 EXPECTED_NAV = {
-    "viewer": ["overview", "deliveries", "incidents", "audit"],
-    "editor": ["overview", "deliveries", "incidents", "audit"],
-    "approver": ["overview", "deliveries", "incidents", "audit"],
-    "urgent": ["overview", "deliveries", "urgent", "incidents", "audit"],
-    "admin": ["overview", "deliveries", "urgent", "incidents", "audit"],
+    "viewer": ["overview", "deliveries", "incidents", "audit", "reports"],
+    "editor": ["overview", "deliveries", "incidents", "audit", "reports"],
+    "approver": ["overview", "deliveries", "incidents", "audit", "reports"],
+    "urgent": ["overview", "deliveries", "urgent", "incidents", "audit", "reports"],
+    "admin": ["overview", "deliveries", "urgent", "incidents", "audit", "reports"],
 }
 
 # (role, method, path, status) of console pages: add a row for each page and each role.
@@ -384,6 +384,15 @@ PAGE_ROWS: list[tuple[str, str, str, int]] = [
       for name in role.ROLES],  # no definition chosen
     *[(name, "POST", f"/releases/1/{step}", 404 if name in ("approver", "admin") else 403)
       for name in role.ROLES for step in ("approve", "reject")],
+    # the annual report (read by every role): the page, its downloads, one figure's rows (a
+    # figure id it does not know answers 400 naming the parameter)
+    *[(name, "GET", path, 200) for name in role.ROLES
+      for path in ("/reports", "/reports?year=2026", "/reports/annual.xlsx",
+                   "/reports/annual.docx", "/reports/annual.csv", "/reports/annual.json",
+                   "/reports/figure?year=2026&id=publications/totals/items/value")],
+    *[(name, "GET", path, 400) for name in role.ROLES
+      for path in ("/reports/figure?year=2026&id=nothing", "/reports?year=20x6",
+                   "/reports/annual.pdf")],
 ]
 
 

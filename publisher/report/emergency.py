@@ -145,12 +145,15 @@ def _summary(ctx: Context, found: list[Thread], actual: list[Thread]) -> None:
         "", "releases", _steps(actual, "withdrawal"), "篇"))
 
 
-def channels_of(actual: list[Thread]) -> list[str]:
-    return sorted({channel for t in actual for channel in t.first_report})
+def channels_of(ctx: Context, actual: list[Thread]) -> list[str]:
+    """The channels of the first reports, in the config's order (as the other tables)."""
+    found = {channel for t in actual for channel in t.first_report}
+    configured = [name for name in ctx.app.loaded.config.channels if name in found]
+    return configured + sorted(found - set(configured))
 
 
 def _per_incident(ctx: Context, actual: list[Thread]) -> None:
-    channels = channels_of(actual)
+    channels = channels_of(ctx, actual)
     table = Table("first_reports", "各事件首报用时（分钟，自事件发生起）",
                   "Time to first report per incident (minutes from the event)", [
                       Column("event_at", "事件发生时间", "event time"),
@@ -197,7 +200,7 @@ def _per_channel(ctx: Context, actual: list[Thread]) -> None:
         Column("not_recorded", "事件时间未记录", "event time not recorded")])
     ctx.tables.append(table)
     sheet = Sheet(SECTION, table, ctx.figures)
-    for channel in channels_of(actual):
+    for channel in channels_of(ctx, actual):
         timed = [(t.first_report[channel][0], t.minutes(channel)) for t in actual
                  if channel in t.first_report and t.minutes(channel) is not None]
         untimed = sorted(t.first_report[channel][0] for t in actual

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 LOG_READ = "log.read"  # the delivery log, releases and their deliveries
 INCIDENT_READ = "incident.read"  # incidents and their timelines
 AUDIT_READ = "audit.read"  # the audit chain
+REPORT_READ = "report.read"  # the annual report's figures and the rows behind them
 RELEASE_PREVIEW = "release.preview"  # render a release without recording or sending it
 RELEASE_TRIGGER = "release.trigger"  # create a release now
 RELEASE_APPROVE = "release.approve"  # approve a release that needs review (never one's own)
@@ -21,11 +22,11 @@ TOKEN_MANAGE = "token.manage"  # noqa: S105 (a permission name) API tokens: add,
 EVERYTHING = "*"
 
 ALL_PERMISSIONS: tuple[str, ...] = (
-    LOG_READ, INCIDENT_READ, AUDIT_READ, RELEASE_PREVIEW, RELEASE_TRIGGER, RELEASE_APPROVE,
+    LOG_READ, INCIDENT_READ, AUDIT_READ, REPORT_READ, RELEASE_PREVIEW, RELEASE_TRIGGER, RELEASE_APPROVE,
     DELIVERY_RETRY, DELIVERY_RESOLVE, URGENT_POST, URGENT_UPDATE, URGENT_CANCEL, ACCOUNT_MANAGE,
     TOKEN_MANAGE)
 
-_READ = frozenset({LOG_READ, INCIDENT_READ, AUDIT_READ})
+_READ = frozenset({LOG_READ, INCIDENT_READ, AUDIT_READ, REPORT_READ})
 
 # Roles, least to most. An account may hold several (its permissions are the union); an API
 # token holds exactly one.

@@ -11,7 +11,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher.logs import get_logger
-from publisher.web.console import chain, deliveries, login, overview, profile, releases, urgent
+from publisher.web.console import (
+    chain,
+    deliveries,
+    login,
+    overview,
+    profile,
+    releases,
+    reports,
+    urgent,
+)
 from publisher.web.console.deps import (
     LOGIN_PATH,
     STATIC,
@@ -27,7 +36,7 @@ log = get_logger("publisher.web")
 # The page routers, in order. A new page module adds its ``router`` (made by
 # ``deps.page_router()``) here.
 ROUTERS = (login.router, overview.router, profile.router, *urgent.ROUTERS, deliveries.router,
-           releases.router, chain.router)
+           releases.router, chain.router, reports.router)
 
 # Content-Security-Policy: no inline script or style, nothing from elsewhere, no framing.
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (

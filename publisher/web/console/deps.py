@@ -53,6 +53,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("urgent", "/urgent", role.URGENT_POST),
     NavItem("incidents", "/incidents", role.INCIDENT_READ),
     NavItem("audit", "/audit", role.AUDIT_READ),
+    NavItem("reports", "/reports", role.REPORT_READ),
 )
 
 
