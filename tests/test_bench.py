@@ -64,3 +64,17 @@ def test_quick_log_page_bench_matches_its_direct_sql(capsys: pytest.CaptureFixtu
         assert case["function"]["median_ms"] > 0 and case["sql"]["median_ms"] > 0, case["case"]
         assert case["plan"], case["case"]
     assert result["export"]["rows"] > 0 and result["metrics_scrape"]["series"] > 0
+
+
+def test_quick_annual_report_bench_matches_plain_sql(capsys: pytest.CaptureFixture[str]) -> None:
+    """A --quick annual-report run fills exactly the deliveries asked for, and every count it
+    makes again in plain SQL equals the report's figure."""
+    from bench.annual_report import main as annual_report_main
+
+    assert annual_report_main(["--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True and result["problems"] == []
+    assert result["filled"]["deliveries"] == 5_000
+    assert result["compared_counts"] > 100 and result["row_ids_carried"] > 5_000
+    assert result["report"]["median_s"] > 0 and result["plain_sql"]["median_s"] > 0
+    assert result["ratio_time"] > 0 and result["ratio_peak_memory"] > 0
