@@ -6,8 +6,10 @@ import html
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -508,3 +510,22 @@ def test_pages_speak_english_when_switched(console: Console) -> None:
     assert "Status on each channel" in board.text and ">pending<" in board.text
     assert browser.get(f"/incidents/{key}/status.json").json()["cells"][0]["state_label"] == \
         "pending"
+
+
+def test_event_time_goes_from_the_form_to_the_incident(console: Console) -> None:
+    """The compose form's optional event time (local, datetime-local) is shown on the
+    confirmation, carried through it, and kept on the incident in the configured zone; one in
+    the future is refused, naming it, and opens nothing."""
+    browser = console.signed_in("urgent")
+    later = _post(browser, "/urgent/preview", {**POST, "event_at": "2099-01-01T09:00"})
+    assert later.status_code == 200
+    refused = browser.post("/urgent", data=_hidden(later.text, "/urgent"))
+    assert refused.status_code == 422 and "event_at" in refused.text
+    assert _counts(console.app)[0] == 0
+    confirmation = _post(browser, "/urgent/preview", {**POST, "event_at": "2026-12-02T09:40"})
+    assert "data-event-at>2026-12-02 09:40<" in confirmation.text
+    answer = browser.post("/urgent", data=_hidden(confirmation.text, "/urgent"))
+    assert answer.status_code == 303
+    with console.app.store.read() as session:
+        (incident,) = session.execute(select(Incident)).scalars()
+    assert incident.event_at == datetime(2026, 12, 2, 9, 40, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -68,7 +68,7 @@ def compose(request: Request, _account: PostAccount) -> HTMLResponse:
 
 @router.post(f"{PATH}/preview", response_class=HTMLResponse)
 def preview(request: Request, _account: PostAccount, form: Form) -> HTMLResponse:
-    read = forms.read_post(form, translator(language(request)))
+    read = forms.read_post(form, translator(language(request)), current_app(request).loaded.zone)
     if form.get("back"):  # "back to edit" on the confirmation: the form, refilled
         return _compose(request, read.values)
     if read.step is None:
@@ -85,7 +85,7 @@ def preview_json(request: Request, _account: PostAccount, form: Form) -> JSONRes
     """The live preview of the compose page: every channel's message as JSON, and the same
     panel as HTML for the page to show."""
     lang = language(request)
-    read = forms.read_post(form, translator(lang))
+    read = forms.read_post(form, translator(lang), current_app(request).loaded.zone)
     found: previews.Previews | None = None
     if read.step is not None:
         app = current_app(request)
@@ -103,7 +103,7 @@ def preview_json(request: Request, _account: PostAccount, form: Form) -> JSONRes
 
 @router.post(PATH, response_class=HTMLResponse)
 def publish(request: Request, account: PostAccount, form: Form) -> Response:
-    read = forms.read_post(form, translator(language(request)))
+    read = forms.read_post(form, translator(language(request)), current_app(request).loaded.zone)
     if read.step is None:
         return _compose(request, read.values, problems=read.problems, status_code=422)
     app = current_app(request)

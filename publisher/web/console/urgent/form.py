@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -26,7 +27,7 @@ NONCE_FIELD = "confirm_nonce"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 # The fields of each form, in the order they are shown and carried through the confirmation.
-POST_FIELDS = ("status", "title", "area", "severity", "facts", "instruction")
+POST_FIELDS = ("status", "title", "area", "severity", "facts", "instruction", "event_at")
 UPDATE_FIELDS = ("facts", "correction", "title", "instruction", "severity")
 CANCEL_FIELDS = ("reason",)
 
@@ -72,7 +73,7 @@ def post_defaults(app: App) -> dict[str, Any]:
     """The compose form's starting values: the default channels, and neither a kind of post
     (actual or drill) nor a grade chosen: staff choose both every time."""
     return {"status": "", "title": "", "area": "", "severity": "", "facts": "",
-            "instruction": "",
+            "instruction": "", "event_at": "",
             "channels": [c.name for c in channel_choices(app) if c.default and c.enabled]}
 
 
@@ -108,12 +109,26 @@ def _optional(value: str) -> str | None:
     return value if value.strip() else None
 
 
-def read_post(form: FormData, t: Translate) -> Read[UrgentPost]:
-    """The first report of the compose form (or of its confirmation's hidden fields)."""
+def _local_time(text: str, zone: tzinfo | None) -> datetime | str | None:
+    """A ``datetime-local`` field in the configured zone ("" → None; unreadable: the text,
+    which the model then refuses naming the field)."""
+    if not text.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return text
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None and zone else moment
+
+
+def read_post(form: FormData, t: Translate, zone: tzinfo | None = None) -> Read[UrgentPost]:
+    """The first report of the compose form (or of its confirmation's hidden fields); the
+    event time is local time in ``zone``."""
     values: dict[str, Any] = {name: text_field(form, name) for name in POST_FIELDS}
     values["channels"] = [str(v) for v in form.getlist("channels") if isinstance(v, str) and v]
     fields = {"title": values["title"], "facts": values["facts"], "area": values["area"],
               "instruction": _optional(values["instruction"]),
+              "event_at": _local_time(values["event_at"], zone),
               "channels": values["channels"] or None}
     # no default for either: an unchosen one is missing (the API's default status does not apply)
     fields |= {name: values[name] for name in _CHOSEN if values[name]}

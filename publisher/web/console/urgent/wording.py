@@ -16,6 +16,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "urgent.field.title": ("标题", "Headline"),
     "urgent.field.facts": ("已核实的事实", "Verified facts"),
     "urgent.field.area": ("地点或范围", "Where"),
+    "urgent.field.event_at": ("事件发生时间（可选，用于年度报告的首报时效）", "When it happened "
+                              "(optional; for the annual report's time to first report)"),
     "urgent.field.severity": ("事件等级", "Grade"),
     "urgent.field.instruction": ("公众提示（可选）", "What people should do (optional)"),
     "urgent.field.channels": ("发布渠道", "Channels"),
