@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from publisher.report.settings import ReportConfig
 from publisher.store.models import Release
 
 PUBLISHING_ACTIONS = ("send", "follow_up")  # a retraction publishes nothing
+STREAM_ROWS = 5000
 
 
 @dataclass
@@ -63,6 +65,27 @@ class Context:
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
+
+    def stream(self, query: Any) -> Any:
+        """Rows of a large query as plain tuples, fetched in batches (Core, not the ORM)."""
+        return self.session.connection().execute(query.execution_options(yield_per=STREAM_ROWS))
+
+    def month_of(self) -> Callable[[datetime], str]:
+        """``2026-03`` for an instant, in the configured zone (by month boundaries: no zone
+        conversion per row)."""
+        first = self.period.start.astimezone(self.zone).replace(day=1)
+        bounds, labels = [], []
+        moment = first - timedelta(days=400)
+        moment = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        while moment < self.period.end + timedelta(days=400):
+            bounds.append(moment.astimezone(UTC))  # the store's own tzinfo: fast comparisons
+            labels.append(f"{moment:%Y-%m}")
+            moment = (moment.replace(day=28) + timedelta(days=4)).replace(day=1)
+            moment = datetime(moment.year, moment.month, 1, tzinfo=self.zone)
+
+        def month(when: datetime) -> str:
+            return labels[bisect_right(bounds, when) - 1]
+        return month
 
     def note(self, zh: str, en: str) -> None:
         if (zh, en) not in self.notes:

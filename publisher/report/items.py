@@ -30,12 +30,14 @@ class Item:
 def first_published(ctx: Context, *where: ColumnElement[bool]) -> list[Item]:
     """Releases matching ``where`` (and the organ filter), each with its first publication on
     a public channel (drills and retractions aside), in one grouped query."""
+    chosen = select(Release.id).where(ctx.organ_filter(), *where)
     first = (select(Delivery.release_id.label("release_id"),
                     func.min(Delivery.published_at).label("first_at"))
-             .where(Delivery.action.in_(PUBLISHING_ACTIONS), Delivery.drill.is_(False),
-                    Delivery.kind.not_in(private_kinds()), Delivery.published_at.is_not(None))
+             .where(Delivery.release_id.in_(chosen), Delivery.action.in_(PUBLISHING_ACTIONS),
+                    Delivery.drill.is_(False), Delivery.kind.not_in(private_kinds()),
+                    Delivery.published_at.is_not(None))
              .group_by(Delivery.release_id).subquery())
-    rows = ctx.session.execute(
+    rows = ctx.stream(
         select(Release.id, Release.key, Release.title, Release.urgent, Release.document_type,
                Release.signed_date, first.c.first_at)
         .outerjoin(first, first.c.release_id == Release.id)
@@ -45,7 +47,8 @@ def first_published(ctx: Context, *where: ColumnElement[bool]) -> list[Item]:
 
 def in_period(ctx: Context, items: Iterable[Item]) -> list[Item]:
     """The items first published in the period."""
-    return [i for i in items if i.first_at is not None and ctx.start <= i.first_at < ctx.end]
+    start, end = ctx.start, ctx.end
+    return [i for i in items if i.first_at is not None and start <= i.first_at < end]
 
 
 def published_in_period(ctx: Context) -> ColumnElement[bool]:

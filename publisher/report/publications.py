@@ -24,7 +24,6 @@ from publisher.store.models import BotState, Delivery, Release
 
 SECTION = "publications"
 NONE_KEY = "_none"  # the row of releases recorded before the field existed (未记录)
-STREAM_ROWS = 5000
 GROUPS = ("category", "organ", "column")
 GROUP_WORDS = {"category": ("按主题分类", "by subject category (主题分类)"),
                "organ": ("按发布机构", "by issuing organ (发布机构)"),
@@ -75,15 +74,14 @@ def _publications(ctx: Context, counts: Counts, start: datetime, end: datetime) 
              .join(Release, Release.id == Delivery.release_id)
              .where(*_public(), Delivery.published_at >= start, Delivery.published_at < end,
                     ctx.organ_filter())
-             .order_by(Delivery.id).execution_options(yield_per=STREAM_ROWS))
+             .order_by(Delivery.id))
     per_channel: dict[str, set[int]] = defaultdict(set)
-    zone = ctx.zone
+    month_of = ctx.month_of()
     for (delivery_id, release_id, channel, kind, published_at, action, state, category, organ,
-         column) in ctx.session.execute(query):
+         column) in ctx.stream(query):
         counts.deliveries.append(delivery_id)
         counts.kinds.setdefault(channel, kind)
-        assert published_at is not None  # the query asks for published ones
-        month = f"{published_at.astimezone(zone):%Y-%m}"
+        month = month_of(published_at)
         by = counts.by
         by["channel"][channel].append(delivery_id)
         by["month"][month].append(delivery_id)
@@ -112,12 +110,12 @@ def _items(ctx: Context, counts: Counts, start: datetime, end: datetime) -> None
     query = (select(Release.id, first.c.first_at, Release.subject_category,
                     Release.issuing_organ, Release.column_id)
              .join(first, first.c.release_id == Release.id).where(ctx.organ_filter())
-             .order_by(Release.id).execution_options(yield_per=STREAM_ROWS))
-    zone = ctx.zone
-    for release_id, first_at, category, organ, column in ctx.session.execute(query):
+             .order_by(Release.id))
+    month_of = ctx.month_of()
+    for release_id, first_at, category, organ, column in ctx.stream(query):
         counts.items.append(release_id)
         by = counts.items_by
-        by["month"][f"{first_at.astimezone(zone):%Y-%m}"].append(release_id)
+        by["month"][month_of(first_at)].append(release_id)
         by["category"][_key(category)].append(release_id)
         by["organ"][_key(organ)].append(release_id)
         by["column"][_key(column)].append(release_id)

@@ -14,7 +14,6 @@ from publisher.store.models import AuditEvent, Delivery, Release
 
 SECTION = "reliability"
 STAFF_ACTIONS = ("delivery.retry", "delivery.resolved")
-STREAM_ROWS = 5000
 
 
 def _staff_decided(ctx: Context) -> dict[int, int]:
@@ -40,8 +39,8 @@ def build(ctx: Context) -> None:
              .join(Release, Release.id == Delivery.release_id)
              .where(Delivery.created_at >= ctx.start, Delivery.created_at < ctx.end,
                     Delivery.drill.is_(False), ctx.organ_filter())
-             .order_by(Delivery.id).execution_options(yield_per=STREAM_ROWS))
-    for delivery_id, channel, state, attempts in ctx.session.execute(query):
+             .order_by(Delivery.id))
+    for delivery_id, channel, state, attempts in ctx.stream(query):
         mine = groups[channel]
         mine["all"].append(delivery_id)
         if state in ("failed", "unknown"):
