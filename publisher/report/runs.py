@@ -130,6 +130,17 @@ def _releases(runs: list[Run]) -> list[int]:
     return sorted(r.release_id for r in runs if r.release_id is not None)
 
 
+def _late(ctx: Context, late: list[Run]) -> Figure:
+    """The late runs, each with how late it went out (in the figure's note)."""
+    figure = count("", "releases", _releases(late), "次")
+    shown = sorted(late, key=lambda r: r.due_at)[:20]
+    figure.note_zh = "、".join(f"{ctx.local(r.due_at):%m-%d} 迟 {r.late_minutes or 0:.0f} 分钟"
+                              for r in shown)
+    figure.note_en = ", ".join(f"{ctx.local(r.due_at):%m-%d} {r.late_minutes or 0:.0f} min late"
+                               for r in shown)
+    return figure
+
+
 def build(ctx: Context) -> None:
     """Add the table of scheduled definitions and how their runs went."""
     table = Table("scheduled", "定期发布按时情况", "Regular releases on time", COLUMNS,
@@ -155,7 +166,7 @@ def build(ctx: Context) -> None:
                      status="counted" if since else "not_recorded")
         sheet.row(definition_id, definition_id, definition_id, due=due,
                   on_time=count("", "releases", _releases(result.on_time), "次"),
-                  late=count("", "releases", _releases(result.late), "次"),
+                  late=_late(ctx, result.late),
                   max_late=Figure("", round(worst, 1) if worst is not None else None, "releases",
                                   ids(_releases(result.late)), "分钟", "measured"),
                   missed=count("", "releases", _releases(result.missed), "次"),

@@ -52,6 +52,13 @@ def table_lines(report: Report, table: Table, lang: str = "zh") -> list[str]:
              *[report.figures[row.cells[c.id]].shown(lang) if c.id in row.cells else ""
                for c in table.columns]] for row in table.rows]
     lines = [f"■ {title}", *grid(headers, rows)]
+    names = {c.id: c.zh if lang == "zh" else c.en for c in table.columns}
+    for row in table.rows:
+        for column, figure_id in row.cells.items():
+            figure = report.figures[figure_id]
+            said = figure.note_zh if lang == "zh" else figure.note_en
+            if said and figure.status != "derived" and figure.value not in (0, None):
+                lines.append(f"  · {row.zh if lang == 'zh' else row.en} {names[column]}：{said}")
     note = table.note_zh if lang == "zh" else table.note_en
     if note:
         lines.append(f"  注：{note}" if lang == "zh" else f"  Note: {note}")
