@@ -256,7 +256,7 @@ def _gazette(connection: Any) -> None:
     connection.execute(insert(AuditEvent), events)
     connection.execute(insert(AuditHead), [{"id": 1, "seq": 24, "hash": prev}])
     connection.execute(insert(Incident), [{
-        "id": 1, "key": "incident-1", "title": "事件", "area": "某区", "severity": "Severe",
+        "id": 1, "key": "incident-1", "title": "事件", "area": "某区", "severity": "较大",
         "status": "open", "drill": False, "opened_at": datetime(YEAR, 3, 1, tzinfo=ZONE),
         "opened_by": "staff:li", "event_at": datetime(YEAR, 3, 1, tzinfo=ZONE)}])
 

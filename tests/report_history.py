@@ -435,23 +435,25 @@ def incident_steps(history: History) -> list[Step]:
     return [
         at(local(3, 14, 10, 5), opened("bridge", UrgentPost(
             title="某高架桥发生垮塌", facts="今日9时40分，某高架桥一段桥面垮塌。",
-            area="某区某高架桥", event_at=local(3, 14, 9, 40)), "staff:zhao")),
+            area="某区某高架桥", severity="较大", event_at=local(3, 14, 9, 40)), "staff:zhao")),
         at(local(3, 14, 11, 5), lambda: update_incident(
             app, keys["bridge"], UrgentUpdate(facts="现场已封闭。"), actor="staff:zhao")),
         at(local(3, 14, 13, 5), lambda: update_incident(
             app, keys["bridge"], UrgentUpdate(facts="3人受伤送医。"), actor="staff:zhao")),
         at(local(7, 8, 15, 30), opened("fire", UrgentPost(
             title="某化工厂火灾", facts="14时许某化工厂起火。", area="某工业园区",
-            severity="Extreme", event_at=local(7, 8, 14, 0)), "staff:qian")),
+            severity="重大", event_at=local(7, 8, 14, 0)), "staff:qian")),
         at(local(7, 8, 17, 0), lambda: update_incident(
             app, keys["fire"], UrgentUpdate(facts="明火已扑灭。"), actor="staff:qian")),
         at(local(7, 8, 18, 0), lambda: update_incident(
             app, keys["fire"], UrgentUpdate(facts="无人员伤亡。", correction="此前“1人受伤”有误"),
             actor="staff:qian")),
         at(local(9, 16, 10, 0), opened("drill", UrgentPost(
-            title="地震应急演练", facts="演练。", area="全市", status="Exercise"), "staff:sun")),
+            title="地震应急演练", facts="演练。", area="全市", severity="一般",
+            status="Exercise"), "staff:sun")),
         at(local(11, 2, 8, 0), opened("flood", UrgentPost(
-            title="某路段积水", facts="某路段积水严重。", area="某路"), "staff:sun")),
+            title="某路段积水", facts="某路段积水严重。", area="某路", severity="较大"),
+            "staff:sun")),
         at(local(11, 2, 9, 0), lambda: update_incident(
             app, keys["flood"], UrgentUpdate(facts="积水已排除。"), actor="staff:sun")),
         at(local(11, 2, 10, 0), lambda: cancel_incident(

@@ -141,7 +141,7 @@ def test_incident_keeps_its_event_time_and_refuses_one_in_the_future(
     """The first report's event time is kept on the incident and audited; one later than now
     is refused and records nothing."""
     _urgent(app, project)
-    post = {"title": "某高架桥发生垮塌", "facts": "桥面垮塌。", "area": "某区"}
+    post = {"title": "某高架桥发生垮塌", "facts": "桥面垮塌。", "area": "某区", "severity": "较大"}
     with pytest.raises(UrgentRejected, match="event_at"):
         open_incident(app, UrgentPost(**post, event_at=clock.now() + timedelta(hours=1)),
                       actor="staff:zhao")
@@ -162,7 +162,7 @@ def test_api_takes_the_event_time_with_its_offset(app: App, project: Path,
     try:
         url = server.url.rstrip("/") + "/api/urgent"
         auth = {"Authorization": f"Bearer {token}"}
-        body = {"title": "某化工厂火灾", "facts": "起火。", "area": "某园区"}
+        body = {"title": "某化工厂火灾", "facts": "起火。", "area": "某园区", "severity": "重大"}
         naive = requests.post(url, json={**body, "event_at": "2026-12-02T09:00"}, headers=auth,
                               timeout=30)
         assert naive.status_code == 422 and "event_at" in naive.text
@@ -187,7 +187,7 @@ def test_cli_event_time_is_local_time(tmp_path: Path, project: Path) -> None:
     env = {**os.environ, "PUBLISHER_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
            "PUBLISHER_ACTOR": "staff:zhao"}
     base = [PUBLISHER, "urgent", "--config", str(project / "schedules.yaml"), "--title", "垮塌",
-            "--facts", "桥面垮塌。", "--area", "某区", "--yes", "--no-send"]
+            "--facts", "桥面垮塌。", "--area", "某区", "--severity", "较大", "--yes", "--no-send"]
     bad = subprocess.run([*base, "--event-time", "昨天"], env=env, capture_output=True,
                          text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "--event-time" in bad.stderr

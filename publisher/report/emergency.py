@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from publisher.report.context import Context, private_kinds
 from publisher.report.figure import Column, Figure, Sheet, Table, count, ids
-from publisher.report.label import SEVERITY
+from publisher.severity import label_en
 from publisher.store.models import Delivery, Incident, Release
 
 SECTION = "emergency"
@@ -220,7 +220,7 @@ def _per_channel(ctx: Context, actual: list[Thread]) -> None:
 
 
 def _by_severity(ctx: Context, actual: list[Thread]) -> None:
-    table = Table("incident_severity", "突发事件按级别", "Incidents by severity",
+    table = Table("incident_severity", "突发事件按等级", "Incidents by grade",
                   [Column("incidents", "事件数", "incidents")])
     ctx.tables.append(table)
     sheet = Sheet(SECTION, table, ctx.figures)
@@ -228,6 +228,5 @@ def _by_severity(ctx: Context, actual: list[Thread]) -> None:
     for thread in actual:
         grouped[thread.incident.severity].append(thread.incident.id)
     for severity in sorted(grouped):
-        zh, en = SEVERITY.get(severity, (severity, severity))
-        sheet.row(severity, zh, en, incidents=count("", "incidents", sorted(grouped[severity]),
-                                                    "起"))
+        sheet.row(severity, severity, label_en(severity),
+                  incidents=count("", "incidents", sorted(grouped[severity]), "起"))

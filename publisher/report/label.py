@@ -46,20 +46,6 @@ DOCUMENT_TYPE: dict[str, tuple[str, str]] = {
 NOT_RECORDED = ("未记录", "not recorded")
 UNKNOWN = ("无法统计", "unknown")
 
-# incident grades and CAP severities, as shown (other values are shown as they are)
-SEVERITY: dict[str, tuple[str, str]] = {
-    "特别重大": ("特别重大", "extraordinarily serious"),
-    "重大": ("重大", "serious"),
-    "较大": ("较大", "relatively serious"),
-    "一般": ("一般", "ordinary"),
-    "Extreme": ("Extreme（极端）", "Extreme"),
-    "Severe": ("Severe（严重）", "Severe"),
-    "Moderate": ("Moderate（中等）", "Moderate"),
-    "Minor": ("Minor（轻微）", "Minor"),
-    "Unknown": ("Unknown（未知）", "Unknown"),
-}
-
-
 def heading(key: str, overrides: dict[str, str]) -> str:
     """Section ``key``'s heading, as configured or as the format words it."""
     return overrides.get(key) or HEADINGS[key]
