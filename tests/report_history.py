@@ -308,7 +308,7 @@ def weekly_steps(history: History) -> list[Step]:
         history.later.append((due + timedelta(days=1), retry))
 
     def resolve_unknown(due: datetime) -> None:
-        MemoryStore.script("wb", ["outcome_unknown"])
+        MemoryStore.script("wb", ["lost"])  # the answer lost, and no way to look it up
         release_id = _create(history, "weekly", due)
         delivery = _deliveries(app, release_id)["wb"]
         assert delivery.state == "unknown", delivery.state
