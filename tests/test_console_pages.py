@@ -21,10 +21,10 @@ from publisher import config as config_module
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
+from publisher.history import decisions
 from publisher.store import Store
 from publisher.store.models import Attempt, AuditEvent, Delivery, Incident, Release, TokenRow
 from publisher.web.api import create_app
-from publisher.web.console.decision import decisions
 from publisher.web.server import serve
 
 from .conftest import SHANGHAI

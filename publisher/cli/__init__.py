@@ -58,6 +58,17 @@ def open_app(path: Path, *, sandbox: bool = False, json_logs: bool | None = None
 
 def main() -> None:
     """Console-script entry point."""
-    from publisher.cli import content, gazette, inspect, review, run, tokens, urgent, users, weibo  # noqa: F401
+    from publisher.cli import (  # noqa: F401
+        content,
+        gazette,
+        inspect,
+        releases,
+        review,
+        run,
+        tokens,
+        urgent,
+        users,
+        weibo,
+    )
 
     cli()

@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from publisher import release, review
+from publisher.outcome import of_release
 from publisher.store.models import Delivery, Incident, Release
 from publisher.web import role
 from publisher.web.account import Account
@@ -121,10 +122,11 @@ def _release_page(request: Request, account: Account, key_or_id: str, *,
         deliveries = list(session.execute(select(Delivery).where(Delivery.release_id == row.id)
                                           .order_by(Delivery.channel, Delivery.id)).scalars())
         incident = session.get(Incident, row.incident_id) if row.incident_id else None
+        outcome = of_release(session, row)
     details = row.details or {}
     authors = review.authors(row)
     return render(request, "release.html.j2", {
-        "release": row, "deliveries": deliveries, "incident": incident,
+        "release": row, "deliveries": deliveries, "incident": incident, "outcome": outcome,
         "previews": [preview.of(app, d) for d in deliveries if d.payload],
         "problems": [str(p) for p in (row.hold_reason or {}).get("problems") or []],
         "cap": (details.get("cap") or {}).get("identifier"),
