@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from publisher import audit, history, logview
 from publisher.cli import CONFIG_OPTION, audit_cli, cli, fail, open_app
 from publisher.dispatch import STATES
 from publisher.store.models import Release
+from publisher.zone import localised
 
 # releases that never got deliveries, or whose deliveries wait on (or failed for) a review
 RELEASE_STATES = ("held", "missed", "awaiting_approval", "rejected")  # shown as rows too
@@ -23,7 +24,7 @@ LOG_STATES = (*STATES, *RELEASE_STATES)
 COLUMNS = ("delivery", "release", "channel", "state", "attempts", "updated_at", "url", "detail")
 
 
-def _since(text: str | None) -> datetime | None:
+def _since(text: str | None, zone: tzinfo) -> datetime | None:
     if text is None:
         return None
     try:
@@ -31,11 +32,7 @@ def _since(text: str | None) -> datetime | None:
     except ValueError:
         raise fail(f"--since 需要 ISO 时间 / --since needs an ISO date or time: {text!r}",
                    2) from None
-    if value.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        value = value.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    return value
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)  # config timezone
 
 
 @cli.command("log")
@@ -60,7 +57,7 @@ def log_command(
     if delivery is not None:
         _history(app, delivery, output)
         return
-    since_at = _since(since)
+    since_at = _since(since, app.loaded.zone)
     where = logview.LogFilter(release=release or None, channels=(channel,) if channel else (),
                               states=(status,) if status else (), since=since_at)
     with app.store.read() as session:
@@ -121,7 +118,7 @@ def _history(app: Any, delivery_id: int, output: str) -> None:
         "decision_en": t.decision.words(zone, "en") if t.decision else None,
     } for t in story.tries]
     trail = [{"seq": e.seq, "at": at(e.at), "actor": e.actor, "action": e.action,
-              "note": e.note(zone), "details": e.details} for e in story.events]
+              "note": e.note(zone), "details": localised(e.details, zone)} for e in story.events]
     summary = _row(story.shown, zone)
     if output == "json":
         typer.echo(json.dumps({"delivery": summary, "idempotency_key": story.row.idempotency_key,
