@@ -242,6 +242,29 @@ def test_preview_reads_an_xlsx_given_with_data(shipped: Path, env: dict[str, str
     assert missing.returncode != 0  # the option is really read: a missing file fails
 
 
+def test_preview_of_one_table_uses_the_other_tables_sample(shipped: Path, env: dict[str, str]
+                                                           ) -> None:
+    """`preview --data unqualified=FILE` renders that file beside the qualified table's shipped
+    sample (saying so on stderr) instead of failing on the empty inbox, as the README says;
+    a table name that does not exist is refused with exit 2 naming the tables."""
+    mine = shipped.parent / "unqualified-this-week.csv"
+    mine.write_text(
+        "序号,标称生产企业名称,标称生产企业地址,被抽样单位名称,被抽样单位地址,食品名称,规格型号,商标,"
+        "生产日期/批号,不合格项目║检验结果║标准值,检验机构\n"
+        "1,某市测试食品厂,某市东区一路1号,某市东区超市,某市东区二路2号,测试月饼,500g/盒,/,"
+        "2026-11-20,菌落总数║9×10⁵CFU/g║≤10⁵CFU/g,某市食品检验所\n", encoding="utf-8")
+    result = publisher(shipped, env, "preview", "food-safety-sampling", "--data",
+                       f"unqualified={mine}", "--channel", "portal-main", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)["portal-main"]["data"]["body_html"]
+    assert "测试月饼" in body and "桃酥" not in body  # the given file, not the sample
+    assert "蛋黄酥" in body  # the qualified table's sample
+    assert "table qualified uses its sample: samples/food-safety-sampling/qualified.csv" \
+        in result.stderr
+    wrong = publisher(shipped, env, "preview", "food-safety-sampling", "--data", f"bad={mine}")
+    assert wrong.returncode == 2 and "unqualified, qualified" in wrong.stderr
+
+
 # --------------------------------------------------------------------------- trigger and log
 
 
