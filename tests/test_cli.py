@@ -195,6 +195,59 @@ def test_check_lists_every_problem_with_path_and_line(shipped: Path, env: dict[s
     assert "literal-hunter2-secret" not in out  # the problem names the field, not its value
 
 
+def test_check_explains_schema_problems_in_chinese_first_with_suggestions(
+        shipped: Path, env: dict[str, str]) -> None:
+    """Problems the schema finds (a misspelt key, a missing one, a wrong type, a misspelt channel
+    name, timezone and setting) are each reported at their file and line in zh-CN, then English,
+    with the closest right word suggested and the known keys listed; pydantic's English-only
+    words never appear. A misspelt definition id gets a suggestion too, not a traceback."""
+    config = shipped
+    wrong_definition = publisher(config, env, "preview", "food-saftey-sampling")
+    assert wrong_definition.returncode == 2 and "Traceback" not in wrong_definition.stderr
+    assert "did you mean 'food-safety-sampling'?" in wrong_definition.stderr
+    edit(config, "timezone: Asia/Shanghai", "timezone: Asia/Shangai")
+    edit(config, "  workers: 4 ", "  workers: four ")
+    edit(config, '    title: "{{ period.label }}空气质量预报"',
+         '    titel: "{{ period.label }}空气质量预报"')
+    edit(config, "channels: [portal-main, wechat-main, weibo-main, gazette-main]",
+         "channels: [portal-main, wechat-main, weibo-mian, gazette-main]")
+    edit(config, "    kind: portal\n    settings:\n      site_name: 某市人民政府门户网站\n"
+         "      site_dir: var/site\n      base_url:",
+         "    kind: portal\n    settings:\n      site_name: 某市人民政府门户网站\n"
+         "      site_dir: var/site\n      base_ulr:")
+
+    result = publisher(config, env, "check")
+
+    assert result.returncode != 0
+    out = result.stderr
+    assert "Field required" not in out and "Extra inputs are not permitted" not in out
+    assert "Input should be" not in out
+    air = "releases.air-quality-forecast"
+    expected = [
+        (line_of(config, "timezone: Asia/Shangai"), "timezone",
+         "未知时区 'Asia/Shangai' / unknown timezone 'Asia/Shangai'；是否应为 'Asia/Shanghai'？"
+         "/ did you mean 'Asia/Shanghai'?"),
+        (line_of(config, "workers: four"), "defaults.workers",
+         "应为整数 / must be a whole number（写的是 'four' / given: 'four'）"),
+        (line_of(config, "titel:"), f"{air}.titel",
+         "不认识的键 'titel' / unknown key 'titel'；是否应为 'title'？/ did you mean 'title'?"),
+        (line_of(config, "titel:") - 1, f"{air}.title",  # the release's own line
+         "缺少必填项 title / the required key title is missing"),
+        (line_of(config, "weibo-mian"), "releases.food-safety-sampling.channels.2",
+         "未定义的渠道 / unknown channel 'weibo-mian'；是否应为 'weibo-main'？"),
+        (line_of(config, "base_ulr:"), "channels.portal-main.settings.base_ulr",
+         "不认识的键 'base_ulr' / unknown key 'base_ulr'；是否应为 'base_url'？"),
+    ]
+    lines = out.splitlines()
+    for line, path, words in expected:
+        prefix = f"{config}:{line}: {path}: "
+        found = [text for text in lines if text.startswith(prefix)]
+        assert found, f"no problem reported at {prefix!r}:\n{out}"
+        assert any(words in text for text in found), (words, found)
+    unknown_key = next(text for text in lines if "'titel'" in text)
+    assert "known keys: title, issuing_organ" in unknown_key
+
+
 # --------------------------------------------------------------------------- preview
 
 

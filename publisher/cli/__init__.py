@@ -71,4 +71,8 @@ def main() -> None:
         weibo,
     )
 
-    cli()
+    try:
+        cli()
+    except config_module.ConfigError as exc:  # e.g. a definition id that is not in the config
+        typer.echo(str(exc), err=True)
+        sys.exit(2)
