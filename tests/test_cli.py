@@ -99,6 +99,17 @@ def line_of(path: Path, needle: str) -> int:
     return numbers[0]
 
 
+def assert_reported(config: Path, out: str, expected: list[tuple[int, str, str]]) -> None:
+    """Each (line, YAML path, words) is a problem line of ``out`` at ``config``'s line and path
+    holding those words."""
+    lines = out.splitlines()
+    for line, path, words in expected:
+        prefix = f"{config}:{line}: {path}: "
+        found = [text for text in lines if text.startswith(prefix)]
+        assert found, f"no problem reported at {prefix!r}:\n{out}"
+        assert any(words in text for text in found), (words, found)
+
+
 def log_rows(config: Path, env: dict[str, str], *filters: str) -> list[dict[str, Any]]:
     """``publisher log --format json`` with ``filters``, one dict per delivery."""
     result = publisher(config, env, "log", "--format", "json", *filters)
@@ -186,12 +197,7 @@ def test_check_lists_every_problem_with_path_and_line(shipped: Path, env: dict[s
          "releases.notifiable-disease-monthly.templates",
          f"notifiable-disease-monthly/portal.html.j2:{bad_line}"),
     ]
-    lines = out.splitlines()
-    for line, path, detail in expected:
-        prefix = f"{config}:{line}: {path}: "
-        found = [text for text in lines if text.startswith(prefix)]
-        assert found, f"no problem reported at {prefix!r}:\n{out}"
-        assert any(detail in text for text in found), (detail, found)
+    assert_reported(config, out, expected)
     assert "literal-hunter2-secret" not in out  # the problem names the field, not its value
 
 
@@ -238,13 +244,8 @@ def test_check_explains_schema_problems_in_chinese_first_with_suggestions(
         (line_of(config, "base_ulr:"), "channels.portal-main.settings.base_ulr",
          "不认识的键 'base_ulr' / unknown key 'base_ulr'；是否应为 'base_url'？"),
     ]
-    lines = out.splitlines()
-    for line, path, words in expected:
-        prefix = f"{config}:{line}: {path}: "
-        found = [text for text in lines if text.startswith(prefix)]
-        assert found, f"no problem reported at {prefix!r}:\n{out}"
-        assert any(words in text for text in found), (words, found)
-    unknown_key = next(text for text in lines if "'titel'" in text)
+    assert_reported(config, out, expected)
+    unknown_key = next(text for text in out.splitlines() if "'titel'" in text)
     assert "known keys: title, issuing_organ" in unknown_key
 
 
