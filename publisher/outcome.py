@@ -55,19 +55,25 @@ class Outcome:
         zh, en = WORDS.get(self.key, (self.key, self.key))
         return en if lang == "en" else zh
 
+    @property
+    def named(self) -> tuple[tuple[str, str], ...]:
+        """The channels worth naming beside the outcome: those still under way while it is in
+        progress (with any failed so far), else those that failed or are unknown."""
+        return (*self.waiting, *self.failing) if self.key == "in_progress" else self.failing
+
     def channels(self, lang: str = "zh") -> str:
-        """The failing channels with their states, e.g. ``weibo-main（失败）``; "" for none."""
+        """The channels worth naming with their states, e.g. ``weibo-main（失败）``; "" for none."""
         def one(name: str, state: str) -> str:
             zh, en = STATE_WORDS.get(state, (state, state))
             return f"{name} ({en})" if lang == "en" else f"{name}（{zh}）"
 
-        return ("、" if lang != "en" else ", ").join(one(n, s) for n, s in self.failing)
+        return ("、" if lang != "en" else ", ").join(one(n, s) for n, s in self.named)
 
     def describe(self) -> str:
         """One line in both languages: ``部分失败：weibo-main（失败） / partly failed: weibo-main
         (failed)``."""
         zh, en = self.words("zh"), self.words("en")
-        if self.failing:
+        if self.named:
             zh, en = f"{zh}：{self.channels('zh')}", f"{en}: {self.channels('en')}"
         return f"{zh} / {en}"
 

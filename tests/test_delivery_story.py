@@ -172,7 +172,7 @@ def test_each_release_shows_its_outcome_alike_on_the_overview_its_page_and_the_c
     overview = viewer.get("/").text
     recent = overview[overview.index('data-table="recent"'):]
     assert {key: _outcome_on_page(recent, key) for key in expected} == expected
-    assert 'data-failing="mem-b"' in recent and "进行中" in recent
+    assert 'data-failing="mem-b"' in recent and 'data-waiting="mem-a mem-b"' in recent
     for key, outcome_key in expected.items():
         page = viewer.get(f"/releases/{rows[key]['release_id']}").text
         heading = page[page.index("<h1>"):page.index("</h1>")]
@@ -196,7 +196,9 @@ def test_outcome_follows_the_delivery_states() -> None:
     failed = derive("active", [("a", "send", "failed"), ("b", "send", "unknown")])
     assert failed.key == "failed" and failed.failing == (("a", "failed"), ("b", "unknown"))
     assert failed.describe() == "全部失败：a（失败）、b（结果不明） / failed: a (failed), b (unknown)"
-    assert derive("active", [("a", "send", "queued")]).key == "in_progress"
+    waiting = derive("active", [("a", "send", "queued"), ("b", "send", "published")])
+    assert waiting.key == "in_progress" and waiting.named == (("a", "queued"),)
+    assert waiting.describe() == "进行中：a（排队待刊） / in progress: a (queued)"
     assert derive("active", []).key == "no_deliveries"
     assert derive("rejected", [("a", "send", "failed")]).key == "rejected"
     assert derive("active", [("a", "send", "published")]).key == "completed"
