@@ -16,7 +16,7 @@ from publisher import audit, history, logview
 from publisher.cli import CONFIG_OPTION, audit_cli, cli, fail, open_app
 from publisher.dispatch import STATES
 from publisher.store.models import Release
-from publisher.zone import localised
+from publisher.zone import iso, localised
 
 # releases that never got deliveries, or whose deliveries wait on (or failed for) a review
 RELEASE_STATES = ("held", "missed", "awaiting_approval", "rejected")  # shown as rows too
@@ -107,7 +107,7 @@ def _history(app: Any, delivery_id: int, output: str) -> None:
     zone = app.loaded.zone
 
     def at(moment: datetime) -> str:
-        return moment.astimezone(zone).isoformat(timespec="seconds")
+        return iso(moment, zone)
 
     tries = [{
         "attempt": t.number, "started_at": at(t.started_at), "duration_ms": t.duration_ms,

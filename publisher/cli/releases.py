@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from publisher import outcome
 from publisher.cli import CONFIG_OPTION, cli, fail, open_app
 from publisher.store.models import Delivery, Release
+from publisher.zone import iso
 
 
 @cli.command("releases")
@@ -45,7 +46,7 @@ def releases_command(
         "outcome": outcomes[r.id].key, "outcome_zh": outcomes[r.id].words("zh"),
         "outcome_en": outcomes[r.id].words("en"),
         "failing": [{"channel": c, "state": s} for c, s in outcomes[r.id].failing],
-        "created_at": r.created_at.astimezone(zone).isoformat(timespec="seconds"),
+        "created_at": iso(r.created_at, zone),
         "deliveries": [{"channel": c, "state": s} for c, s in channels[r.id]],
     } for r in rows]
     if output == "json":

@@ -21,6 +21,7 @@ from publisher.web import session as sessions
 from publisher.web.account import Account
 from publisher.web.auth import current_app
 from publisher.web.console.i18n import LANG_COOKIE, LANGS, language, markup_translator
+from publisher.zone import iso
 
 log = get_logger("publisher.web")
 
@@ -255,9 +256,8 @@ def time_element(moment: datetime | None, zone: tzinfo, fmt: str = "%Y-%m-%d %H:
     ``zone``, ``fmt`` for people and ISO 8601 with the offset for machines; "-" for None."""
     if moment is None:
         return Markup("-")
-    local = moment.astimezone(zone)
     return Markup('<time datetime="{}">{}</time>').format(
-        local.isoformat(timespec="seconds"), local.strftime(fmt))
+        iso(moment, zone), moment.astimezone(zone).strftime(fmt))
 
 
 def secure_cookies(request: Request) -> bool:
