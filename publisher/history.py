@@ -25,6 +25,9 @@ END_ACTIONS = {f"delivery.{state}" for state in STATES if state not in ("pending
 UNTRIED_ENDINGS = ("delivery.failed", "delivery.unknown", "delivery.retry_wait")
 NOT_SENT = "not_sent"  # the outcome of a claim that ended without trying the channel
 SENDING = "sending"  # the outcome of a claim still running that has not tried yet
+# the outcome of a claim whose process died (another worker ended it): it may have sent, but
+# no try was recorded; its ending says what reconciling found
+INTERRUPTED = "interrupted"
 
 # decision -> (zh-CN, English); ``{at}`` is the next try's local time
 DECISION_WORDS: dict[str, tuple[str, str]] = {
@@ -50,6 +53,7 @@ OUTCOME_WORDS: dict[str, tuple[str, str]] = {
     "error": ("程序错误", "internal error"),
     NOT_SENT: ("未发送", "not sent"),
     SENDING: ("发送中", "sending"),
+    INTERRUPTED: ("进程中断，未记录尝试", "process stopped, no try recorded"),
 }
 AT_FORMAT = "%m-%d %H:%M:%S"
 
@@ -247,8 +251,10 @@ def tries(attempts: Sequence[Attempt], events: Sequence[Event]) -> list[Try]:
         error = details.get("error") if isinstance(details.get("error"), dict) else {}
         reason = str(details.get("reason") or "")
         zh, _, en = reason.partition(" / ")
+        died = one.start is not None and one.start.actor != one.ending.actor
         found.append(Try(
-            None, moment.at, None, NOT_SENT, code=(error or {}).get("code"),
+            None, moment.at, None, INTERRUPTED if died else NOT_SENT,
+            code=(error or {}).get("code"),
             message=(error or {}).get("remote_message") or (error or {}).get("message"),
             explanation_zh=(error or {}).get("explanation_zh") or zh or None,
             explanation_en=(error or {}).get("explanation_en") or en or None,

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from publisher import intervention, release
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
+from publisher.history import Event, tries
 from publisher.outcome import derive
 from publisher.store import Store
 from publisher.store.models import Delivery, Incident, Release
@@ -202,3 +203,22 @@ def test_outcome_follows_the_delivery_states() -> None:
     assert derive("active", []).key == "no_deliveries"
     assert derive("rejected", [("a", "send", "failed")]).key == "rejected"
     assert derive("active", [("a", "send", "published")]).key == "completed"
+
+
+def test_a_claim_ended_by_another_worker_reads_interrupted_not_unsent() -> None:
+    """A claim whose process died (reconciled by another worker) has no try recorded but may have
+    sent: its row says interrupted, with what reconciling found; a claim refused by the
+    deadline without a claim event reads not sent."""
+    at = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    events = [
+        Event(1, at, "staff:wang", "delivery.pending"),
+        Event(2, at, "host:1:a", "delivery.sending", {"claim": 1}),
+        Event(3, at + timedelta(minutes=1), "host:2:b", "delivery.published",
+              {"reason": "重启后核实：已发布 / confirmed after restart: it had landed"}),
+        Event(4, at + timedelta(hours=3), "host:2:b", "delivery.failed",
+              {"reason": "超过发布截止时间 / retry deadline passed"}),
+    ]
+    found = tries([], events)
+    assert [(t.outcome, t.decision.name if t.decision else None) for t in found] == [
+        ("interrupted", "published"), ("not_sent", "failed")]
+    assert found[0].explanation_en == "confirmed after restart: it had landed"
