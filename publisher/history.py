@@ -23,7 +23,7 @@ from publisher.store.models import Attempt, AuditEvent, Delivery
 END_ACTIONS = {f"delivery.{state}" for state in STATES if state not in ("pending", "sending")}
 # a claim's ending that holds a delivery back without any try (deadline, missing earlier post)
 UNTRIED_ENDINGS = ("delivery.failed", "delivery.unknown", "delivery.retry_wait")
-NOT_SENT = "not_sent"  # the outcome of a claim that ended without trying the channel
+NO_TRY = "no_try"  # the outcome of a claim that ended without trying the channel
 SENDING = "sending"  # the outcome of a claim still running that has not tried yet
 # the outcome of a claim whose process died (another worker ended it): it may have sent, but
 # no try was recorded; its ending says what reconciling found
@@ -51,7 +51,7 @@ OUTCOME_WORDS: dict[str, tuple[str, str]] = {
     "unknown": ("结果不明", "outcome unknown"),
     "permanent": ("永久错误", "permanent error"),
     "error": ("程序错误", "internal error"),
-    NOT_SENT: ("未发送", "not sent"),
+    NO_TRY: ("本轮未尝试发送", "no try in this claim"),
     SENDING: ("发送中", "sending"),
     INTERRUPTED: ("进程中断，未记录尝试", "process stopped, no try recorded"),
 }
@@ -84,7 +84,7 @@ class Try:
     number: int | None
     started_at: datetime
     duration_ms: int | None
-    outcome: str  # the attempt's classification; NOT_SENT or SENDING without a try
+    outcome: str  # the attempt's classification; NO_TRY or SENDING without a try
     code: str | None = None
     message: str | None = None  # the channel's own words
     explanation_zh: str | None = None
@@ -253,7 +253,7 @@ def tries(attempts: Sequence[Attempt], events: Sequence[Event]) -> list[Try]:
         zh, _, en = reason.partition(" / ")
         died = one.start is not None and one.start.actor != one.ending.actor
         found.append(Try(
-            None, moment.at, None, INTERRUPTED if died else NOT_SENT,
+            None, moment.at, None, INTERRUPTED if died else NO_TRY,
             code=(error or {}).get("code"),
             message=(error or {}).get("remote_message") or (error or {}).get("message"),
             explanation_zh=(error or {}).get("explanation_zh") or zh or None,

@@ -92,7 +92,7 @@ def test_after_a_retry_the_cli_and_the_console_show_the_second_claim_and_its_rea
     story = json.loads(shown.stdout)
     assert DEADLINE_ZH in story["delivery"]["detail"]
     assert [(a["attempt"], a["outcome"], a["decision"]) for a in story["attempts"]] == [
-        (1, "permanent", "failed"), (None, "not_sent", "failed")]
+        (1, "permanent", "failed"), (None, "no_try", "failed")]
     assert DEADLINE_ZH in story["attempts"][1]["explanation_zh"]
     (retried,) = [e for e in story["audit"] if e["action"] == "delivery.retry"]
     assert retried["actor"] == "staff:wang" and "was failed" in retried["note"]
@@ -100,7 +100,7 @@ def test_after_a_retry_the_cli_and_the_console_show_the_second_claim_and_its_rea
     table = cli(app, "log", "--delivery", str(failed.id))
     assert table.returncode == 0, table.stderr
     assert table.stdout.count(DEADLINE_ZH) >= 2  # the state now, and the claim's row
-    assert "未发送 / not sent" in table.stdout and "#1" in table.stdout
+    assert "本轮未尝试发送 / no try in this claim" in table.stdout and "#1" in table.stdout
     (listed,) = [json.loads(line) for line in cli(app, "log", "--format", "json", "--channel",
                                                   "mem-a").stdout.splitlines()]
     assert DEADLINE_ZH in listed["detail"]
@@ -208,7 +208,7 @@ def test_outcome_follows_the_delivery_states() -> None:
 def test_a_claim_ended_by_another_worker_reads_interrupted_not_unsent() -> None:
     """A claim whose process died (reconciled by another worker) has no try recorded but may have
     sent: its row says interrupted, with what reconciling found; a claim refused by the
-    deadline without a claim event reads not sent."""
+    deadline without a claim event reads no try."""
     at = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
     events = [
         Event(1, at, "staff:wang", "delivery.pending"),
@@ -220,5 +220,5 @@ def test_a_claim_ended_by_another_worker_reads_interrupted_not_unsent() -> None:
     ]
     found = tries([], events)
     assert [(t.outcome, t.decision.name if t.decision else None) for t in found] == [
-        ("interrupted", "published"), ("not_sent", "failed")]
+        ("interrupted", "published"), ("no_try", "failed")]
     assert found[0].explanation_en == "confirmed after restart: it had landed"
