@@ -6,7 +6,7 @@ import abc
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args
 
@@ -229,6 +229,9 @@ class ChannelContext:
     token_cache: TokenCache | None = None
     sandbox: bool = False
     register_secret: Callable[[str], None] | None = None  # masks run-time secrets (access tokens)
+    # where the people reading the channel's pages and texts live (config ``timezone``): every
+    # time a channel shows is in this zone, with its offset where markup allows
+    zone: tzinfo = UTC
 
 
 class ChannelSettings(BaseModel):

@@ -130,6 +130,7 @@ class App:
             work_dir=self.loaded.root,
             sandbox=self.sandbox,
             register_secret=register_secret,
+            zone=self.loaded.zone,
             token_cache=DatabaseTokenCache(self.store, self.clock,
                                            f"{name}#drill" if drill else name,
                                            "\x1f".join(secret_values).encode())

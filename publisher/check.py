@@ -77,8 +77,8 @@ def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[P
                             tables=tables, period=period)
         except ReleaseProblems as exc:
             problems.extend(loaded.problem(path, message) for path, message in exc.located)
-    if loaded.config.urgent is not None:
-        problems += _check_urgent(app, at)
+    if loaded.config.urgent is not None and not unusable.intersection(loaded.config.urgent.channels):
+        problems += _check_urgent(app, at)  # (an unusable channel's settings are reported)
     problems += check_urls(loaded, app.environ)  # by index: the URLs hold secrets
     for name, conf in loaded.config.channels.items():
         if conf.enabled and name not in unusable and not online \

@@ -471,8 +471,8 @@ class Dispatcher:
         row.next_attempt_at = next_at if state == "retry_wait" else None
         if receipt is not None:
             row.receipt = receipt.to_json()
-        if error is not None:
-            row.last_error = _describe(error)
+        # the error and reason of this ending only: an earlier error is in the attempts and audit
+        row.last_error = _describe(error) if error is not None else None
         note = reconcile.duplicates_note(receipt)
         row.reason = f"{reason}；{note}" if reason and note else (reason or note)
         reason = row.reason

@@ -25,8 +25,9 @@ def compile_next(app: App, channel_name: str, *, actor: str, issue_no: int | Non
 
     channel: Any = app.channel(channel_name)
     now = app.clock.now()
-    compiled = compile_issue(channel.gazette, today=now.astimezone(app.loaded.zone).date(),
-                             now=now, issue_no=issue_no, merged=merged, dry_run=dry_run)
+    local = now.astimezone(app.loaded.zone)  # the issue's date and stamps are the readers'
+    compiled = compile_issue(channel.gazette, today=local.date(),
+                             now=local, issue_no=issue_no, merged=merged, dry_run=dry_run)
     if dry_run:
         return compiled, 0
     with app.store.write() as session:

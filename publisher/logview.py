@@ -95,15 +95,20 @@ class LogRow:
     last_attempt: AttemptSummary | None
 
     def detail(self, zone: tzinfo) -> str:
-        """What a person should read about the state: the error (and next try) or the reason."""
+        """What a person should read about the state: the reason it is in it, the error that
+        put it there (or, after a hand retry, the last one), and the next try."""
         error = self.last_error or {}
+        text = self.reason or ""
         if self.state in ("failed", "retry_wait", "unknown") and error:
             code = f"[{error.get('code')}] " if error.get("code") else ""
-            text = f"{code}{error.get('explanation_zh') or error.get('message')}"
-            if self.state == "retry_wait" and self.next_attempt_at:
-                text += f" (next {self.next_attempt_at.astimezone(zone):%m-%d %H:%M:%S})"
-            return text
-        return self.reason or ""
+            words = f"{code}{error.get('explanation_zh') or error.get('message')}"
+            if not text or text == error.get("message"):
+                text = words
+            else:
+                text = f"{text}；上次错误 / last error: {words}"
+        if self.state == "retry_wait" and self.next_attempt_at:
+            text += f" (next {self.next_attempt_at.astimezone(zone):%m-%d %H:%M:%S})"
+        return text.strip()
 
     def as_json(self, zone: tzinfo) -> dict[str, Any]:
         """The row as JSON values, times in ``zone``."""

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from publisher import credential, review
 from publisher.app import App
 from publisher.cron import cron_trigger
+from publisher.outcome import Outcome, of_releases
 from publisher.store.models import Delivery, Release
 
 ATTENTION_STATES = ("held", "missed", "rejected")  # nothing was sent: a person should know
@@ -50,7 +51,7 @@ class Attention:
 
 @dataclass(frozen=True)
 class Recent:
-    """A recent release and how many of its deliveries are in each state."""
+    """A recent release, its outcome, and how many of its deliveries are in each state."""
 
     release_id: int
     key: str
@@ -58,6 +59,7 @@ class Recent:
     state: str
     urgent: bool
     created_at: datetime
+    outcome: Outcome
     states: Mapping[str, int] = field(default_factory=dict)
 
 
@@ -119,11 +121,12 @@ def attention(app: App, now: datetime, *, limit: int = 20) -> list[Attention]:
 
 
 def recent(app: App, *, limit: int = 10) -> list[Recent]:
-    """The newest releases with their deliveries counted by state."""
+    """The newest releases with their outcomes and their deliveries counted by state."""
     with app.store.read() as session:
         rows = list(session.execute(
             select(Release).order_by(Release.created_at.desc(), Release.id.desc())
             .limit(limit)).scalars())
+        outcomes = of_releases(session, rows)
         counts: dict[int, dict[str, int]] = {}
         for release_id, state, count in session.execute(
                 select(Delivery.release_id, Delivery.state, func.count())
@@ -131,7 +134,7 @@ def recent(app: App, *, limit: int = 10) -> list[Recent]:
                 .group_by(Delivery.release_id, Delivery.state)):
             counts.setdefault(release_id, {})[state] = int(count)
     return [Recent(release_id=r.id, key=r.key, title=r.title, state=r.state,
-                   urgent=bool(r.urgent), created_at=r.created_at,
+                   urgent=bool(r.urgent), created_at=r.created_at, outcome=outcomes[r.id],
                    states=dict(sorted(counts.get(r.id, {}).items()))) for r in rows]
 
 

@@ -99,6 +99,17 @@ def line_of(path: Path, needle: str) -> int:
     return numbers[0]
 
 
+def assert_reported(config: Path, out: str, expected: list[tuple[int, str, str]]) -> None:
+    """Each (line, YAML path, words) is a problem line of ``out`` at ``config``'s line and path
+    holding those words."""
+    lines = out.splitlines()
+    for line, path, words in expected:
+        prefix = f"{config}:{line}: {path}: "
+        found = [text for text in lines if text.startswith(prefix)]
+        assert found, f"no problem reported at {prefix!r}:\n{out}"
+        assert any(words in text for text in found), (words, found)
+
+
 def log_rows(config: Path, env: dict[str, str], *filters: str) -> list[dict[str, Any]]:
     """``publisher log --format json`` with ``filters``, one dict per delivery."""
     result = publisher(config, env, "log", "--format", "json", *filters)
@@ -186,13 +197,56 @@ def test_check_lists_every_problem_with_path_and_line(shipped: Path, env: dict[s
          "releases.notifiable-disease-monthly.templates",
          f"notifiable-disease-monthly/portal.html.j2:{bad_line}"),
     ]
-    lines = out.splitlines()
-    for line, path, detail in expected:
-        prefix = f"{config}:{line}: {path}: "
-        found = [text for text in lines if text.startswith(prefix)]
-        assert found, f"no problem reported at {prefix!r}:\n{out}"
-        assert any(detail in text for text in found), (detail, found)
+    assert_reported(config, out, expected)
     assert "literal-hunter2-secret" not in out  # the problem names the field, not its value
+
+
+def test_check_explains_schema_problems_in_chinese_first_with_suggestions(
+        shipped: Path, env: dict[str, str]) -> None:
+    """Problems the schema finds (a misspelt key, a missing one, a wrong type, a misspelt channel
+    name, timezone and setting) are each reported at their file and line in zh-CN, then English,
+    with the closest right word suggested and the known keys listed; pydantic's English-only
+    words never appear. A misspelt definition id gets a suggestion too, not a traceback."""
+    config = shipped
+    wrong_definition = publisher(config, env, "preview", "food-saftey-sampling")
+    assert wrong_definition.returncode == 2 and "Traceback" not in wrong_definition.stderr
+    assert "did you mean 'food-safety-sampling'?" in wrong_definition.stderr
+    edit(config, "timezone: Asia/Shanghai", "timezone: Asia/Shangai")
+    edit(config, "  workers: 4 ", "  workers: four ")
+    edit(config, '    title: "{{ period.label }}空气质量预报"',
+         '    titel: "{{ period.label }}空气质量预报"')
+    edit(config, "channels: [portal-main, wechat-main, weibo-main, gazette-main]",
+         "channels: [portal-main, wechat-main, weibo-mian, gazette-main]")
+    edit(config, "    kind: portal\n    settings:\n      site_name: 某市人民政府门户网站\n"
+         "      site_dir: var/site\n      base_url:",
+         "    kind: portal\n    settings:\n      site_name: 某市人民政府门户网站\n"
+         "      site_dir: var/site\n      base_ulr:")
+
+    result = publisher(config, env, "check")
+
+    assert result.returncode != 0
+    out = result.stderr
+    assert "Field required" not in out and "Extra inputs are not permitted" not in out
+    assert "Input should be" not in out
+    air = "releases.air-quality-forecast"
+    expected = [
+        (line_of(config, "timezone: Asia/Shangai"), "timezone",
+         "未知时区 'Asia/Shangai' / unknown timezone 'Asia/Shangai'；是否应为 'Asia/Shanghai'？"
+         "/ did you mean 'Asia/Shanghai'?"),
+        (line_of(config, "workers: four"), "defaults.workers",
+         "应为整数 / must be a whole number（写的是 'four' / given: 'four'）"),
+        (line_of(config, "titel:"), f"{air}.titel",
+         "不认识的键 'titel' / unknown key 'titel'；是否应为 'title'？/ did you mean 'title'?"),
+        (line_of(config, "titel:") - 1, f"{air}.title",  # the release's own line
+         "缺少必填项 title / the required key title is missing"),
+        (line_of(config, "weibo-mian"), "releases.food-safety-sampling.channels.2",
+         "未定义的渠道 / unknown channel 'weibo-mian'；是否应为 'weibo-main'？"),
+        (line_of(config, "base_ulr:"), "channels.portal-main.settings.base_ulr",
+         "不认识的键 'base_ulr' / unknown key 'base_ulr'；是否应为 'base_url'？"),
+    ]
+    assert_reported(config, out, expected)
+    unknown_key = next(text for text in out.splitlines() if "'titel'" in text)
+    assert "known keys: title, issuing_organ" in unknown_key
 
 
 # --------------------------------------------------------------------------- preview
@@ -240,6 +294,29 @@ def test_preview_reads_an_xlsx_given_with_data(shipped: Path, env: dict[str, str
     missing = publisher(shipped, env, "preview", "food-safety-sampling", "--data",
                         str(shipped.parent / "nowhere.xlsx"))
     assert missing.returncode != 0  # the option is really read: a missing file fails
+
+
+def test_preview_of_one_table_uses_the_other_tables_sample(shipped: Path, env: dict[str, str]
+                                                           ) -> None:
+    """`preview --data unqualified=FILE` renders that file beside the qualified table's shipped
+    sample (saying so on stderr) instead of failing on the empty inbox, as the README says;
+    a table name that does not exist is refused with exit 2 naming the tables."""
+    mine = shipped.parent / "unqualified-this-week.csv"
+    mine.write_text(
+        "序号,标称生产企业名称,标称生产企业地址,被抽样单位名称,被抽样单位地址,食品名称,规格型号,商标,"
+        "生产日期/批号,不合格项目║检验结果║标准值,检验机构\n"
+        "1,某市测试食品厂,某市东区一路1号,某市东区超市,某市东区二路2号,测试月饼,500g/盒,/,"
+        "2026-11-20,菌落总数║9×10⁵CFU/g║≤10⁵CFU/g,某市食品检验所\n", encoding="utf-8")
+    result = publisher(shipped, env, "preview", "food-safety-sampling", "--data",
+                       f"unqualified={mine}", "--channel", "portal-main", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)["portal-main"]["data"]["body_html"]
+    assert "测试月饼" in body and "桃酥" not in body  # the given file, not the sample
+    assert "蛋黄酥" in body  # the qualified table's sample
+    assert "table qualified uses its sample: samples/food-safety-sampling/qualified.csv" \
+        in result.stderr
+    wrong = publisher(shipped, env, "preview", "food-safety-sampling", "--data", f"bad={mine}")
+    assert wrong.returncode == 2 and "unqualified, qualified" in wrong.stderr
 
 
 # --------------------------------------------------------------------------- trigger and log

@@ -358,5 +358,8 @@ def test_release_page_shows_every_channel_and_its_frames_run_no_script(shipped: 
 
     page.click('form[data-form="approve"] button')
     page.wait_for_url(re.compile(r"\?done=approved$"))
-    expect(page.locator('h1 [data-state]')).to_have_attribute("data-state", "active")
+    # approved: its deliveries wait for their due time, so the release is under way
+    expect(page.locator("h1 [data-release-outcome]")).to_have_attribute(
+        "data-release-outcome", "in_progress")
+    expect(page.locator("h1 [data-release-outcome]")).to_have_text("进行中")
     screenshot(page, "console-release-approved")

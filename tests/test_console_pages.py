@@ -21,10 +21,10 @@ from publisher import config as config_module
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
+from publisher.history import decisions
 from publisher.store import Store
 from publisher.store.models import Attempt, AuditEvent, Delivery, Incident, Release, TokenRow
 from publisher.web.api import create_app
-from publisher.web.console.decision import decisions
 from publisher.web.server import serve
 
 from .conftest import SHANGHAI
@@ -281,7 +281,7 @@ def test_delivery_page_lists_each_attempt_with_its_decision_and_audit_events(
     assert decisions == ["decision.again", "decision.again", "decision.retry_at",
                          "decision.published"]
     next_try = row.next_attempt_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S")
-    assert f"{next_try} 再试" in page.text
+    assert f"{next_try}</time> 再试" in page.text
     outcomes = re.findall(r'data-outcome="([a-z_]+)"', page.text)
     assert outcomes == ["transient", "transient", "transient", "published"]
     assert "临时故障" in page.text and " ms" in page.text
@@ -582,7 +582,8 @@ def test_overview_shows_upcoming_waiting_and_channel_health(
     upcoming = text[text.index('data-table="upcoming"'):text.index('data-table="health"')]
     assert 'data-definition="weekly"' in upcoming and "2026-12-02 10:00" in upcoming
     assert 'data-definition="reviewed"' in upcoming and "2026-12-03 09:00" in upcoming
-    assert "2026-12-03 07:00 生成待审稿" in upcoming
+    assert '<time datetime="2026-12-03T07:00:00+08:00">2026-12-03 07:00</time> 生成待审稿' \
+        in upcoming
     attention = text[text.index('data-table="attention"'):text.index('data-table="upcoming"')]
     assert "待审核" in attention and "staff:wang" in attention
     health = text[text.index('data-table="health"'):]

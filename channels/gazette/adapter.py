@@ -119,7 +119,7 @@ class GazetteChannel(Channel[GazetteSettings]):
         self.gazette = Gazette(
             site_dir=site_dir if site_dir.is_absolute() else context.work_dir / site_dir,
             site=SiteInfo(settings.site_name, settings.base_url,
-                          settings.author or settings.site_name),
+                          settings.author or settings.site_name, context.zone),
             gazette_name=settings.gazette_name, column_name=settings.column_name,
             sections=tuple(Section(s.id, s.name) for s in settings.sections),
             publication_days=settings.publication_days, first_issue_no=settings.first_issue_no,
@@ -248,7 +248,7 @@ class GazetteChannel(Channel[GazetteSettings]):
         if moment.tzinfo is None:
             raise ConfigurationError("时钟须带时区 / the clock must return aware times",
                                      code="naive_clock")
-        return moment
+        return moment.astimezone(self.context.zone)  # its dates are the readers' dates
 
     @contextlib.contextmanager
     def _disk(self, action_zh: str, action_en: str) -> Iterator[None]:

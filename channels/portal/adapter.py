@@ -91,6 +91,7 @@ class PortalChannel(Channel[PortalSettings]):
             site_name=settings.site_name,
             base_url=settings.base_url,
             author=settings.author or settings.site_name,
+            zone=context.zone,
         )
 
     @classmethod
@@ -239,7 +240,7 @@ class PortalChannel(Channel[PortalSettings]):
                 "时钟须带时区 / the clock must return timezone-aware times",
                 code="naive_clock",
             )
-        return moment
+        return moment.astimezone(self.context.zone)  # stamps carry the readers' offset
 
     @contextlib.contextmanager
     def _writing(self, action_zh: str, action_en: str) -> Iterator[None]:

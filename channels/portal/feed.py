@@ -5,10 +5,17 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from channels.portal.cap import CAP_FEED_PATH, CAP_MEDIA_TYPE, cap_href
-from channels.portal.manifest import ENTRY_NAMESPACE, CapEntry, Item, Manifest, shown_time
+from channels.portal.manifest import (
+    ENTRY_NAMESPACE,
+    CapEntry,
+    Item,
+    Manifest,
+    local_stamp,
+    shown_time,
+)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -33,22 +40,27 @@ def _serialise(root: ET.Element) -> bytes:
 
 
 def _entries(manifest: Manifest) -> list[Item]:
-    """The feed's entries: most recently updated first, withdrawn ones included."""
-    ordered = sorted(manifest.items.values(), key=lambda i: (i.updated, i.slug), reverse=True)
+    """The feed's entries: most recently updated first (compared as instants: older manifests
+    hold UTC stamps beside local ones), withdrawn ones included."""
+    ordered = sorted(manifest.items.values(),
+                     key=lambda i: (datetime.fromisoformat(i.updated), i.slug), reverse=True)
     return ordered[:FEED_MAX_ENTRIES]
 
 
-def _latest(stamps: Iterable[str]) -> str:
-    return max(stamps, default=EPOCH)
+def _latest(stamps: Iterable[str], zone: tzinfo) -> str:
+    """The latest of ``stamps`` (as instants), in ``zone``."""
+    return local_stamp(max(stamps, key=datetime.fromisoformat, default=EPOCH), zone)
 
 
-def build_feed(manifest: Manifest, *, site_name: str, base_url: str, author: str) -> bytes:
-    """The site's Atom feed; entry ids come from the manifest and never follow the URLs."""
+def build_feed(manifest: Manifest, *, site_name: str, base_url: str, author: str,
+               zone: tzinfo = UTC) -> bytes:
+    """The site's Atom feed, its times in the readers' ``zone``; entry ids come from the
+    manifest and never follow the URLs."""
     entries = _entries(manifest)
     feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "zh-CN"})
     _child(feed, "id", manifest.feed_id)
     _child(feed, "title", site_name)
-    _child(feed, "updated", _latest(i.updated for i in entries))
+    _child(feed, "updated", _latest((i.updated for i in entries), zone))
     _child(_child(feed, "author"), "name", author)
     _child(feed, "link", rel="self", type="application/atom+xml", href=base_url + "feed.atom")
     _child(feed, "link", rel="alternate", type="text/html", href=base_url)
@@ -57,15 +69,15 @@ def build_feed(manifest: Manifest, *, site_name: str, base_url: str, author: str
         _child(entry, "id", item.entry_id)
         title = item.title if item.live else WITHDRAWN_TITLE_PREFIX + item.title
         _child(entry, "title", title)
-        _child(entry, "updated", item.updated)
-        _child(entry, "published", item.published)
+        _child(entry, "updated", local_stamp(item.updated, zone))
+        _child(entry, "published", local_stamp(item.published, zone))
         _child(entry, "link", rel="alternate", type="text/html", href=base_url + item.path)
         _child(_child(entry, "author"), "name", item.metadata.get("issuing_organ", author))
         _child(entry, "category", term=item.column, label=item.column_name)
         if item.live:
             summary = item.summary
         else:
-            stamp = shown_time(item.withdrawn_at or item.updated)
+            stamp = shown_time(item.withdrawn_at or item.updated, zone)
             summary = f"本信息已于{stamp}撤回。This release was withdrawn on {stamp}."
         _child(entry, "summary", summary, type="text")
     return _serialise(feed)
@@ -111,8 +123,9 @@ def build_cap_feed(manifest: Manifest, *, site_name: str, base_url: str, author:
     return _serialise(feed)
 
 
-def build_sitemap(manifest: Manifest, *, base_url: str) -> bytes:
-    """The sitemap: the home page, each column index (as ``<column>/``) and each live page."""
+def build_sitemap(manifest: Manifest, *, base_url: str, zone: tzinfo = UTC) -> bytes:
+    """The sitemap: the home page, each column index (as ``<column>/``) and each live page,
+    last changes in ``zone``."""
     live = sorted((i for i in manifest.items.values() if i.live), key=lambda i: i.path)
     columns: dict[str, list[str]] = {}
     for item in manifest.items.values():
@@ -124,9 +137,9 @@ def build_sitemap(manifest: Manifest, *, base_url: str) -> bytes:
         _child(url, "loc", base_url + path)
         _child(url, "lastmod", lastmod)
 
-    add("", _latest(i.updated for i in manifest.items.values()))
+    add("", _latest((i.updated for i in manifest.items.values()), zone))
     for column, stamps in sorted(columns.items()):
-        add(f"{column}/", _latest(stamps))
+        add(f"{column}/", _latest(stamps, zone))
     for item in live:
-        add(item.path, item.updated)
+        add(item.path, local_stamp(item.updated, zone))
     return _serialise(urlset)

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,15 @@ def rfc3339(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def shown_time(stamp: str) -> str:
-    """An RFC 3339 timestamp as staff and readers expect it: ``2026-12-02 10:30``."""
-    return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M")
+def local_stamp(stamp: str, zone: tzinfo) -> str:
+    """An RFC 3339 timestamp moved into ``zone`` (the offset says which): older manifests
+    hold UTC stamps, and a page's ``<time datetime>`` carries the readers' own offset."""
+    return rfc3339(datetime.fromisoformat(stamp).astimezone(zone))
+
+
+def shown_time(stamp: str, zone: tzinfo = UTC) -> str:
+    """An RFC 3339 timestamp as staff and readers expect it, in their zone: ``2026-12-02 10:30``."""
+    return datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass
@@ -67,9 +73,11 @@ class Item:
     def live(self) -> bool:
         return self.status == PUBLISHED
 
-    def sort_key(self) -> tuple[str, str, str]:
-        """Newest first when sorted in reverse: publication date, first send, slug."""
-        return (self.metadata.get("published_date", ""), self.published, self.slug)
+    def sort_key(self) -> tuple[str, datetime, str]:
+        """Newest first when sorted in reverse: publication date, first send (an instant,
+        whatever the stamp's offset), slug."""
+        return (self.metadata.get("published_date", ""), datetime.fromisoformat(self.published),
+                self.slug)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Item:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 import jinja2
@@ -10,7 +11,7 @@ from markupsafe import Markup
 
 from channels.portal.cap import CAP_FEED_PATH
 from channels.portal.feed import build_cap_feed, build_feed, build_sitemap
-from channels.portal.manifest import Item, Manifest, Source, shown_time
+from channels.portal.manifest import Item, Manifest, Source, local_stamp, shown_time
 from channels.portal.storage import write_atomic
 
 HOME_ITEMS_PER_COLUMN = 10
@@ -35,6 +36,7 @@ class SiteInfo:
     site_name: str
     base_url: str
     author: str
+    zone: tzinfo = UTC  # the readers' zone: times on pages are shown in it
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ def metadata_panel(metadata: dict[str, str]) -> list[tuple[str, str]]:
 def render_page(info: SiteInfo, item: Item, source: Source) -> bytes:
     """The full HTML5 page of one live release; ``source.body_html`` is trusted markup."""
     updates = [
-        _ShownUpdate(u.at, shown_time(u.at), u.title, Markup(u.body_html))  # noqa: S704
+        _ShownUpdate(local_stamp(u.at, info.zone), shown_time(u.at, info.zone), u.title,
+                     Markup(u.body_html))  # noqa: S704
         for u in source.updates
     ]
     html = _environment.get_template("page.html.j2").render(
@@ -96,8 +99,8 @@ def render_withdrawn(info: SiteInfo, item: Item, notice_html: str | None = None)
         site_name=info.site_name,
         root="../",
         item=item,
-        withdrawn_at=stamp,
-        withdrawn_shown=shown_time(stamp),
+        withdrawn_at=local_stamp(stamp, info.zone),
+        withdrawn_shown=shown_time(stamp, info.zone),
         notice=None if notice_html is None else Markup(notice_html),  # noqa: S704
     )
     return html.encode("utf-8")
@@ -127,7 +130,8 @@ def columns_of(manifest: Manifest) -> dict[str, str]:
     names: dict[str, tuple[str, str]] = {}
     for item in manifest.items.values():
         known = names.get(item.column)
-        if known is None or item.updated >= known[0]:
+        if known is None or datetime.fromisoformat(item.updated) >= \
+                datetime.fromisoformat(known[0]):
             names[item.column] = (item.updated, item.column_name)
     return {column: name for column, (_, name) in sorted(names.items())}
 
@@ -157,9 +161,11 @@ def rebuild_indexes(site_dir: Path, info: SiteInfo, manifest: Manifest) -> None:
     write_atomic(site_dir / INDEX_NAME, render_home(info, manifest))
     write_atomic(
         site_dir / FEED_NAME,
-        build_feed(manifest, site_name=info.site_name, base_url=info.base_url, author=info.author),
+        build_feed(manifest, site_name=info.site_name, base_url=info.base_url, author=info.author,
+                   zone=info.zone),
     )
-    write_atomic(site_dir / SITEMAP_NAME, build_sitemap(manifest, base_url=info.base_url))
+    write_atomic(site_dir / SITEMAP_NAME,
+                 build_sitemap(manifest, base_url=info.base_url, zone=info.zone))
     if cap_feed:  # a site that never published a CAP document gets no cap folder
         write_atomic(
             site_dir / CAP_FEED_PATH,

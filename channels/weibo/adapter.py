@@ -254,7 +254,7 @@ class WeiboChannel(Channel[WeiboSettings]):
         if left <= 0:
             return [f"{errors.REAUTHORISE_ZH} / {errors.REAUTHORISE_EN}"]
         if left < self.settings.expiry_warning_days * 86400:
-            when = self.context.clock() + timedelta(seconds=left)
+            when = (self.context.clock() + timedelta(seconds=left)).astimezone(self.context.zone)
             return [f"微博授权将于 {left // 86400} 天后（{when:%Y-%m-%d %H:%M}）到期，请提前重新授权此账号 / "
                     f"the Weibo authorisation expires in {left // 86400} days ({when:%Y-%m-%d %H:%M}); "
                     "re-authorise this account before then"]

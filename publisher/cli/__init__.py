@@ -58,7 +58,22 @@ def open_app(path: Path, *, sandbox: bool = False, json_logs: bool | None = None
 
 def main() -> None:
     """Console-script entry point."""
-    import publisher.cli.report  # noqa: F401
-    from publisher.cli import content, gazette, inspect, review, run, tokens, urgent, users, weibo  # noqa: F401
+    from publisher.cli import (  # noqa: F401
+        content,
+        gazette,
+        inspect,
+        releases,
+        report,
+        review,
+        run,
+        tokens,
+        urgent,
+        users,
+        weibo,
+    )
 
-    cli()
+    try:
+        cli()
+    except config_module.ConfigError as exc:  # e.g. a definition id that is not in the config
+        typer.echo(str(exc), err=True)
+        sys.exit(2)

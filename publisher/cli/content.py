@@ -43,6 +43,24 @@ def check(
                f"{len(loaded.config.channels)} channels")
 
 
+def _with_samples(loaded: config_module.LoadedConfig, definition: str, data: list[str]
+                  ) -> dict[str, Path]:
+    """The files ``--data`` names, and each other table's shipped sample (said on stderr): a
+    preview of one new table needs no inbox."""
+    source = loaded.config.releases[definition].source
+    assert source is not None
+    try:
+        chosen = parse_data_option(data, source)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    for name, table in source.tables.items():
+        if name not in chosen and table.sample:
+            chosen[name] = loaded.resolve(table.sample)
+            typer.echo(f"数据表 {name} 使用样例 / table {name} uses its sample: {table.sample}",
+                       err=True)
+    return chosen
+
+
 @cli.command()
 def preview(
     definition: str = typer.Argument(..., help="发布定义 / release definition id"),
@@ -67,7 +85,7 @@ def preview(
         try:
             if data:
                 tables = load_source(definition_conf.source, loaded.config.schemas, app.data_dir,
-                                     period, parse_data_option(data, definition_conf.source))
+                                     period, _with_samples(loaded, definition, data))
             else:
                 found: list[Problem] = []
                 tables = check_module.sample_tables(loaded, definition, found)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 import typer
 from sqlalchemy import select
 
-from publisher import audit, logview
+from publisher import audit, history, logview
 from publisher.cli import CONFIG_OPTION, audit_cli, cli, fail, open_app
 from publisher.dispatch import STATES
-from publisher.store.models import Attempt, AuditEvent, Delivery, Release
+from publisher.store.models import Release
+from publisher.zone import iso, localised
 
 # releases that never got deliveries, or whose deliveries wait on (or failed for) a review
 RELEASE_STATES = ("held", "missed", "awaiting_approval", "rejected")  # shown as rows too
@@ -23,7 +24,7 @@ LOG_STATES = (*STATES, *RELEASE_STATES)
 COLUMNS = ("delivery", "release", "channel", "state", "attempts", "updated_at", "url", "detail")
 
 
-def _since(text: str | None) -> datetime | None:
+def _since(text: str | None, zone: tzinfo) -> datetime | None:
     if text is None:
         return None
     try:
@@ -31,11 +32,7 @@ def _since(text: str | None) -> datetime | None:
     except ValueError:
         raise fail(f"--since 需要 ISO 时间 / --since needs an ISO date or time: {text!r}",
                    2) from None
-    if value.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        value = value.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    return value
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)  # config timezone
 
 
 @cli.command("log")
@@ -60,7 +57,7 @@ def log_command(
     if delivery is not None:
         _history(app, delivery, output)
         return
-    since_at = _since(since)
+    since_at = _since(since, app.loaded.zone)
     where = logview.LogFilter(release=release or None, channels=(channel,) if channel else (),
                               states=(status,) if status else (), since=since_at)
     with app.store.read() as session:
@@ -94,45 +91,63 @@ def _row(row: logview.LogRow, zone: Any) -> dict[str, Any]:
     }
 
 
+def _outcome(name: str) -> str:
+    zh, en = history.OUTCOME_WORDS.get(name, (name, name))
+    return f"{zh} / {en}"
+
+
 def _history(app: Any, delivery_id: int, output: str) -> None:
-    """One delivery: its state, each attempt with its error, and its audit events."""
+    """One delivery: its state, each try (and each claim that ended without one) with the
+    decision after it, and its audit events with what they say — the console's delivery page,
+    from the same rows (publisher/history.py)."""
     with app.store.read() as session:
-        row = session.get(Delivery, delivery_id)
-        shown = logview.row(session, delivery_id)
-        if row is None or shown is None:
-            raise fail(f"没有投递 {delivery_id} / no delivery {delivery_id}", 2)
-        attempts = list(session.execute(select(Attempt).where(Attempt.delivery_id == delivery_id)
-                                        .order_by(Attempt.number)).scalars())
-        events = list(session.execute(select(AuditEvent).where(
-            AuditEvent.subject == f"delivery:{delivery_id}").order_by(AuditEvent.seq)).scalars())
+        story = history.load(session, delivery_id)
+    if story is None:
+        raise fail(f"没有投递 {delivery_id} / no delivery {delivery_id}", 2)
     zone = app.loaded.zone
+
+    def at(moment: datetime) -> str:
+        return iso(moment, zone)
+
     tries = [{
-        "attempt": a.number,
-        "started_at": a.started_at.astimezone(zone).isoformat(timespec="seconds"),
-        "duration_ms": a.duration_ms,
-        "outcome": a.outcome,
-        "code": (a.error or {}).get("code"),
-        "explanation_zh": (a.error or {}).get("explanation_zh"),
-        "explanation_en": (a.error or {}).get("explanation_en"),
-        "url": (a.receipt or {}).get("url"),
-    } for a in attempts]
-    trail = [{"seq": e.seq, "at": e.at.astimezone(zone).isoformat(timespec="seconds"),
-              "actor": e.actor, "action": e.action, "details": e.details} for e in events]
+        "attempt": t.number, "started_at": at(t.started_at), "duration_ms": t.duration_ms,
+        "outcome": t.outcome, "code": t.code, "message": t.message,
+        "explanation_zh": t.explanation_zh, "explanation_en": t.explanation_en, "url": t.url,
+        "decision": t.decision.name if t.decision else None,
+        "decision_zh": t.decision.words(zone, "zh") if t.decision else None,
+        "decision_en": t.decision.words(zone, "en") if t.decision else None,
+    } for t in story.tries]
+    trail = [{"seq": e.seq, "at": at(e.at), "actor": e.actor, "action": e.action,
+              "note": e.note(zone), "details": localised(e.details, zone)} for e in story.events]
+    summary = _row(story.shown, zone)
     if output == "json":
-        typer.echo(json.dumps({"delivery": _row(shown, zone), "attempts": tries,
-                               "audit": trail}, ensure_ascii=False, default=str))
+        typer.echo(json.dumps({"delivery": summary, "idempotency_key": story.row.idempotency_key,
+                               "attempts": tries, "audit": trail},
+                              ensure_ascii=False, default=str))
         return
-    summary = _row(shown, zone)
     typer.echo(f"投递 / delivery {delivery_id}: {summary['release']} → {summary['channel']}: "
-               f"{summary['state']} {summary['url'] or summary['detail']}")
-    typer.echo(f"幂等键 / idempotency key: {row.idempotency_key}")
+               f"{summary['state']}")
+    if summary["url"] or summary["detail"]:
+        typer.echo(f"  {summary['url'] or summary['detail']}")
+    typer.echo(f"幂等键 / idempotency key: {story.row.idempotency_key}")
     typer.echo("尝试 / attempts:")
-    for t in tries:
-        why = t["url"] or f"[{t['code']}] {t['explanation_zh']} / {t['explanation_en']}"
-        typer.echo(f"  #{t['attempt']} {t['started_at']} {t['duration_ms']} ms {t['outcome']}: {why}")
+    if not story.tries:
+        typer.echo("  （尚无尝试 / no attempt yet）")
+    for one in story.tries:
+        number = f"#{one.number}" if one.number is not None else "–"
+        took = f" {one.duration_ms} ms" if one.duration_ms is not None else ""
+        shown = at(one.started_at)[:19].replace("T", " ")
+        line = f"  {number:>3} {shown}{took} {_outcome(one.outcome)}"
+        why = one.why()
+        typer.echo(f"{line}: {why}" if why else line)
+        if one.decision is not None:
+            typer.echo(f"      → {one.decision.words(zone, 'zh')} / "
+                       f"{one.decision.words(zone, 'en')}")
     typer.echo("审计 / audit:")
-    for e in trail:
-        typer.echo(f"  {e['seq']:>6} {e['at']} {e['actor']} {e['action']}")
+    for event in story.events:
+        note = event.note(zone)
+        typer.echo(f"  {event.seq:>6} {at(event.at)[:19].replace('T', ' ')} {event.actor} "
+                   f"{event.action}{'  ' + note if note else ''}")
 
 
 def _outstanding(session: Any, release: str | None, status: str | None,

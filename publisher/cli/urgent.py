@@ -34,6 +34,7 @@ from publisher.urgent import (
     timeline,
     update_incident,
 )
+from publisher.zone import iso, localised
 
 ADDRESS_KEYS = ("path", "link", "content_source_url")  # the page (portal) or the page linked to
 MAX_ROUNDS = 3  # previews shown again before giving up, when what would be sent keeps changing
@@ -231,9 +232,11 @@ def _print_timeline(app: App, incident_key: str, output: str = "table") -> list[
         typer.echo(json.dumps({
             "incident": {"key": incident.key, "title": incident.title, "area": incident.area,
                          "severity": incident.severity, "status": incident.status,
-                         "drill": incident.drill, "opened_at": incident.opened_at.isoformat(),
+                         "drill": incident.drill,
+                         "opened_at": iso(incident.opened_at, app.loaded.zone),
                          "opened_by": incident.opened_by},
-            "steps": [step.__dict__ for step in steps]}, ensure_ascii=False))
+            "steps": [localised(step.__dict__, app.loaded.zone) for step in steps]},
+            ensure_ascii=False))
         return steps
     drill = "【演练】" if incident.drill else ""
     typer.echo(f"{drill}{incident.title}（{incident.area}，{incident.severity}）"

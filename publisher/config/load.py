@@ -22,8 +22,11 @@ from publisher.config.models import (
     Config,
     ReleaseDefinition,
 )
+from publisher.config.wording import explain, suggestion, unknown
 from publisher.cron import cron_trigger
 from publisher.period import period_of
+
+ID_WORDS = "编号只能由小写字母、数字、- 和 _ 组成 / an id is lower-case kebab or snake"
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,10 @@ class LoadedConfig:
             return self.config.releases[release_id]
         except KeyError:
             known = ", ".join(sorted(self.config.releases))
+            hint = suggestion(release_id, self.config.releases)
             raise ConfigError(
                 [Problem(str(self.file), f"releases.{release_id}",
-                         f"没有这个发布定义 / no such release definition (known: {known})")]
+                         f"没有这个发布定义 / no such release definition{hint} (known: {known})")]
             ) from None
 
     def misfire_grace_minutes(self, release_id: str) -> int:
@@ -163,7 +167,7 @@ def load_with_problems(file: Path | str) -> tuple[LoadedConfig | None, list[Prob
         config = Config.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        problems = [partial.problem(tuple(err["loc"]), err["msg"]) for err in errors]
+        problems = [partial.problem(tuple(err["loc"]), explain(err, Config)) for err in errors]
         config = _valid_part(raw, errors)
         if config is None:
             return None, problems
@@ -218,7 +222,7 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
     problems: list[Problem] = []
     for name, channel in config.channels.items():
         if not re.match(ID_PATTERN, name):
-            problems.append(loaded.problem(("channels", name), "id must be lower-case kebab or snake"))
+            problems.append(loaded.problem(("channels", name), ID_WORDS))
         for field_name, value in channel.settings.items():
             if is_sensitive_key(field_name) and not (
                     isinstance(value, str) and ENV_REF_WHOLE.match(value)):
@@ -233,7 +237,8 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
                 channel.kind in registry.PLANNED_KINDS) else ""
             problems.append(loaded.problem(
                 ("channels", name, "kind"),
-                f"未知渠道类型 / unknown channel kind {channel.kind!r}{hint}; "
+                f"未知渠道类型 / unknown channel kind {channel.kind!r}{hint}"
+                f"{suggestion(channel.kind, registry.kinds())}; "
                 f"known: {', '.join(registry.kinds())}",
             ))
             continue
@@ -255,11 +260,12 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 problems.append(loaded.problem(
-                    ("channels", name, "settings", *[str(p) for p in err["loc"]]), err["msg"]))
+                    ("channels", name, "settings", *[str(p) for p in err["loc"]]),
+                    explain(err, settings_model)))
     for release_id, definition in config.releases.items():
         base = ("releases", release_id)
         if not re.match(ID_PATTERN, release_id):
-            problems.append(loaded.problem(base, "id must be lower-case kebab or snake"))
+            problems.append(loaded.problem(base, ID_WORDS))
         if definition.schedule != "manual":
             try:
                 cron_trigger(definition.schedule, loaded.zone)
@@ -271,11 +277,11 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
             if channel_name not in known["channels"]:
                 problems.append(loaded.problem(
                     (*base, "channels", index),
-                    f"未定义的渠道 / unknown channel {channel_name!r}",
+                    unknown("渠道", "channel", channel_name, known["channels"]),
                 ))
         if definition.column not in known["columns"]:
             problems.append(loaded.problem(
-                (*base, "column"), f"未定义的栏目 / unknown column {definition.column!r}"))
+                (*base, "column"), unknown("栏目", "column", definition.column, known["columns"])))
         if definition.source:
             sample_period = period_of(date(2026, 1, 1), definition.source.period)
             for table_name, table in definition.source.tables.items():
@@ -290,7 +296,7 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
                 if table.table_schema not in known["schemas"]:
                     problems.append(loaded.problem(
                         (*base, "source", "tables", table_name, "schema"),
-                        f"未定义的数据结构 / unknown schema {table.table_schema!r}",
+                        unknown("数据结构", "schema", table.table_schema, known["schemas"]),
                     ))
                 if table.sample and not loaded.resolve(table.sample).is_file():
                     problems.append(loaded.problem(
@@ -354,7 +360,7 @@ def _check_urgent(loaded: LoadedConfig, known: dict[str, set[str]]) -> list[Prob
         channel = loaded.config.channels.get(name)
         if name not in known["channels"]:
             problems.append(loaded.problem(("urgent", "channels", index),
-                                           f"未定义的渠道 / unknown channel {name!r}"))
+                                           unknown("渠道", "channel", name, known["channels"])))
         elif channel is not None and channel.kind in registry.kinds() and \
                 not registry.channel_class(channel.kind).takes_urgent:
             problems.append(loaded.problem(
@@ -363,10 +369,10 @@ def _check_urgent(loaded: LoadedConfig, known: dict[str, set[str]]) -> list[Prob
     for index, name in enumerate(urgent.update_new_post):
         if name not in known["channels"]:
             problems.append(loaded.problem(("urgent", "update_new_post", index),
-                                           f"未定义的渠道 / unknown channel {name!r}"))
+                                           unknown("渠道", "channel", name, known["channels"])))
     if urgent.column not in known["columns"]:
         problems.append(loaded.problem(("urgent", "column"),
-                                       f"未定义的栏目 / unknown column {urgent.column!r}"))
+                                       unknown("栏目", "column", urgent.column, known["columns"])))
     folder = loaded.resolve(loaded.config.templates_dir) / urgent.templates
     if not folder.is_dir():
         problems.append(loaded.problem(("urgent", "templates"),

@@ -26,17 +26,17 @@ from publisher.source.value import _typed, normalise_header
 
 __all__ = [
     "MAX_PROBLEMS", "SUFFIXES", "DataError", "DataMissing", "Table", "load_source", "locate",
-    "normalise_header", "parse_data_option", "read_table",
+    "matching", "normalise_header", "parse_data_option", "read_table",
 ]
 
 
 # --------------------------------------------------------------------------- finding files
 
 
-def locate(data_dir: Path, pattern: str, period: Period) -> Path:
-    """The one data file matching ``pattern`` for ``period``; ``.*`` means any supported format."""
+def matching(data_dir: Path, pattern: str, period: Period) -> tuple[str, list[Path]]:
+    """The path ``pattern`` names for ``period`` (relative to ``data_dir``) and the data files
+    there, sorted; ``.*`` means any supported format, and lock or hidden files never count."""
     relative = pattern.format(**period.fields())
-    wanted = Path(data_dir) / relative
     any_format = relative.endswith(".*")
     found = sorted(
         path for path in Path(data_dir).glob(relative)
@@ -44,6 +44,13 @@ def locate(data_dir: Path, pattern: str, period: Period) -> Path:
         and not path.name.startswith(("~$", "."))
         and (not any_format or path.suffix.lower() in SUFFIXES)
     )
+    return relative, found
+
+
+def locate(data_dir: Path, pattern: str, period: Period) -> Path:
+    """The one data file matching ``pattern`` for ``period``; ``.*`` means any supported format."""
+    relative, found = matching(data_dir, pattern, period)
+    wanted = Path(data_dir) / relative
     if not found:
         raise DataMissing(wanted, ["数据文件尚未到达 / no data file matches this pattern"])
     if len(found) > 1:

@@ -126,8 +126,9 @@ def revoke(app: App, name: str, *, actor: str) -> TokenInfo:
         if row is None:
             raise TokenError(f"没有名为 {name} 的令牌", f"no token named {name}")
         if row.revoked_at is not None:
-            raise TokenError(f"令牌 {name} 已于 {row.revoked_at:%Y-%m-%d %H:%M} UTC 吊销",
-                             f"token {name} was revoked at {row.revoked_at:%Y-%m-%d %H:%M} UTC")
+            when = row.revoked_at.astimezone(app.loaded.zone)
+            raise TokenError(f"令牌 {name} 已于 {when:%Y-%m-%d %H:%M} 吊销",
+                             f"token {name} was revoked at {when:%Y-%m-%d %H:%M %z}")
         row.revoked_at = now
         audit.append(session, at=now, actor=actor, action="api_token.revoked",
                      subject=f"api_token:{name}", details={"name": name, "role": row.role})

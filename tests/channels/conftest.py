@@ -40,7 +40,8 @@ def clock() -> Clock:
 def context(tmp_path: Path, clock: Clock) -> Iterator[ChannelContext]:
     session = requests.Session()
     yield ChannelContext(
-        clock=clock, sleep=lambda seconds: None, session=session, work_dir=tmp_path
+        clock=clock, sleep=lambda seconds: None, session=session, work_dir=tmp_path,
+        zone=SHANGHAI,
     )
     session.close()
 

@@ -22,7 +22,8 @@ SHANGHAI = timezone(timedelta(hours=8))
 
 def _pdf_issue(tmp_path: Any) -> tuple[GazetteChannel, bytes]:
     context = ChannelContext(clock=lambda: datetime(2026, 12, 1, tzinfo=SHANGHAI),
-                             sleep=lambda s: None, session=requests.Session(), work_dir=tmp_path)
+                             sleep=lambda s: None, session=requests.Session(), work_dir=tmp_path,
+                             zone=SHANGHAI)
     settings = GazetteSettings(gazette_name="某市人民政府公报", site_name="某市人民政府门户网站",
                                site_dir="site", base_url="http://portal.example.gov.cn/",
                                pdf=True)

@@ -16,6 +16,7 @@ from publisher.web.account import Account
 from publisher.web.auth import current_app
 from publisher.web.console.deps import page_router, render, require_page
 from publisher.web.console.i18n import register
+from publisher.zone import localised
 
 router = page_router()
 PATH = "/audit"
@@ -63,8 +64,9 @@ def audit_page(request: Request,
         events = list(session.execute(query).scalars())
     more = len(events) > PAGE_SIZE
     events = events[:PAGE_SIZE]
-    rows = [{"event": e, "details": json.dumps(e.details, ensure_ascii=False, sort_keys=True,
-                                               default=str)} for e in events]
+    rows = [{"event": e, "details": json.dumps(localised(e.details, app.loaded.zone),
+                                               ensure_ascii=False, sort_keys=True, default=str)}
+            for e in events]
     older = f"{PATH}?before={events[-1].seq}" if more and events else None
     return render(request, "audit.html.j2", {
         "rows": rows, "verdict": verdict, "older": older, "paged": before is not None,

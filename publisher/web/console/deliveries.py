@@ -9,18 +9,16 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from sqlalchemy import select
 from starlette.datastructures import FormData, QueryParams
 from starlette.exceptions import HTTPException
 
-from publisher import intervention, logview
+from publisher import history, intervention, logview
 from publisher.dispatch import STATES
-from publisher.store.models import Attempt, AuditEvent, Delivery, Release
+from publisher.store.models import Delivery, Release
 from publisher.web import role
 from publisher.web.account import Account
 from publisher.web.auth import current_app
 from publisher.web.console import preview
-from publisher.web.console.decision import decisions
 from publisher.web.console.deps import check_csrf, field, page_router, render, require_page
 from publisher.web.console.i18n import language, register
 from publisher.web.console.show import dispatcher_wake
@@ -72,6 +70,7 @@ register({
     "col.code": ("渠道代码与信息", "Channel code and message"),
     "col.explanation": ("说明", "Explanation"),
     "col.decision": ("重试决定", "Retry decision"),
+    "col.note": ("说明", "Detail"),
     "col.actor": ("操作者", "Actor"),
     "col.event": ("事件", "Event"),
     "col.details": ("详情", "Details"),
@@ -112,16 +111,8 @@ register({
     "delivery.done.published": ("已标记为已发布。", "Marked published."),
     "delivery.done.send_again": ("已判定为未发布，将重新发送。", "Decided not published; sending "
                                  "again."),
-    "decision.again": ("同一轮内立即重试", "tried again at once, same claim"),
-    "decision.retry_at": ("{at} 再试", "next try at {at}"),
-    "decision.published": ("完成：已发布", "final: published"),
-    "decision.queued": ("排队待刊", "queued for the issue"),
-    "decision.failed": ("最终：失败，不再重试", "final: failed, not retried"),
-    "decision.unknown": ("最终：结果不明，需人工判定", "final: unknown, a person decides"),
-    "decision.retracted": ("已撤回", "retracted"),
-    "decision.running": ("进行中", "in progress"),
-    "decision.none": ("-", "-"),
 })
+register({f"decision.{name}": words for name, words in history.DECISION_WORDS.items()})
 
 
 class BadFilter(ValueError):
@@ -252,20 +243,17 @@ def _delivery_page(request: Request, delivery_id: str, *, done: str | None = Non
                    ) -> HTMLResponse:
     app = current_app(request)
     number = _number(delivery_id)
-    with app.store.read() as session:
-        row = session.get(Delivery, number)
-        shown = logview.row(session, number) if row is not None else None
-        if row is None or shown is None:
+    with app.store.read() as session:  # the same story as ``publisher log --delivery``
+        story = history.load(session, number)
+        if story is None:
             raise HTTPException(404)
-        release = session.get(Release, row.release_id)
-        attempts = list(session.execute(select(Attempt).where(Attempt.delivery_id == number)
-                                        .order_by(Attempt.number)).scalars())
-        events = list(session.execute(select(AuditEvent).where(
-            AuditEvent.subject == f"delivery:{number}").order_by(AuditEvent.seq)).scalars())
+        release = session.get(Release, story.row.release_id)
+    zone = app.loaded.zone
     return render(request, "delivery.html.j2", {
-        "row": row, "shown": shown, "release": release, "attempts": attempts,
-        "decisions": decisions(attempts, events), "events": events,
-        "summary": preview.summary(row), "retryable": intervention.RETRYABLE,
+        "row": story.row, "shown": story.shown, "detail": story.shown.detail(zone),
+        "release": release, "tries": story.tries,
+        "events": [(event, event.note(zone)) for event in story.events],
+        "summary": preview.summary(story.row), "retryable": intervention.RETRYABLE,
         "done": done, "refusal": refusal, "url": url}, status_code=status_code)
 
 

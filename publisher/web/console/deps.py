@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.datastructures import FormData, UploadFile
 
 from publisher.logs import get_logger
@@ -19,7 +20,8 @@ from publisher.web import role
 from publisher.web import session as sessions
 from publisher.web.account import Account
 from publisher.web.auth import current_app
-from publisher.web.console.i18n import LANG_COOKIE, LANGS, language, translator
+from publisher.web.console.i18n import LANG_COOKIE, LANGS, language, markup_translator
+from publisher.zone import iso
 
 log = get_logger("publisher.web")
 
@@ -228,11 +230,13 @@ def render(request: Request, template: str, context: Mapping[str, Any] | None = 
     account = found.account if found else None
     zone = current_app(request).loaded.zone
 
-    def when(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        return "-" if moment is None else moment.astimezone(zone).strftime(fmt)
+    def when(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
+        """A time as staff read it, in the configured zone, inside ``<time datetime>`` with
+        its offset."""
+        return time_element(moment, zone, fmt)
 
     values: dict[str, Any] = {
-        "account": account, "lang": lang, "t": translator(lang),
+        "account": account, "lang": lang, "t": markup_translator(lang),
         "csrf_token": found.csrf_token if found else "", "csrf_field": CSRF_FIELD,
         "nav": nav(account, request.url.path), "path": request.url.path, "when": when,
         "other_lang": "en" if lang == "zh" else "zh",
@@ -246,6 +250,15 @@ def render(request: Request, template: str, context: Mapping[str, Any] | None = 
         response.set_cookie(LANG_COOKIE, str(given), max_age=LANG_COOKIE_SECONDS, httponly=True,
                             samesite="lax", secure=secure_cookies(request))
     return response
+
+
+def time_element(moment: datetime | None, zone: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
+    """``<time datetime="2026-12-02T10:51:00+08:00">2026-12-02 10:51</time>``: ``moment`` in
+    ``zone``, ``fmt`` for people and ISO 8601 with the offset for machines; "-" for None."""
+    if moment is None:
+        return Markup("-")
+    return Markup('<time datetime="{}">{}</time>').format(
+        iso(moment, zone), moment.astimezone(zone).strftime(fmt))
 
 
 def secure_cookies(request: Request) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from markupsafe import Markup, escape
 from starlette.requests import Request
 
 LANGS: tuple[str, ...] = ("zh", "en")
@@ -117,6 +118,18 @@ def translator(lang: str) -> Translate:
 
     def bound(key: str, **params: object) -> str:
         return t(key, lang, **params)
+
+    return bound
+
+
+def markup_translator(lang: str) -> Callable[..., Markup]:
+    """``t`` for page templates: the message escaped, its parameters escaped unless they are
+    markup already (a ``<time>`` element from ``when``), so markup may go into a sentence."""
+
+    def bound(key: str, **params: object) -> Markup:
+        zh, en = CATALOGUE[key]
+        text = escape(en if lang == "en" else zh)
+        return text.format(**params) if params else text
 
     return bound
 

@@ -53,6 +53,7 @@ register({
     "col.author": ("创建者", "Created by"),
     "col.deliveries": ("投递", "Deliveries"),
     "col.kind": ("类型", "Kind"),
+    "col.outcome_release": ("结果", "Outcome"),
 })
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
-from publisher import release, review
+from publisher import inbox, release, review
+from publisher.outcome import of_release
 from publisher.store.models import Delivery, Incident, Release
 from publisher.web import role
 from publisher.web.account import Account
@@ -100,6 +101,13 @@ register({
     "trigger.review": ("需审核", "Needs review"),
     "trigger.unknown": ("没有这个发布定义：{name}", "No such definition: {name}"),
     "trigger.manual": ("仅手动", "manual only"),
+    "trigger.inbox": ("收件箱", "Inbox"),
+    "trigger.period": ("本次期间：{label}", "Period now: {label}"),
+    "trigger.no_data": ("不读取数据文件", "reads no data file"),
+    "trigger.arrived": ("已到达", "arrived"),
+    "trigger.missing": ("尚未到达", "not arrived yet"),
+    "trigger.several": ("有 {count} 个文件，只能保留一个", "{count} files: keep exactly one"),
+    "trigger.pattern": ("路径模式", "path pattern"),
 })
 
 
@@ -121,10 +129,11 @@ def _release_page(request: Request, account: Account, key_or_id: str, *,
         deliveries = list(session.execute(select(Delivery).where(Delivery.release_id == row.id)
                                           .order_by(Delivery.channel, Delivery.id)).scalars())
         incident = session.get(Incident, row.incident_id) if row.incident_id else None
+        outcome = of_release(session, row)
     details = row.details or {}
     authors = review.authors(row)
     return render(request, "release.html.j2", {
-        "release": row, "deliveries": deliveries, "incident": incident,
+        "release": row, "deliveries": deliveries, "incident": incident, "outcome": outcome,
         "previews": [preview.of(app, d) for d in deliveries if d.payload],
         "problems": [str(p) for p in (row.hold_reason or {}).get("problems") or []],
         "cap": (details.get("cap") or {}).get("identifier"),
@@ -140,19 +149,21 @@ def _release_page(request: Request, account: Account, key_or_id: str, *,
 
 
 def _definitions(request: Request) -> list[dict[str, object]]:
-    config = current_app(request).loaded.config
+    """Each definition with the data files a release created now would read: the paths for
+    its period, and whether each file has arrived (its size and time)."""
+    app = current_app(request)
+    now = app.clock.now()
     return [{"id": name, "schedule": d.schedule, "review": d.review == "required",
-             "channels": d.channels,
-             "tables": [(table, source.path) for table, source in
-                        (d.source.tables.items() if d.source else ())]}
-            for name, d in sorted(config.releases.items())]
+             "channels": d.channels, "data": inbox.expected(app, name, now)}
+            for name, d in sorted(app.loaded.config.releases.items())]
 
 
 def _trigger_page(request: Request, *, chosen: str = "", error: str | None = None,
                   status_code: int = 200) -> HTMLResponse:
-    return render(request, "trigger.html.j2", {"definitions": _definitions(request),
-                                               "chosen": chosen, "error": error},
-                  status_code=status_code)
+    return render(request, "trigger.html.j2", {
+        "definitions": _definitions(request), "chosen": chosen, "error": error,
+        "inbox": current_app(request).data_dir, "size_text": inbox.size_text},
+        status_code=status_code)
 
 
 @router.get(PATH + "/new", response_class=HTMLResponse)

@@ -8,13 +8,13 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 
 from publisher.dispatch import STATES
+from publisher.history import OUTCOME_WORDS as ATTEMPT_OUTCOME_WORDS
+from publisher.outcome import WORDS as RELEASE_OUTCOME_WORDS
 from publisher.web.auth import current_app
 from publisher.web.console.deps import environment
 from publisher.web.console.i18n import CATALOGUE, register
 
 RELEASE_STATES = ("active", "awaiting_approval", "held", "missed", "rejected")
-OUTCOMES = ("published", "already_published", "transient", "rate_limited", "auth_expired",
-            "unknown", "permanent", "error")
 
 register({
     "state.pending": ("待发送", "pending"),
@@ -30,14 +30,6 @@ register({
     "release_state.held": ("已暂停", "held"),
     "release_state.missed": ("已错过", "missed"),
     "release_state.rejected": ("已驳回", "rejected"),
-    "outcome.published": ("成功", "published"),
-    "outcome.already_published": ("此前已发布", "already published"),
-    "outcome.transient": ("临时故障", "transient error"),
-    "outcome.rate_limited": ("频率受限", "rate limited"),
-    "outcome.auth_expired": ("凭据过期", "credentials expired"),
-    "outcome.unknown": ("结果不明", "outcome unknown"),
-    "outcome.permanent": ("永久错误", "permanent error"),
-    "outcome.error": ("程序错误", "internal error"),
     "action_kind.send": ("发布", "post"),
     "action_kind.follow_up": ("追加", "follow-up"),
     "action_kind.retract": ("撤回", "retraction"),
@@ -50,6 +42,8 @@ register({
     "common.open": ("打开", "open"),
     "action.refused": ("未能执行：{reason}", "Not done: {reason}"),
 })
+register({f"release_outcome.{key}": words for key, words in RELEASE_OUTCOME_WORDS.items()})
+register({f"outcome.{key}": words for key, words in ATTEMPT_OUTCOME_WORDS.items()})
 
 
 def known(key: str) -> bool:
