@@ -107,7 +107,7 @@ def published(tmp_path: Path) -> Iterator[tuple[App, dict[str, str]]]:
         gazette.compile_next(app, "gazette-main", actor="staff:wang")
         first = open_incident(app, UrgentPost(
             title="某路段发生交通事故", facts="今日10时40分许，某路段发生交通事故，现场已封控。",
-            area="某区某路段", severity="Severe", instruction="请绕行。"), actor="staff:zhao")
+            area="某区某路段", severity="较大", instruction="请绕行。"), actor="staff:zhao")
         _drain(app, first.release_id)
         app.clock.advance(minutes=7)  # type: ignore[attr-defined]
         update = update_incident(app, first.incident_key,
