@@ -54,7 +54,9 @@ def publish(config: Path, definition_id: str, data: Mapping[str, Path]) -> Relea
         outcome = release.create(app, definition_id, DUE, actor="staff:test", origin="manual",
                                  data=data)
         assert outcome.state == "active", outcome.problems
-        dispatcher = Dispatcher(app)
+        # one worker: the WeChat adapter's status polls advance the shared manual clock, so
+        # concurrent sends would stamp the portal's pages with whichever moment they met
+        dispatcher = Dispatcher(app, workers=1)
         try:
             dispatcher.drain(outcome.release_id, until=DUE + timedelta(minutes=5))
         finally:
