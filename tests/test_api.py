@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,21 @@ def test_urgent_post_opens_incident_on_priority_lane(api: Api) -> None:
     assert {s["actor"] for s in shown["steps"]} == {"api:desk-urgent"}
     assert [(s["channel"], s["state"], s["to_public_seconds"]) for s in shown["steps"]] == [
         ("mem-a", "pending", None), ("mem-b", "pending", None)]
+
+
+def test_incident_shows_when_the_event_happened(api: Api) -> None:
+    """The event time given with the first report comes back from GET /api/incidents/{key} as
+    the same instant (null when none was given), for the annual report's first-report times."""
+    happened = "2026-12-02T09:40:00+08:00"
+    with_time = api.post({**POST, "event_at": happened})
+    assert with_time.status_code == 201, with_time.text
+    without = api.post({**POST, "title": "某隧道发生火灾"})
+    assert without.status_code == 201, without.text
+    shown = api.get(f"/api/incidents/{with_time.json()['incident']}", role="viewer").json()
+    assert datetime.fromisoformat(shown["incident"]["event_at"]) == \
+        datetime.fromisoformat(happened)
+    bare = api.get(f"/api/incidents/{without.json()['incident']}", role="viewer").json()
+    assert bare["incident"]["event_at"] is None
 
 
 def test_admin_may_post_too(api: Api) -> None:

@@ -93,6 +93,8 @@ class IncidentView(BaseModel):
     drill: bool
     opened_at: datetime
     opened_by: str
+    event_at: datetime | None = Field(
+        description="事件发生时间（未记录为空）/ when it happened (null: not recorded)")
 
 
 class StepView(BaseModel):
@@ -295,7 +297,7 @@ def get_incident(
         incident=IncidentView(key=incident.key, title=incident.title, area=incident.area,
                               severity=incident.severity, status=incident.status,
                               drill=incident.drill, opened_at=incident.opened_at,
-                              opened_by=incident.opened_by),
+                              opened_by=incident.opened_by, event_at=incident.event_at),
         steps=[StepView(release=s.release_key, msg_type=s.msg_type, channel=s.channel,
                         state=s.state, url=s.url, to_accepted_seconds=s.to_accepted_seconds,
                         to_public_seconds=s.to_public_seconds, detail=s.detail, step=s.step,
