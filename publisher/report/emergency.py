@@ -180,7 +180,7 @@ def _per_incident(ctx: Context, actual: list[Thread]) -> None:
                                   if incident.event_at else None, "incidents", ids([incident.id]),
                                   status="measured" if incident.event_at else "not_recorded"),
                   **cells,
-                  within=Figure("", None if within is None else ("是" if within else "否"),
+                  within=Figure("", within,
                                 "incidents", ids([incident.id]),
                                 status="derived" if within is not None else "not_recorded"),
                   updates=count("", "releases", sorted(thread.steps.get("update", [])), "篇"),

@@ -13,7 +13,7 @@ from typing import Literal
 # draft: counted, for a person to confirm
 Status = Literal["counted", "measured", "derived", "not_recorded", "unknown", "draft"]
 RowTable = Literal["releases", "deliveries", "incidents", "audit_events", ""]
-Value = int | float | str | None
+Value = bool | int | float | str | None  # bool: a yes/no cell (是/否)
 
 
 def ids(values: Iterable[int] = ()) -> array[int]:
@@ -46,6 +46,8 @@ class Figure:
             return "—"
         if self.value is None:
             return "无法统计" if lang == "zh" else "unknown"
+        if isinstance(self.value, bool):
+            return ("是" if self.value else "否") if lang == "zh" else ("yes" if self.value else "no")
         if isinstance(self.value, float):
             return f"{self.value:.1f}"
         return str(self.value)
