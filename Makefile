@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test quick lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml setup/debian-packages.txt
 	bash setup/install-system-packages.sh
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 ## test: lint, type check, then every test (SQLite and PostgreSQL)
 test: lint typecheck pytest
+
+## quick: the fast subset while working (no subprocesses, no PostgreSQL); `make test` before a commit
+quick: $(STAMP)
+	$(BIN)/pytest -q -m "not slow and not postgres"
 
 lint: $(STAMP)
 	$(BIN)/ruff check publisher channels tests bench samples
