@@ -6,7 +6,7 @@ import abc
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args
 
@@ -218,6 +218,22 @@ class TokenCache(Protocol):
         ...
 
 
+class SendLog(Protocol):
+    """When each account sent which delivery, shared by every process on one database: rate
+    windows that survive a restart, and a delivery's first send (where a search for it starts)."""
+
+    def take(self, account: str, key: str, now: datetime, *, limit: int,
+             window: timedelta) -> datetime | None:
+        """Atomically, across processes: when fewer than ``limit`` sends of ``account`` are
+        recorded in the ``window`` before ``now``, record one of delivery ``key`` at ``now`` and
+        return None; else record nothing and return when the oldest of them leaves the window."""
+        ...
+
+    def first(self, account: str, key: str) -> datetime | None:
+        """When a send of delivery ``key`` by ``account`` was first recorded; None if never."""
+        ...
+
+
 @dataclass
 class ChannelContext:
     """What a channel needs from the core, handed to it instead of imported."""
@@ -232,6 +248,8 @@ class ChannelContext:
     # where the people reading the channel's pages and texts live (config ``timezone``): every
     # time a channel shows is in this zone, with its offset where markup allows
     zone: tzinfo = UTC
+    # the database's record of sends (rate windows, first sends); None: this process's memory
+    send_log: SendLog | None = None
 
 
 class ChannelSettings(BaseModel):

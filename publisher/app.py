@@ -17,6 +17,7 @@ from publisher.clock import Clock, SystemClock
 from publisher.config import ENV_REF_WHOLE, LoadedConfig, resolve_env
 from publisher.logs import register_secret
 from publisher.render import Renderer
+from publisher.sendlog import DatabaseSendLog
 from publisher.store import Store
 from publisher.tokens import DatabaseTokenCache
 
@@ -131,6 +132,7 @@ class App:
             sandbox=self.sandbox,
             register_secret=register_secret,
             zone=self.loaded.zone,
+            send_log=DatabaseSendLog(self.store),
             token_cache=DatabaseTokenCache(self.store, self.clock,
                                            f"{name}#drill" if drill else name,
                                            "\x1f".join(secret_values).encode())

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from channels.memory.adapter import MemoryStore
 from channels.wechat.content import plain_text
+from channels.weibo.mark import without_mark
 from publisher import config as config_module
 from publisher.app import App
 from publisher.clock import ManualClock
@@ -94,7 +95,7 @@ def test_report_lands_where_and_as_its_preview_said(console: Console, clock: Man
     assert confirmation.status_code == 200, confirmation.text[-2000:]
     shown = _previews(confirmation.text)
     weibo_text = shown["weibo-main/send"]
-    link = weibo_text.rsplit(" ", 1)[1]
+    link = without_mark(weibo_text).rsplit(" ", 1)[1]  # the link, before the delivery's mark
     assert link == "http://127.0.0.1:8180/emergency/urgent-20261202-094015.html"
 
     clock.advance(seconds=50)  # staff read the confirmation
@@ -127,7 +128,7 @@ def test_old_preview_is_shown_again_not_sent(console: Console, clock: ManualCloc
     assert "预览已超过 10 分钟" in again.text
     assert _incidents(console.app) == 0
     renewed = _previews(again.text)["weibo-main/send"]
-    assert renewed.endswith("/emergency/urgent-20261202-095115.html")
+    assert without_mark(renewed).endswith("/emergency/urgent-20261202-095115.html")
     done = browser.post("/urgent", data=_hidden(again.text, "/urgent"))
     assert done.status_code == 303
     _drain(console.app)
@@ -146,7 +147,8 @@ def test_address_taken_meanwhile_is_shown_again(console: Console) -> None:
     assert first.post("/urgent", data=_hidden(pages[0].text, "/urgent")).status_code == 303
     again = second.post("/urgent", data=_hidden(pages[1].text, "/urgent"))
     assert again.status_code == 409 and "data-outdated" in again.text
-    assert _previews(again.text)["weibo-main/send"].endswith("urgent-20261202-094015-2.html")
+    assert without_mark(_previews(again.text)["weibo-main/send"]).endswith(
+        "urgent-20261202-094015-2.html")
     assert _incidents(console.app) == 1
     assert second.post("/urgent", data=_hidden(again.text, "/urgent")).status_code == 303
     with console.app.store.read() as session:

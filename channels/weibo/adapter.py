@@ -19,14 +19,19 @@ from channels.base import (
     ConfigurationError,
     ContentRejected,
     Message,
+    NotSupported,
+    OutcomeUnknown,
     Payload,
     PermanentChannelError,
     RateLimited,
     Receipt,
+    TransientChannelError,
+    idempotency_key,
 )
 from channels.weibo import errors
 from channels.weibo.api import Api, Refused, error_of
 from channels.weibo.limiter import HourlyLimiter, WindowFull, limiter_for
+from channels.weibo.mark import PLACEHOLDER, mark_for, mark_of, with_mark
 from channels.weibo.settings import WeiboLimits, WeiboSettings
 from channels.weibo.text import Counter, host_under, link_host, links
 
@@ -37,7 +42,9 @@ PICTURE_TYPES = {"image/jpeg": "jpg", "image/gif": "gif", "image/png": "png"}
 URGENT_WINDOW_WAIT_SECONDS = 600.0  # an urgent post keeps its place at the head this long
 CACHE_KEY_PREFIX = "weibo:"  # token_cache key of an account: "weibo:<channel name>"
 _TOPIC = re.compile(r"#[^#\s]+#")
-_NOT_WORDS = re.compile(r"[\s\W_]+")
+PAGE_SIZE = 100  # user_timeline's largest page
+MAX_PAGES = 50  # a search reads at most this many pages before it gives up (cannot tell)
+CLOCK_SKEW = timedelta(minutes=10)  # a search starts this long before the first send
 
 
 class WeiboChannel(Channel[WeiboSettings]):
@@ -56,7 +63,7 @@ class WeiboChannel(Channel[WeiboSettings]):
         self.counter = Counter(limit=settings.limit, https_as_link=settings.https_counts_as_link)
         self.api = Api(context.session, settings.base_url, settings.timeout_seconds)
         self.limiter: HourlyLimiter = limiter_for(name, settings.base_url,
-                                                  settings.posts_per_hour)
+                                                  settings.posts_per_hour, context.send_log)
 
     @classmethod
     def start_sandbox(cls, settings: ChannelSettings) -> tuple[ChannelSettings, Callable[[], None]]:
@@ -100,12 +107,15 @@ class WeiboChannel(Channel[WeiboSettings]):
         link = self.link_for(message)
         if not any(host_under(link_host(found), self.settings.domain) for found in links(text)):
             text = f"{text} {link}"
-        over = self.counter.over_by(text)
+        over = self.counter.over_by(f"{text} {PLACEHOLDER}")
         if over:
             raise ContentRejected(
-                f"微博正文超出 {over} 字（上限 {self.counter.limit} 字，含链接）/ the post is {over} "
-                f"characters over the {self.counter.limit} limit (link included)",
+                f"微博正文超出 {over} 字（上限 {self.counter.limit} 字，含链接和发布编号）/ the post "
+                f"is {over} characters over the {self.counter.limit} limit (link and the "
+                "delivery's mark included)",
                 field="status", limit=f"{self.counter.limit} characters (Weibo count)")
+        # the mark of the delivery this payload is for (send puts the mark of its own key)
+        text = with_mark(text, idempotency_key(message.release_key, self.name))
         data: dict[str, Any] = {"status": text, "link": link, "urgent": message.urgent,
                                 "release": message.release_key}
         picture = self._picture(message)
@@ -151,8 +161,11 @@ class WeiboChannel(Channel[WeiboSettings]):
     # ------------------------------------------------------------------ send
 
     def send(self, payload: Payload, key: str) -> Receipt:
-        """Wait for the account's hourly window, then share; duplicates become AlreadyPublished."""
-        status = str(payload.data["status"])
+        """Wait for the account's hourly window, then share the text ending with this
+        delivery's mark. A lost answer is an unknown outcome (the core finds the post by its
+        mark before any resend); a duplicate-content answer is "already published" only when
+        this delivery's own post is found, else a refusal staff must see."""
+        status = with_mark(str(payload.data["status"]), key)
         form = {"access_token": self._token(), "status": status, "rip": self.settings.rip}
         files = self._files(payload)
         urgent = bool(payload.data.get("urgent"))
@@ -160,7 +173,7 @@ class WeiboChannel(Channel[WeiboSettings]):
         try:
             self.limiter.acquire(urgent=urgent, clock=self.context.clock, sleep=self.context.sleep,
                                  max_wait_seconds=max(patience, URGENT_WINDOW_WAIT_SECONDS)
-                                 if urgent else patience)
+                                 if urgent else patience, key=key)
         except WindowFull as full:
             raise RateLimited(
                 f"本小时发帖已达 {self.limiter.per_hour} 条 / the account's {self.limiter.per_hour} "
@@ -171,23 +184,27 @@ class WeiboChannel(Channel[WeiboSettings]):
                                f"sent again in about {full.seconds / 60:.0f} minutes") from None
         operation = "posting (2/statuses/share.json)"
         try:
-            body = self.api.post("2/statuses/share.json", form, operation=operation, files=files)
+            body = self.api.post("2/statuses/share.json", form, operation=operation, files=files,
+                                 once=True)
         except Refused as refused:
             code = refused.reply.code
             if code in errors.SUCCESS_CODES:
                 return self._accepted_slowly(refused.reply.remote_message)
             if code in errors.DUPLICATE_CODES:
-                raise self._duplicate(status, refused) from None
+                raise self._duplicate(key, refused) from None
             raise error_of(refused, operation) from None
         return self._receipt(body)
 
     def find(self, key: str, payload: Payload) -> Receipt | None:
-        """Look for the payload's text in the account's own timeline; None when not there.
-
-        Weibo has no idempotency key. When the timeline cannot be read, None is still safe:
-        the resend meets Weibo's duplicate check (20019/20017/20111) and is reconciled.
-        """
-        return self._lookup(str(payload.data.get("status", "")))
+        """This delivery's post on the account's timeline, found by its mark, reading back
+        from the newest post to just before the delivery's first send; None when it is not
+        there. Where a lost answer left two copies, the first is kept and the others are
+        deleted (the receipt's ``duplicates``). NotSupported when the timeline cannot show
+        that far back (or cannot be read at all): a person must look."""
+        ours = self._ours(key)
+        if not ours:
+            return None
+        return self._receipt(ours[0], removed=self._remove(ours[1:]))
 
     def follow_up(self, receipt: Receipt, payload: Payload) -> Receipt:
         """Comment on the original post (2/comments/create.json) with the payload's text."""
@@ -294,7 +311,8 @@ class WeiboChannel(Channel[WeiboSettings]):
             f"the bot cannot {action_en} it: handle it by hand in the Weibo account",
             code="no_remote_id")
 
-    def _receipt(self, body: dict[str, Any]) -> Receipt:
+    def _receipt(self, body: dict[str, Any],
+                 removed: list[dict[str, Any]] | None = None) -> Receipt:
         idstr = str(body.get("idstr") or "")
         if not idstr:
             raise PermanentChannelError(
@@ -304,9 +322,11 @@ class WeiboChannel(Channel[WeiboSettings]):
                                "was posted")
         user = body.get("user")
         uid = str(user.get("idstr") or user.get("id") or "") if isinstance(user, dict) else ""
+        details: dict[str, Any] = {"mid": str(body.get("mid") or idstr), "uid": uid}
+        if removed:
+            details["duplicates"] = removed
         return Receipt(remote_id=idstr, url=f"https://m.weibo.cn/status/{idstr}",
-                       published_at=_parse_time(body.get("created_at")),
-                       details={"mid": str(body.get("mid") or idstr), "uid": uid})
+                       published_at=_parse_time(body.get("created_at")), details=details)
 
     def _accepted_slowly(self, remote: str) -> Receipt:
         return Receipt(remote_id="", details={
@@ -315,56 +335,150 @@ class WeiboChannel(Channel[WeiboSettings]):
             "note_en": "Weibo accepted it and shows it in 1-2 minutes; no post id came back, so "
                        "comments and deletes must be done by hand"})
 
-    def _duplicate(self, status: str, refused: Refused) -> AlreadyPublished:
+    def _duplicate(self, key: str, refused: Refused) -> ChannelError:
+        """Weibo says the text repeats an earlier post: already published only when a post
+        carrying this delivery's own mark is there; when none is, the new post was refused and
+        staff must change its wording; when the timeline cannot tell, the outcome is unknown
+        (the core asks ``find`` again, then a person)."""
         code = refused.reply.code
         rule = errors.rule_for(code)
+        said_zh = rule.explanation_zh if rule else "内容重复"
+        said_en = rule.explanation_en if rule else "repeated content"
         try:
-            found = self._lookup(status)
-        except ChannelError:  # the duplicate is certain; only the earlier id stays unknown
-            found = None
-        receipt = found or Receipt(remote_id="", details={
-            "duplicate_code": code,
-            "note_zh": "微博提示重复内容，此前已发布；未能找到原微博 ID，请在微博后台核实",
-            "note_en": "Weibo says the text was already posted; the earlier post was not found, "
-                       "check the account"})
-        return AlreadyPublished(
-            f"微博提示重复内容 {code}：此前已发布 / Weibo reports duplicate {code}: already posted",
-            receipt=receipt, code=str(code), remote_message=refused.reply.remote_message,
-            explanation_zh=rule.explanation_zh if rule else None,
-            explanation_en=rule.explanation_en if rule else None)
+            ours = self._ours(key)
+        except ChannelError as exc:
+            return OutcomeUnknown(
+                f"微博提示内容重复 {code}，但无法在本账号时间线上核实是否为本条所发 / Weibo reports "
+                f"repeated content {code}, and the timeline cannot tell whether this delivery "
+                f"posted it: {exc}", code=str(code), remote_message=refused.reply.remote_message,
+                explanation_zh=f"微博提示：{said_zh}；时间线上暂未能核实本条是否已发布，稍后再核实，"
+                               "仍无法确认时请人工核对",
+                explanation_en=f"Weibo says: {said_en}; whether this post went out cannot be "
+                               "checked on the timeline yet; checked again later, then a person "
+                               "decides")
+        if ours:
+            return AlreadyPublished(
+                f"微博提示内容重复 {code}：本条此前已发布 / Weibo reports repeated content {code}: "
+                "this delivery's post is already there",
+                receipt=self._receipt(ours[0], removed=self._remove(ours[1:])), code=str(code),
+                remote_message=refused.reply.remote_message,
+                explanation_zh=f"微博提示：{said_zh}；时间线上已找到带本条发布编号的微博，按已发布处理",
+                explanation_en=f"Weibo says: {said_en}; the post carrying this delivery's mark "
+                               "is on the timeline, so it is published")
+        return ContentRejected(
+            f"微博拒绝发布：与本账号此前的微博内容重复或相似（{code}），本条未发布 / Weibo refused the "
+            f"post as repeating an earlier one ({code}); it was NOT published",
+            field="status", limit="not the same as or similar to an earlier post",
+            code=str(code), remote_message=refused.reply.remote_message,
+            explanation_zh=f"微博拒绝：{said_zh}。本条未发布，公众看不到；请修改文字（如写明时间、地点）后重新发布",
+            explanation_en=f"Weibo refused it: {said_en}. This post was NOT published and the "
+                           "public cannot see it; change the wording (say when and where) and "
+                           "publish again")
 
-    def _lookup(self, status: str) -> Receipt | None:
-        """The newest own post whose text matches ``status`` (links aside); None if unreadable."""
-        if not status or not self.settings.lookup_duplicates:
-            return None
+    def _ours(self, key: str) -> list[dict[str, Any]]:
+        """This delivery's live posts (its mark at the end of the text), oldest first.
+
+        Reads the own timeline newest first, 100 posts a page (``max_id`` below the oldest
+        seen), until a post older than the delivery's first send (less CLOCK_SKEW), or the
+        end of the timeline. Without a recorded first send, to the end. NotSupported when
+        the timeline ends before either while hiding posts (``total_number`` says more exist),
+        or cannot be read at all, and nothing of this delivery was seen."""
+        if not self.settings.lookup_duplicates:
+            raise NotSupported(
+                "weibo lookups are turned off (lookup_duplicates: false)",
+                explanation_zh="本渠道已关闭时间线核对（lookup_duplicates: false），"
+                               "无法确认是否已发布，需人工核对",
+                explanation_en="timeline lookups are off for this channel (lookup_duplicates: "
+                               "false); a person must check whether it was posted")
+        mark = mark_for(key)
+        first = self.limiter.log.first(self.limiter.account, key)
+        floor = first - CLOCK_SKEW if first is not None else None
+        found: dict[int, dict[str, Any]] = {}
+        seen, max_id = 0, None
+        for _page in range(MAX_PAGES):
+            params = {"access_token": self._token(), "count": str(PAGE_SIZE), "trim_user": "1"}
+            if max_id is not None:
+                params["max_id"] = str(max_id)
+            statuses, total = self._timeline(params)
+            ids = []
+            reached = False
+            for status in statuses:
+                idstr = str(status.get("idstr") or "")
+                if not idstr.isdigit():
+                    continue
+                ids.append(int(idstr))
+                if mark_of(str(status.get("text", ""))) == mark:
+                    found[int(idstr)] = status
+                at = _parse_time(status.get("created_at"))
+                reached = reached or (floor is not None and at is not None and at < floor)
+            seen += len(statuses)
+            if reached or not ids:
+                break
+            if len(statuses) < PAGE_SIZE:
+                if total is not None and seen < total and not found:
+                    raise self._cannot_see(seen, total)
+                break
+            max_id = min(ids) - 1
+        else:
+            if not found:
+                raise self._cannot_see(seen, None)
+        return [found[number] for number in sorted(found)]
+
+    def _timeline(self, params: dict[str, str]) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of the own timeline and ``total_number``; NotSupported when Weibo refuses
+        to show it (e.g. 10014), the channel error when the read failed otherwise."""
         try:
-            body = self.api.get("2/statuses/user_timeline.json",
-                                {"access_token": self._token(), "count": "100"},
-                                operation="reading the own timeline")
-        except (Refused, ConfigurationError):
-            return None
+            body = self.api.get("2/statuses/user_timeline.json", params,
+                                operation="reading the own timeline (2/statuses/user_timeline)")
+        except Refused as refused:
+            error = error_of(refused, "reading the own timeline")
+            if error.retryable or isinstance(error, errors.AuthorisationGone):
+                raise error from None
+            raise NotSupported(
+                f"微博时间线无法读取 {error.code} / the Weibo timeline cannot be read: {error}",
+                code=error.code, remote_message=refused.reply.remote_message,
+                explanation_zh=f"无法读取本账号时间线（{error.explanation_zh}），无法确认是否已发布，需人工核对",
+                explanation_en=f"the account's timeline cannot be read ({error.explanation_en}); "
+                               "a person must check whether it was posted") from None
         statuses = body.get("statuses")
         if not isinstance(statuses, list):
-            return None
-        items = [item for item in statuses if isinstance(item, dict)]
-        for same in (_without_links, _words):  # the same text first, then a similar one (20017)
-            wanted = same(status)
-            for item in items:
-                if same(str(item.get("text", ""))) == wanted:
-                    return self._receipt(item)
-        return None
+            raise TransientChannelError(
+                "微博时间线返回内容异常 / the Weibo timeline answer has no statuses list",
+                code="timeline_malformed")
+        total = body.get("total_number")
+        return ([item for item in statuses if isinstance(item, dict)],
+                total if isinstance(total, int) and not isinstance(total, bool) else None)
 
+    def _cannot_see(self, seen: int, total: int | None) -> NotSupported:
+        more = f"（共 {total} 条）" if total is not None else ""
+        more_en = f" of {total}" if total is not None else ""
+        return NotSupported(
+            f"微博时间线只显示最近 {seen} 条{more}，看不到本条首次发送之时 / the Weibo timeline "
+            f"shows only the newest {seen}{more_en} posts, not back to this delivery's first send",
+            code="timeline_too_short",
+            explanation_zh=f"本账号时间线只能看到最近 {seen} 条微博，无法确认本条是否已发布；"
+                           "请登录微博后台查找正文末尾带本条发布编号的微博，再决定是否重发",
+            explanation_en=f"only the newest {seen} posts of the account can be seen, so whether "
+                           "this one went out cannot be told; look in the Weibo account for a "
+                           "post ending with this delivery's mark before resending")
 
-def _without_links(text: str) -> str:
-    """Text with links dropped (Weibo may rewrite them to t.cn) and spaces squeezed."""
-    for link in links(text):
-        text = text.replace(link, " ")
-    return " ".join(text.split())
-
-
-def _words(text: str) -> str:
-    """Text without links, spaces or punctuation: what "similar" posts share."""
-    return _NOT_WORDS.sub("", _without_links(text))
+    def _remove(self, copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Delete extra copies of one delivery's post; what was removed, for ``duplicates``
+        (a copy Weibo refuses to delete is listed as ``delete_refused``: remove it by hand)."""
+        removed = []
+        for copy in copies:
+            idstr = str(copy.get("idstr"))
+            status = "deleted"
+            try:
+                self.api.post("2/statuses/destroy.json",
+                              {"access_token": self._token(), "id": idstr},
+                              operation="deleting a duplicate (2/statuses/destroy.json)")
+            except Refused as refused:
+                if refused.reply.code != errors.ALREADY_GONE:
+                    status = "delete_refused"
+            removed.append({"remote_id": idstr, "url": f"https://m.weibo.cn/status/{idstr}",
+                            "status": status})
+        return removed
 
 
 def _seconds_left(info: dict[str, Any]) -> int | None:

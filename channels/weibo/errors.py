@@ -20,7 +20,9 @@ RETRY = "retry"  # transient: retry with backoff
 WAIT = "wait"  # rate limit: wait for the window, then retry
 STOP = "stop"  # permanent: never retry
 REAUTHORISE = "reauthorise"  # the authorisation is gone: fail at once, a person re-authorises
-DUPLICATE = "duplicate"  # the post already exists: reconcile as already published
+# repeated text: already published only when this delivery's own post (its mark) is found on
+# the timeline; otherwise a refusal staff must see
+DUPLICATE = "duplicate"
 SUCCESS = "success"  # accepted (20032): never retry, a resend would duplicate
 
 REAUTHORISE_ZH = "微博授权已失效，请重新授权此账号（publisher weibo authorize）"
@@ -105,12 +107,12 @@ RULES: tuple[ErrorRule, ...] = (
          "the account, IP or app is judged illegal; a person must handle it", _X),
     _row(20016, "Out of limit (update weibo too fast)", WAIT, "发布内容过于频繁，稍后重试",
          "posting too fast; waiting before the next try", _R, 600.0),
-    _row(20017, "Repeat content", DUPLICATE, "提交相似的信息：此前已发布相似内容，按已发布处理",
-         "similar text was already posted; treated as already published"),
+    _row(20017, "Repeat content", DUPLICATE, "提交相似的信息：与本账号此前的微博内容相似",
+         "the text is similar to an earlier post of the account"),
     _row(20018, "Contains illegal website", STOP, "正文包含被禁止的网址，需人工修改",
          "the text contains a banned website; a person must edit it", _C),
-    _row(20019, "Repeat conetnt", DUPLICATE, "提交相同的信息：此前已发布，按已发布处理",
-         "the same text was already posted; treated as already published"),
+    _row(20019, "Repeat conetnt", DUPLICATE, "提交相同的信息：与本账号此前的微博内容相同",
+         "the text is the same as an earlier post of the account"),
     _row(20020, "Contains advertising", STOP, "正文被判定为广告，需人工修改",
          "the text is judged to be advertising; a person must edit it", _C),
     _row(20021, "Content is illegal", STOP, "正文包含非法内容，需人工修改",
@@ -130,8 +132,8 @@ RULES: tuple[ErrorRule, ...] = (
          "the target post does not exist (for a delete: already gone)", _P),
     _row(20102, "Not your own weibo", STOP, "不是本账号的微博，无法操作",
          "the post is not this account's own", _P),
-    _row(20111, "Repeated weibo text", DUPLICATE, "重复的微博内容：此前已发布，按已发布处理",
-         "repeated post text; treated as already published"),
+    _row(20111, "Repeated weibo text", DUPLICATE, "重复的微博内容：与本账号此前的微博重复",
+         "the text repeats an earlier post of the account"),
     _row(21301, "Auth faild", REAUTHORISE, REAUTHORISE_ZH, REAUTHORISE_EN, _A),
     _row(21314, "Token used", REAUTHORISE, REAUTHORISE_ZH, REAUTHORISE_EN, _A),
     _row(21315, "Token expired", REAUTHORISE, REAUTHORISE_ZH, REAUTHORISE_EN, _A),

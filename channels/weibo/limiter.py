@@ -1,13 +1,19 @@
-"""A per-account hourly post limiter: waits for the window instead of being refused, urgent first."""
+"""A per-account hourly post limiter: waits for the window instead of being refused, urgent first.
+
+The window itself is the channel context's SendLog: in the database, so it survives restarts
+and is shared by every process posting for the account; without one, this process's memory.
+"""
 
 from __future__ import annotations
 
 import heapq
 import itertools
 import threading
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
+
+from channels.base import SendLog
+from channels.sendlog import MEMORY
 
 WINDOW = timedelta(hours=1)
 
@@ -21,21 +27,26 @@ class WindowFull(Exception):
 
 
 class HourlyLimiter:
-    """At most ``per_hour`` posts in any sliding hour; waiters queue urgent-first, then in order.
+    """At most ``per_hour`` posts of ``account`` in any sliding hour, as ``log`` records them;
+    this process's waiters queue urgent-first, then in order.
 
     Time and sleep are the caller's (the channel context's), so tests drive them by hand.
     """
 
-    def __init__(self, per_hour: int) -> None:
+    def __init__(self, per_hour: int, log: SendLog | None = None,
+                 account: str = "account") -> None:
         self.per_hour = per_hour
-        self._sent: deque[datetime] = deque()
+        self.log: SendLog = log if log is not None else MEMORY
+        self.account = account
         self._queue: list[tuple[int, int]] = []  # (0 urgent / 1 routine, arrival)
         self._arrivals = itertools.count()
         self._cond = threading.Condition()
 
     def acquire(self, *, urgent: bool, clock: Callable[[], datetime],
-                sleep: Callable[[float], None], max_wait_seconds: float | None = None) -> float:
-        """Wait for a slot and take it; returns the seconds waited for the window.
+                sleep: Callable[[float], None], max_wait_seconds: float | None = None,
+                key: str = "") -> float:
+        """Wait for a slot and take it for delivery ``key`` (recorded before the post leaves);
+        returns the seconds waited for the window.
 
         WindowFull when the slot is further than ``max_wait_seconds`` away: the caller comes
         back later instead of holding its thread (and its place) for up to an hour.
@@ -51,12 +62,12 @@ class HourlyLimiter:
                         self._cond.wait()
                         continue
                     now = clock()
-                    self._forget(now)
-                    if len(self._sent) < self.per_hour:
+                    opens = self.log.take(self.account, key, now, limit=self.per_hour,
+                                          window=WINDOW)
+                    if opens is None:
                         heapq.heappop(self._queue)
-                        self._sent.append(now)
                         return waited
-                    seconds = max((self._sent[0] + WINDOW - now).total_seconds(), 0.0)
+                    seconds = max((opens - now).total_seconds(), 0.0)
                     if max_wait_seconds is not None and seconds > max_wait_seconds:
                         raise WindowFull(seconds)
                     self._cond.release()
@@ -71,36 +82,32 @@ class HourlyLimiter:
                     heapq.heapify(self._queue)
                 self._cond.notify_all()
 
-    def used(self, now: datetime) -> int:
-        """Posts counted in the hour before ``now``."""
-        with self._cond:
-            self._forget(now)
-            return len(self._sent)
-
     def waiting(self) -> int:
-        """How many senders are queued for a slot."""
+        """How many senders of this process are queued for a slot."""
         with self._cond:
             return len(self._queue)
 
-    def _forget(self, now: datetime) -> None:
-        while self._sent and self._sent[0] + WINDOW <= now:
-            self._sent.popleft()
 
-
-_LIMITERS: dict[tuple[str, str], HourlyLimiter] = {}
+_LIMITERS: dict[str, HourlyLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
-def limiter_for(account: str, base_url: str, per_hour: int) -> HourlyLimiter:
-    """The process-wide limiter of one account on one API (shared by every channel instance)."""
+def limiter_for(account: str, base_url: str, per_hour: int,
+                log: SendLog | None = None) -> HourlyLimiter:
+    """The process-wide limiter of one account on one API (shared by every channel instance,
+    so this process's waiters form one queue); its window is in ``log``."""
+    name = f"{account}@{base_url}"
     with _LIMITERS_LOCK:
-        limiter = _LIMITERS.get((account, base_url))
-        if limiter is None or limiter.per_hour != per_hour:
-            limiter = _LIMITERS[(account, base_url)] = HourlyLimiter(per_hour)
+        limiter = _LIMITERS.get(name)
+        wanted = log if log is not None else MEMORY
+        if limiter is None or limiter.per_hour != per_hour or limiter.log is not wanted:
+            limiter = _LIMITERS[name] = HourlyLimiter(per_hour, wanted, name)
         return limiter
 
 
 def forget_all() -> None:
-    """Drop every account's window (a new emulator may reuse an old one's address)."""
+    """Drop every account's queue and the in-memory window (a new emulator may reuse an old
+    one's address)."""
     with _LIMITERS_LOCK:
         _LIMITERS.clear()
+    MEMORY.clear()

@@ -108,6 +108,11 @@ class PlatformConfig:
     require_rip: bool = True  # the current share page says rip is required
     destroy_allowed: bool = True  # whether ordinary apps may delete (10014 when not)
     timeline_allowed: bool = True  # whether user_timeline answers (10014 when not)
+    # UNCONFIRMED: an SDK tested against the live API (2021) says user_timeline returns only
+    # the newest 5 posts to ordinary apps (10 through the official mobile SDK). None: every
+    # post can be paged to; a number: only that many newest are visible (total_number still
+    # counts them all)
+    timeline_visible: int | None = None
     round_ids: bool = True  # ``id`` rounded as in the doc sample, so clients must key on idstr
     expiry_spelling: str = "expire_in"  # get_token_info; the 2012 wiki spells it expires_in
     latency_seconds: float = 0.0  # every request waits this long before it is handled
@@ -215,12 +220,32 @@ class Platform:
         self.posts.append(post)
         return self.status_body(post)
 
-    def timeline(self, token: Token, count: int) -> dict[str, Any]:
-        """The user's own live posts, newest first."""
+    def timeline(self, token: Token, params: Mapping[str, str]) -> dict[str, Any]:
+        """``2/statuses/user_timeline.json``: the user's own live posts, newest first, paged as
+        the API documents: ``count`` per page (default 20, at most 100), ``page`` (from 1),
+        ``since_id`` (only newer posts) and ``max_id`` (only posts up to this id); ``trim_user``
+        leaves only the user's id. ``total_number`` counts every live post of the user.
+
+        ``timeline_visible`` (UNCONFIRMED, see the config) hides all but the newest posts.
+        """
         if not self.config.timeline_allowed:
             raise ApiError(10014, "Insufficient app permissions!")
+        count, page = _number(params, "count", 20), _number(params, "page", 1)
+        since_id, max_id = _number(params, "since_id", 0), _number(params, "max_id", 0)
+        if count < 1 or page < 1:
+            raise ApiError(10008, "param error, see doc for more info.")
+        count = min(count, 100)
         mine = [p for p in self.posts if p["uid"] == token.uid and not p["deleted"]]
-        statuses = [self.status_body(p) for p in reversed(mine)][:max(count, 0)]
+        newest_first = list(reversed(mine))
+        if self.config.timeline_visible is not None:
+            newest_first = newest_first[:self.config.timeline_visible]
+        chosen = [p for p in newest_first if int(p["idstr"]) > since_id
+                  and (not max_id or int(p["idstr"]) <= max_id)]
+        window = chosen[(page - 1) * count:page * count]
+        statuses = [self.status_body(p) for p in window]
+        if params.get("trim_user") == "1":
+            for status in statuses:
+                status["user"] = {"id": status["user"]["id"]}
         return {"statuses": statuses, "total_number": len(mine)}
 
     def destroy(self, token: Token, status_id: str) -> dict[str, Any]:
@@ -330,6 +355,17 @@ class Platform:
         return {"uid": int(token.uid), "appkey": self.config.app_key, "scope": token.scope,
                 "create_at": int(token.created_at.timestamp()),
                 self.config.expiry_spelling: left}
+
+
+def _number(params: Mapping[str, str], name: str, default: int) -> int:
+    """An integer query parameter; 10008 (param error) when it is not one."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise ApiError(10008, f"param error, {name} must be an integer.") from None
 
 
 def similar(earlier: str, text: str) -> bool:

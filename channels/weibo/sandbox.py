@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/2/statuses/destroy.json": lambda t: platform.destroy(t, form.get("id", "")),
             "/2/comments/create.json": lambda t: platform.comment(t, form),
             "/2/statuses/user_timeline.json":
-                lambda t: platform.timeline(t, int(form.get("count") or 20)),
+                lambda t: platform.timeline(t, form),
         }
         handler = handlers.get(path)
         if handler is None:

@@ -30,7 +30,12 @@ class WeiboSettings(ChannelSettings):
     base_url: str = "https://api.weibo.com"
     timeout_seconds: float = Field(15.0, gt=0)
     https_counts_as_link: bool = False  # UNCONFIRMED in weibo.md: count https links literally
-    lookup_duplicates: bool = True  # on a duplicate, find the earlier post in the own timeline
+    # find this delivery's post on the own timeline by its mark (after a lost answer, and on a
+    # duplicate-content answer); false: such outcomes go to a person
+    lookup_duplicates: bool = True
+    # a post whose answer was lost may still be landing (Weibo has no idempotency key): the
+    # timeline is searched again only after this, before any resend
+    settle_seconds: float = Field(60.0, ge=0, le=86_400)
     expiry_warning_days: int = Field(14, ge=0)
     app_key: str | None = None  # client_id, for `publisher weibo authorize`
     app_secret: SecretStr | None = None  # client_secret, for `publisher weibo authorize`

@@ -217,6 +217,20 @@ class Lease(Base):
     expires_at: Mapped[datetime]
 
 
+class SendRow(Base):
+    """One send an account made (or tried) at a time: its hourly window across restarts and
+    processes, and a delivery's first send (see publisher/sendlog.py)."""
+
+    __tablename__ = "send_log"
+    __table_args__ = (Index("ix_send_log_account_at", "account", "sent_at"),
+                      Index("ix_send_log_account_key", "account", "key"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(300))  # "<channel>@<API base URL>"
+    key: Mapped[str] = mapped_column(String(64))  # the delivery's idempotency key
+    sent_at: Mapped[datetime]
+
+
 class BotState(Base):
     """Small named facts the bot keeps (e.g. when the scheduler first started)."""
 

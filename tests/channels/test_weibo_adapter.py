@@ -14,16 +14,22 @@ from channels.base import (
     Attachment,
     ConfigurationError,
     ContentRejected,
+    NotSupported,
+    OutcomeUnknown,
     PermanentChannelError,
     Receipt,
     TransientChannelError,
+    idempotency_key,
 )
 from channels.weibo.adapter import WeiboChannel, WeiboSettings
 from channels.weibo.errors import AuthorisationGone
+from channels.weibo.mark import mark_for, with_mark
 from channels.weibo.platform import Fault
 from tests.channels.test_weibo_kit import LINK_BASE, Rig, message, start_rig
 
 PAGE = f"{LINK_BASE}food-safety/food-safety-sampling-2026-w49.html"
+# the mark of weibo-main's delivery of the week-49 release, which prepare puts at the end
+MARK = mark_for(idempotency_key("food-safety-sampling@2026-W49", "weibo-main"))
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
@@ -60,10 +66,11 @@ def test_link_outside_the_safe_domain_is_refused() -> None:
 
 
 def test_golden_payload(rig: Rig) -> None:
-    """The payload is the template text plus a space and the portal page link, and the flags."""
+    """The payload is the template text, the portal page link and the delivery's mark, each
+    after a space, and the flags."""
     payload = rig.channel().prepare(message())
     assert payload.to_json() == {"kind": "weibo", "data": {
-        "status": f"本周共抽检食品120批次，不合格2批次。 {PAGE}",
+        "status": f"本周共抽检食品120批次，不合格2批次。 {PAGE} {MARK}",
         "link": PAGE, "urgent": False, "release": "food-safety-sampling@2026-W49"}}
 
 
@@ -81,18 +88,18 @@ def test_golden_payload_with_picture(rig: Rig, tmp_path: Path) -> None:
 def test_lines_are_trimmed_and_blank_lines_dropped(rig: Rig) -> None:
     """Template whitespace does not reach the post: lines trimmed, blank lines dropped."""
     payload = rig.channel().prepare(message("  第一行  \n\n\n  第二行\n"))
-    assert payload.data["status"] == f"第一行\n第二行 {PAGE}"
+    assert payload.data["status"] == f"第一行\n第二行 {PAGE} {MARK}"
 
 
 def test_existing_safe_link_is_not_doubled(rig: Rig) -> None:
     """A text that already carries a safe-domain link gets no second one."""
     body = "见 http://gov.example.cn/x.html 详情"
-    assert rig.channel().prepare(message(body)).data["status"] == body
+    assert rig.channel().prepare(message(body)).data["status"] == f"{body} {MARK}"
 
 
-@pytest.mark.parametrize(("chinese", "over"), [(129, 0), (130, 1), (135, 6)])
+@pytest.mark.parametrize(("chinese", "over"), [(123, 0), (124, 1), (129, 6)])
 def test_over_the_limit_says_by_how_much(rig: Rig, chinese: int, over: int) -> None:
-    """With the link (10 characters) and its space, the text may hold 129.5 characters."""
+    """With the link (10 characters), the mark (6) and their spaces, the text may hold 123."""
     channel = rig.channel()
     if not over:
         assert channel.counter.length(channel.prepare(message("详" * chinese)).data["status"]) \
@@ -106,7 +113,7 @@ def test_over_the_limit_says_by_how_much(rig: Rig, chinese: int, over: int) -> N
 
 def test_configured_limit_applies(rig: Rig) -> None:
     """A lower configured limit refuses what the default allows."""
-    with pytest.raises(ContentRejected, match="超出 41 字"):
+    with pytest.raises(ContentRejected, match="超出 47 字"):
         rig.channel(limit=100).prepare(message("详" * 130))
 
 
@@ -178,24 +185,39 @@ def test_crash_after_accept_is_reconciled_by_the_duplicate(rig: Rig) -> None:
         restarted.send(payload, "k")
     assert caught.value.code == "20019"
     assert caught.value.receipt == original
-    assert rig.emulator.count(str(payload.data["status"])) == 1
+    assert rig.emulator.count(with_mark(str(payload.data["status"]), "k")) == 1
 
 
-def test_connection_cut_after_accept_then_resend(rig: Rig) -> None:
-    """The emulator posts then drops the connection: transient, and the resend is reconciled."""
+def test_connection_cut_after_accept_is_an_unknown_outcome_found_by_its_mark(rig: Rig) -> None:
+    """The emulator posts then drops the connection: the outcome is unknown (not a plain
+    retry), and find sees the post by the delivery's mark; a resend would meet 20019 and be
+    recognised as this delivery's own post."""
     channel = rig.channel()
     payload = channel.prepare(message())
     rig.emulator.fail_next(Fault(drop=True, after_accept=True))
-    with pytest.raises(TransientChannelError):
+    with pytest.raises(OutcomeUnknown):
         channel.send(payload, "k")
+    [post] = rig.emulator.platform.posts
+    assert post["text"].endswith(mark_for("k"))
+    found = channel.find("k", payload)
+    assert found is not None and found.remote_id == post["idstr"]
     with pytest.raises(AlreadyPublished) as caught:
         channel.send(payload, "k")
-    assert caught.value.receipt.remote_id == rig.emulator.platform.posts[0]["idstr"]
+    assert caught.value.receipt.remote_id == post["idstr"]
     assert len(rig.emulator.platform.posts) == 1
 
 
-def test_similar_text_is_already_published(rig: Rig) -> None:
-    """Similar text (20017) is treated as already published, with the earlier post found."""
+def test_a_post_that_never_left_is_a_plain_retry(rig: Rig) -> None:
+    """A refused connection means the request never left: a transient error, not unknown."""
+    down = rig.channel(base_url="http://127.0.0.1:9")
+    with pytest.raises(TransientChannelError) as caught:
+        down.send(down.prepare(message()), "k")
+    assert not isinstance(caught.value, OutcomeUnknown)
+
+
+def test_similar_text_of_the_same_delivery_is_already_published(rig: Rig) -> None:
+    """Similar text (20017) from the same delivery (its mark on the earlier post) is already
+    published, with the earlier post found."""
     channel = rig.channel()
     first = channel.send(channel.prepare(message("本周抽检120批次，不合格2批次。")), "k")
     with pytest.raises(AlreadyPublished) as caught:
@@ -204,17 +226,34 @@ def test_similar_text_is_already_published(rig: Rig) -> None:
     assert caught.value.receipt == first
 
 
-def test_duplicate_without_timeline_still_published_with_a_note(tmp_path: Path) -> None:
-    """Where the timeline cannot be read, the duplicate still ends published, with a note."""
+def test_similar_refusal_for_another_delivery_is_not_published(rig: Rig) -> None:
+    """Weibo refuses a new delivery's post as similar (20017) to another delivery's: it is a
+    refusal naming the reason in zh-CN (change the wording), never that other post's receipt."""
+    channel = rig.channel()
+    channel.send(channel.prepare(message("演练：某区化工厂发生火灾。")), "k1")
+    rig.emulator.fail_next("20017@/2/statuses/share.json")
+    with pytest.raises(ContentRejected) as caught:
+        channel.send(channel.prepare(message("演练：某区化工厂发生火灾！", serial=50)), "k2")
+    assert not isinstance(caught.value, AlreadyPublished)
+    assert caught.value.code == "20017" and caught.value.field == "status"
+    assert "本条未发布" in caught.value.explanation_zh and "修改文字" in caught.value.explanation_zh
+    assert "NOT published" in str(caught.value)
+    assert len(rig.emulator.platform.posts) == 1
+
+
+def test_duplicate_without_timeline_is_unknown_not_published(tmp_path: Path) -> None:
+    """Where the timeline cannot be read, a duplicate answer cannot be checked against the
+    delivery's mark: the outcome is unknown (a person decides), never published on a guess."""
     for rig in start_rig(tmp_path, timeline_allowed=False):
         channel = rig.channel()
         payload = channel.prepare(message())
         channel.send(payload, "k")
-        with pytest.raises(AlreadyPublished) as caught:
+        with pytest.raises(OutcomeUnknown) as caught:
             channel.send(payload, "k")
-        assert caught.value.receipt.remote_id == ""
-        assert caught.value.receipt.details["duplicate_code"] == 20019
-        assert "earlier post was not found" in caught.value.receipt.details["note_en"]
+        assert caught.value.code == "20019"
+        assert "人工" in caught.value.explanation_zh
+        with pytest.raises(NotSupported):
+            channel.find("k", payload)
 
 
 def test_find_looks_in_the_own_timeline(rig: Rig) -> None:

@@ -70,7 +70,8 @@ def test_table_covers_exactly_the_codes_of_weibo_md() -> None:
                          ids=[str(c) for c, _, _ in WEIBO_MD_CODES])
 def test_code_through_the_emulator(rig: Rig, code: int, expected: type[ChannelError] | str,
                                    window: float | None) -> None:
-    """Each code, answered by the emulator to share.json, becomes its class with both texts."""
+    """Each code, answered by the emulator to share.json, becomes its class with both texts; a
+    duplicate-content code with no post of this delivery on the timeline is a refusal."""
     channel = rig.channel()
     payload = channel.prepare(message(f"第{code}号测试"))
     rig.emulator.fail_next(f"{code}@/2/statuses/share.json")
@@ -81,14 +82,16 @@ def test_code_through_the_emulator(rig: Rig, code: int, expected: type[ChannelEr
     with pytest.raises(ChannelError) as caught:
         channel.send(payload, "k")
     error = caught.value
+    rule = errors.TABLE[code]
     if expected == "duplicate":
-        assert isinstance(error, AlreadyPublished)
+        assert type(error) is ContentRejected and not isinstance(error, AlreadyPublished)
+        assert rule.explanation_zh in error.explanation_zh and "本条未发布" in error.explanation_zh
+        assert "NOT published" in error.explanation_en
     else:
         assert isinstance(expected, type) and type(error) is expected
         assert getattr(error, "retry_after", None) == window
+        assert error.explanation_zh == rule.explanation_zh and error.explanation_en
     assert error.code == str(code)
-    rule = errors.TABLE[code]
-    assert error.explanation_zh == rule.explanation_zh and error.explanation_en
     assert any("\u4e00" <= ch <= "\u9fff" for ch in rule.explanation_zh)
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import Message
+from channels.base import Message, idempotency_key
 from channels.weibo.adapter import WeiboChannel
+from channels.weibo.mark import mark_for, without_mark
 from publisher.release import slug_of
 from publisher.render import Renderer
 from tests.channels.test_weibo_kit import Rig, start_rig
@@ -49,12 +50,15 @@ def test_every_weibo_definition_has_a_template() -> None:
 @pytest.mark.parametrize("link_base", ["http://www.gov.example.cn/",
                                        "https://www.gov.example.cn/"])
 def test_shipped_samples_fit_the_limit(rig: Rig, definition_id: str, link_base: str) -> None:
-    """Every shipped definition's sample renders to a post within 140 carrying its portal link."""
+    """Every shipped definition's sample renders to a post within 140 carrying its portal link,
+    then its delivery's mark."""
     channel = rig.channel(link_base_url=link_base)
-    payload = channel.prepare(_message(definition_id))
+    message = _message(definition_id)
+    payload = channel.prepare(message)
     status = str(payload.data["status"])
     assert channel.counter.fits(status)
-    assert status.endswith(str(payload.data["link"]))
+    assert status.endswith(" " + mark_for(idempotency_key(message.release_key, channel.name)))
+    assert without_mark(status).endswith(str(payload.data["link"]))
     assert payload.data["link"].startswith(link_base)
     assert "{{" not in status and "\n\n" not in status
 
@@ -74,5 +78,5 @@ def test_food_safety_release_posted_through_the_emulator(rig: Rig) -> None:
     assert f"抽检食品{batches}批次" in text
     assert f"不合格{unqualified}批次" in text
     page = f"http://www.gov.example.cn/food-safety/{slug_of(message.release_key)}.html"
-    assert text.endswith(f" {page}")
+    assert text.endswith(f" {page} {mark_for('food-safety-key')}")
     assert channel.counter.length(text) <= 140
