@@ -116,6 +116,12 @@ class PlatformConfig:
     round_ids: bool = True  # ``id`` rounded as in the doc sample, so clients must key on idstr
     expiry_spelling: str = "expire_in"  # get_token_info; the 2012 wiki spells it expires_in
     latency_seconds: float = 0.0  # every request waits this long before it is handled
+    # UNCONFIRMED: how long Weibo refuses a repeated text (20019 same, 20017 similar). None:
+    # for ever; 0: never (a resend then makes a second post)
+    repeat_window_seconds: float | None = None
+    # UNCONFIRMED: how Weibo judges "similar" (20017). None: the same words once links, spaces
+    # and punctuation are dropped; a number: the same first N of those characters
+    similar_prefix: int | None = None
 
 
 @dataclass
@@ -202,10 +208,12 @@ class Platform:
         if not counter.fits(text):
             raise ApiError(20012, "text too long, please input text less than 140 characters!")
         now = self.clock()
-        mine = [p for p in self.posts if p["uid"] == token.uid and not p["deleted"]]
+        window = self.config.repeat_window_seconds
+        mine = [p for p in self.posts if p["uid"] == token.uid and not p["deleted"]
+                and (window is None or (now - p["at"]).total_seconds() < window)]
         if any(p["text"] == text for p in mine):
             raise ApiError(20019, "repeat content!")
-        if any(similar(p["text"], text) for p in mine):
+        if any(similar(p["text"], text, self.config.similar_prefix) for p in mine):
             raise ApiError(20017, "repeat content!")
         hour_ago = now - timedelta(hours=1)
         recent = [p for p in self.posts if p["uid"] == token.uid and p["at"] > hour_ago]
@@ -368,12 +376,14 @@ def _number(params: Mapping[str, str], name: str, default: int) -> int:
         raise ApiError(10008, f"param error, {name} must be an integer.") from None
 
 
-def similar(earlier: str, text: str) -> bool:
-    """Texts equal once links, spaces and punctuation are dropped (the 20017 rule here)."""
+def similar(earlier: str, text: str, prefix: int | None = None) -> bool:
+    """Texts equal once links, spaces and punctuation are dropped (the 20017 rule here), or
+    only their first ``prefix`` such characters when given."""
     def words(value: str) -> str:
         for link in links(value):
             value = value.replace(link, " ")
-        return _NOT_WORDS.sub("", value)
+        kept = _NOT_WORDS.sub("", value)
+        return kept[:prefix] if prefix is not None else kept
     return words(earlier) == words(text) and earlier != text
 
 

@@ -126,6 +126,11 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, platform.token_info(self._token_value(form))
         if path == "/2/statuses/update.json" or path == "/2/statuses/upload.json":
             raise ApiError(10014, "Insufficient app permissions!")
+        if path == "/_sandbox/faults" and method == "POST":  # tests reach a drill's emulator
+            specs = [spec for spec in form.get("faults", "").split(",") if spec]
+            with platform.lock:
+                platform.faults.extend(Fault.parse(spec) for spec in specs)
+            return 200, {"queued": len(specs)}
         if path == "/_sandbox/posts":
             return 200, {"posts": [{**p, "at": p["at"].isoformat()} for p in platform.posts],
                          "comments": [{**c, "at": c["at"].isoformat()}
@@ -213,12 +218,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="wait this long before handling each request")
     parser.add_argument("--no-destroy", action="store_true", help="refuse deletes with 10014")
+    parser.add_argument("--repeat-window-seconds", type=float, default=None,
+                        help="refuse a repeated text only this long (default: for ever)")
+    parser.add_argument("--timeline-visible", type=int, default=None,
+                        help="user_timeline shows only this many newest posts (default: all)")
     parser.add_argument("--fault", action="append", default=[],
                         help="queue a fault: 20016, http:503, drop, accept+drop, 21327@/path")
     args = parser.parse_args(argv)
     config = PlatformConfig(safe_domain=args.safe_domain, posts_per_hour=args.posts_per_hour,
                             burst_seconds=args.burst_seconds, destroy_allowed=not args.no_destroy,
-                            latency_seconds=args.latency_ms / 1000)
+                            latency_seconds=args.latency_ms / 1000,
+                            repeat_window_seconds=args.repeat_window_seconds,
+                            timeline_visible=args.timeline_visible)
     emulator = serve(args.port, config)
     token = emulator.platform.issue_token(value=args.token)
     emulator.fail_next(*args.fault)
