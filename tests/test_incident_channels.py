@@ -238,7 +238,7 @@ def test_exercise_carries_one_drill_mark_on_every_channel(tmp_path: Path, typed:
         assert len(weibo["posts"]) == 3 and len(weibo["comments"]) == 2  # report, 2 updates
         for post in weibo["posts"]:
             _one_mark(post["text"], "weibo post")
-        assert weibo["posts"][0]["text"].startswith("【演练】【某区化工厂发生火灾】9时40分")
+        assert weibo["posts"][0]["text"].startswith("【演练】【某区化工厂发生火灾】（12月2日09:40）9时40分")
         for comment in weibo["comments"]:
             _one_mark(comment["text"], "weibo comment")
 
@@ -324,3 +324,50 @@ def test_unusable_picture_is_refused_before_anything_is_kept(tmp_path: Path) -> 
     text.write_text("x", encoding="utf-8")
     with pytest.raises(ValueError, match=r"notes\.txt: only \.jpg"):
         UrgentPicture.from_file(text)
+
+
+@pytest.mark.parametrize("weibo_refuses", [False, True])
+def test_three_similar_drills_never_share_one_post(tmp_path: Path, weibo_refuses: bool) -> None:
+    """Three drills of one scenario, worded alike, a minute apart: each Weibo post carries its
+    report's local time and its delivery's mark, so three posts land, each delivery linking
+    its own. Where Weibo still refuses the second and third as repeated content (20017), those
+    two end failed with a zh-CN reason staff see on the incident, never published on the first
+    drill's post."""
+    config = _drill_project(tmp_path / "project")
+    store = Store(f"sqlite:///{tmp_path / 'publisher.db'}")
+    clock = ManualClock(START)
+    app = App(loaded=config_module.load(config), store=store, clock=clock, environ={})
+    try:
+        opened = []
+        for n in range(3):
+            if n and weibo_refuses:
+                base = app.channel("weibo-main", drill=True).settings.base_url.rstrip("/")
+                requests.post(f"{base}/_sandbox/faults", timeout=5,
+                              data={"faults": "20017@/2/statuses/share.json"}).raise_for_status()
+            opened.append(open_incident(app, UrgentPost(
+                title="某区化工厂发生火灾", facts=f"某化工厂储罐区模拟起火{'。' * (n + 1)}",
+                area="某区化工园区", severity="较大", status="Exercise",
+                channels=["weibo-main"]), actor="staff:zhao"))
+            _drain(app, opened[-1].release_id)
+            clock.advance(minutes=1)
+        posts = _weibo(app, drill=True)["posts"]
+        rows = [next(s for s in timeline(app, o.incident_key)[1] if s.channel == "weibo-main")
+                for o in opened]
+        with store.read() as session:
+            receipts = [d.receipt for d in session.execute(select(Delivery).where(
+                Delivery.channel == "weibo-main").order_by(Delivery.id)).scalars()]
+    finally:
+        app.close()
+    times = ["（12月2日09:40）", "（12月2日09:41）", "（12月2日09:42）"]
+    if not weibo_refuses:
+        assert [r.state for r in rows] == ["published"] * 3
+        assert len(posts) == 3
+        assert all(t in p["text"] for p, t in zip(posts, times, strict=True))
+        assert [(r or {}).get("remote_id") for r in receipts] == [p["idstr"] for p in posts]
+        return
+    assert len(posts) == 1 and times[0] in posts[0]["text"]
+    assert [r.state for r in rows] == ["published", "failed", "failed"]
+    assert receipts[1:] == [None, None]  # nothing links the first drill's post
+    for row in rows[1:]:
+        assert row.url is None
+        assert "本条未发布" in row.detail and "修改文字" in row.detail, row.detail

@@ -370,8 +370,9 @@ class WeiboChannel(Channel[WeiboSettings]):
             f"post as repeating an earlier one ({code}); it was NOT published",
             field="status", limit="not the same as or similar to an earlier post",
             code=str(code), remote_message=refused.reply.remote_message,
-            explanation_zh=f"微博拒绝：{said_zh}。本条未发布，公众看不到；请修改文字（如写明时间、地点）后重新发布",
-            explanation_en=f"Weibo refused it: {said_en}. This post was NOT published and the "
+            explanation_zh=f"微博拒绝发布（{code}，{said_zh}）。本条未发布，公众看不到；"
+                           "请修改文字（如写明时间、地点）后重新发布",
+            explanation_en=f"Weibo refused it ({code}: {said_en}). This post was NOT published and the "
                            "public cannot see it; change the wording (say when and where) and "
                            "publish again")
 
