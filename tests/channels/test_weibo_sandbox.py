@@ -209,3 +209,44 @@ def test_command_line_emulator_with_fault() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _timeline(rig: Rig, **params: str) -> requests.Response:
+    return rig.session.get(f"{rig.emulator.url}/2/statuses/user_timeline.json",
+                           params={"access_token": rig.token, **params}, timeout=5)
+
+
+def test_timeline_pages_as_documented(tmp_path: Path) -> None:
+    """user_timeline: newest first, ``count`` per page (default 20, at most 100), ``page``
+    from 1, ``max_id`` (ids up to it) and ``since_id`` (ids above it), ``trim_user`` leaves
+    the user's id only, ``total_number`` counts every live post; a non-number is 10008."""
+    for rig in start_rig(tmp_path, posts_per_hour=1000):
+        for n in range(130):
+            assert _share(rig, f"第{n}条 {LINK}").status_code == 200
+        ids = [int(p["idstr"]) for p in reversed(rig.emulator.platform.posts)]  # newest first
+
+        def page(**params: str) -> list[int]:
+            body = _timeline(rig, **params).json()
+            assert body["total_number"] == 130
+            return [int(s["idstr"]) for s in body["statuses"]]
+
+        assert page() == ids[:20]
+        assert page(count="200") == ids[:100]
+        assert page(count="100", page="2") == ids[100:]
+        assert page(count="5", max_id=str(ids[10])) == ids[10:15]
+        assert page(count="100", since_id=str(ids[3])) == ids[:3]
+        assert page(page="9") == []
+        trimmed = _timeline(rig, count="1", trim_user="1").json()["statuses"][0]
+        assert trimmed["user"] == {"id": int(rig.emulator.platform.posts[0]["uid"])}
+        assert _code(_timeline(rig, count="many")) == 10008
+
+
+def test_timeline_can_hide_all_but_the_newest(tmp_path: Path) -> None:
+    """With ``timeline_visible`` (live Weibo reportedly shows ordinary apps only the newest 5,
+    unconfirmed) older posts cannot be paged to, while ``total_number`` still counts them."""
+    for rig in start_rig(tmp_path, timeline_visible=5):
+        for n in range(8):
+            assert _share(rig, f"第{n}条 {LINK}").status_code == 200
+        body = _timeline(rig, count="100").json()
+        assert len(body["statuses"]) == 5 and body["total_number"] == 8
+        assert _timeline(rig, count="100", page="2").json()["statuses"] == []
