@@ -225,7 +225,7 @@ def test_timeline_pages_as_documented(tmp_path: Path) -> None:
             assert _share(rig, f"第{n}条 {LINK}").status_code == 200
         ids = [int(p["idstr"]) for p in reversed(rig.emulator.platform.posts)]  # newest first
 
-        def page(**params: str) -> list[int]:
+        def page(rig: Rig = rig, **params: str) -> list[int]:
             body = _timeline(rig, **params).json()
             assert body["total_number"] == 130
             return [int(s["idstr"]) for s in body["statuses"]]
