@@ -31,7 +31,7 @@ from channels.base import (
 from channels.weibo import errors
 from channels.weibo.api import Api, Refused, error_of
 from channels.weibo.limiter import HourlyLimiter, WindowFull, limiter_for
-from channels.weibo.mark import PLACEHOLDER, mark_for, mark_of, with_mark
+from channels.weibo.mark import PLACEHOLDER, mark_for, with_mark
 from channels.weibo.settings import WeiboLimits, WeiboSettings
 from channels.weibo.text import Counter, host_under, link_host, links
 
@@ -377,7 +377,7 @@ class WeiboChannel(Channel[WeiboSettings]):
                            "publish again")
 
     def _ours(self, key: str) -> list[dict[str, Any]]:
-        """This delivery's live posts (its mark at the end of the text), oldest first.
+        """This delivery's live posts (its mark in the text), oldest first.
 
         Reads the own timeline newest first, 100 posts a page (``max_id`` below the oldest
         seen), until a post older than the delivery's first send (less CLOCK_SKEW), or the
@@ -408,14 +408,14 @@ class WeiboChannel(Channel[WeiboSettings]):
                 if not idstr.isdigit():
                     continue
                 ids.append(int(idstr))
-                if mark_of(str(status.get("text", ""))) == mark:
+                if mark in str(status.get("text", "")):  # anywhere: Weibo may append to it
                     found[int(idstr)] = status
                 at = _parse_time(status.get("created_at"))
                 reached = reached or (floor is not None and at is not None and at < floor)
             seen += len(statuses)
-            if reached or not ids:
+            if reached:
                 break
-            if len(statuses) < PAGE_SIZE:
+            if len(statuses) < PAGE_SIZE or not ids:  # the end, as far as the timeline shows
                 if total is not None and seen < total and not found:
                     raise self._cannot_see(seen, total)
                 break
