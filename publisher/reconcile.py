@@ -82,13 +82,26 @@ def duplicates(receipt: Receipt | None) -> list[dict[str, Any]]:
 
 def duplicates_note(receipt: Receipt | None) -> str | None:
     """A sentence for staff naming the removed copies and the one kept, or None."""
-    removed = duplicates(receipt)
-    if receipt is None or not removed:
+    found = duplicates(receipt)
+    if receipt is None or not found:
         return None
-    ids = "、".join(str(item.get("remote_id")) for item in removed)
-    ids_en = ", ".join(str(item.get("remote_id")) for item in removed)
-    return (f"发现重复发布 {len(removed)} 份（{ids}），已撤下，保留 {receipt.remote_id} / "
-            f"{len(removed)} duplicate(s) found ({ids_en}) and removed; kept {receipt.remote_id}")
+    # a copy the remote refused to remove (``status: delete_refused``) must go by hand
+    left = [item for item in found if item.get("status") == "delete_refused"]
+    removed = [item for item in found if item not in left]
+    parts_zh, parts_en = [], []
+    if removed:
+        ids = "、".join(str(item.get("remote_id")) for item in removed)
+        ids_en = ", ".join(str(item.get("remote_id")) for item in removed)
+        parts_zh.append(f"发现重复发布 {len(removed)} 份（{ids}），已撤下")
+        parts_en.append(f"{len(removed)} duplicate(s) found ({ids_en}) and removed")
+    if left:
+        ids = "、".join(str(item.get("remote_id")) for item in left)
+        ids_en = ", ".join(str(item.get("remote_id")) for item in left)
+        parts_zh.append(f"重复发布 {len(left)} 份（{ids}）渠道拒绝撤下，请人工删除")
+        parts_en.append(f"{len(left)} duplicate(s) ({ids_en}) the channel refused to remove: "
+                        "delete by hand")
+    return (f"{'；'.join(parts_zh)}，保留 {receipt.remote_id} / {'; '.join(parts_en)}; kept "
+            f"{receipt.remote_id}")
 
 
 def alert_duplicates(app: App, delivery: Delivery, receipt: Receipt | None) -> None:

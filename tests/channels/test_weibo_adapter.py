@@ -387,3 +387,28 @@ def test_start_sandbox_posts_to_the_emulator(tmp_path: Path) -> None:
     with pytest.raises(requests.ConnectionError):
         requests.get(sandboxed.base_url, timeout=2)
 
+
+
+def test_two_copies_keep_the_first_and_delete_the_other(tmp_path: Path) -> None:
+    """Two posts carry one delivery's mark (Weibo took a resend): find keeps the first and
+    deletes the other; where Weibo refuses deletes, the copy is named for removal by hand."""
+    from publisher.reconcile import duplicates_note
+
+    for allowed in (True, False):
+        for rig in start_rig(tmp_path / str(allowed), repeat_window_seconds=0,
+                             destroy_allowed=allowed):
+            channel = rig.channel()
+            payload = channel.prepare(message())
+            first, second = channel.send(payload, "k"), channel.send(payload, "k")
+            found = channel.find("k", payload)
+            assert found is not None and found.remote_id == first.remote_id
+            [copy] = found.details["duplicates"]
+            assert copy["remote_id"] == second.remote_id
+            note = duplicates_note(found) or ""
+            if allowed:
+                assert copy["status"] == "deleted" and "已撤下" in note
+                assert [p["idstr"] for p in rig.emulator.platform.live_posts()] == \
+                    [first.remote_id]
+            else:
+                assert copy["status"] == "delete_refused" and "请人工删除" in note
+                assert "delete by hand" in note
