@@ -24,7 +24,6 @@ from channels.weibo.mark import mark_for
 from channels.weibo.platform import PlatformConfig
 from channels.weibo.sandbox import Emulator, serve
 from publisher import config as config_module
-from publisher import release
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
@@ -53,11 +52,7 @@ class Site:
     clock: ManualClock
 
     def delivery(self) -> int:
-        outcome = release.create(self.app, "weekly", DUE, actor="staff:li", origin="manual")
-        assert outcome.state == "active", outcome.problems
-        with self.app.store.read() as session:
-            return session.execute(select(Delivery.id).where(
-                Delivery.release_id == outcome.release_id)).scalar_one()
+        return rows.release_delivery(self.app, "weekly", DUE)
 
     def live(self, key: str) -> list[dict[str, Any]]:
         """The live posts at the emulator ending with this delivery's mark."""
@@ -256,11 +251,7 @@ def test_hourly_window_holds_across_a_restart(tmp_path: Path, clock: ManualClock
         return app, Dispatcher(app)
 
     def deliver(app: App, dispatcher: Dispatcher, due: datetime) -> str | None:
-        outcome = release.create(app, "weekly", due, actor="staff:li", origin="manual")
-        with app.store.read() as session:
-            delivery_id = session.execute(select(Delivery.id).where(
-                Delivery.release_id == outcome.release_id)).scalar_one()
-        return dispatcher.deliver(delivery_id)
+        return dispatcher.deliver(rows.release_delivery(app, "weekly", due))
 
     try:
         app, dispatcher = start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from publisher.app import App
@@ -21,3 +23,14 @@ def outcomes(app: App, delivery_id: int) -> list[str]:
     with app.store.read() as session:
         return [a.outcome for a in session.execute(select(Attempt).where(
             Attempt.delivery_id == delivery_id).order_by(Attempt.number)).scalars()]
+
+
+def release_delivery(app: App, definition_id: str, due: datetime) -> int:
+    """Create the definition's release due at ``due`` (active) and return its one delivery."""
+    from publisher import release
+
+    outcome = release.create(app, definition_id, due, actor="staff:li", origin="manual")
+    assert outcome.state == "active", outcome.problems
+    with app.store.read() as session:
+        return session.execute(select(Delivery.id).where(
+            Delivery.release_id == outcome.release_id)).scalar_one()
