@@ -99,13 +99,14 @@ class Publisher:
         data = payload.data
         timeout = self.channel.settings.timeout_seconds
         session = self.channel.context.session
-        cover = media.to_upload(media.load(str(data["cover"]), session, timeout), "cover.jpg",
-                                media.COVER_MAX_BYTES)
+        hosts = tuple(self.channel.settings.image_hosts)
+        cover = media.to_upload(media.load(str(data["cover"]), session, timeout, hosts),
+                                "cover.jpg", media.COVER_MAX_BYTES)
         thumb = self.api.call("material/add_material", files={"media": cover},
                               params={"type": "image"})
         urls: dict[str, str] = {}
         for src, where in dict(data.get("images") or {}).items():
-            upload = media.to_upload(media.load(str(where), session, timeout), str(src))
+            upload = media.to_upload(media.load(str(where), session, timeout, hosts), str(src))
             urls[str(src)] = str(self.api.call("media/uploadimg", files={"media": upload})["url"])
         article = {
             "title": data["title"], "author": data.get("author") or "",

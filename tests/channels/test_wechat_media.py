@@ -1,16 +1,20 @@
-"""Images and secrets on the WeChat path: conversion under 1 MB, allow-listed hosts, token masking."""
+"""Images and secrets on the WeChat path: conversion under 1 MB, pictures that decode huge or are
+broken, allow-listed hosts (redirects too), token masking."""
 
 from __future__ import annotations
 
 import functools
 import io
+import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 from PIL import Image
 
 from channels.base import ContentRejected, Message
@@ -110,3 +114,143 @@ def test_access_tokens_are_handed_to_the_redactor(emulator: Emulator, tmp_path: 
     channel = type(channel)("wechat-main", channel.settings, context)
     token = channel.tokens.token()
     assert token in seen and emulator.account.stable_current == token
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A real, valid PNG of ``width`` × ``height`` black 1-bit pixels: a few kilobytes that
+    decode to width × height bytes (Pillow's mode "1"), and many times that once converted."""
+    compressor = zlib.compressobj(9)
+    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the row's bits, all zero
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def test_the_bomb_is_a_real_picture() -> None:
+    """The test's huge PNG is a valid picture: Pillow reads it whole, pixel by pixel."""
+    with Image.open(io.BytesIO(bomb_png(3000, 2000))) as image:
+        image.load()
+        assert image.size == (3000, 2000) and image.getextrema() == (0, 0)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("side", [12_000, 30_000])
+def test_a_picture_that_decodes_huge_is_refused_before_decoding(side: int) -> None:
+    """A PNG of a few kilobytes that decodes to 12000² or 30000² pixels (Pillow's own bomb
+    error beyond 179 megapixels) is a ContentRejected on the image field naming the limit,
+    decided from its header: never decoded, never an unexpected error."""
+    data = bomb_png(side, side)
+    assert len(data) < 200_000
+    assert struct.unpack(">II", data[16:24]) == (side, side)  # its header says so
+    with pytest.raises(ContentRejected) as info:
+        media.to_upload(data, "scene.png")
+    assert info.value.field == "image" and "megapixels" in str(info.value.limit)
+    assert "scene.png" in info.value.explanation_en
+
+
+def test_a_damaged_picture_is_a_content_rejection() -> None:
+    """A PNG cut short and a JPEG cut short are ContentRejected (image field), not an error
+    from Pillow that would leave the delivery's outcome unknown."""
+    png = noisy_png(300)
+    out = io.BytesIO()
+    Image.effect_noise((400, 300), 80).convert("RGB").save(out, format="JPEG")
+    for data, name in ((png[: len(png) // 2], "a.png"), (out.getvalue()[:3000], "b.jpg")):
+        with pytest.raises(ContentRejected) as info:
+            media.to_upload(data, name)
+        assert info.value.field == "image" and name in str(info.value)
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    """Answers every GET with a 302 to ``self.server.target`` + the path."""
+
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(302)
+        self.send_header("Location", getattr(self.server, "target") + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+class _Counting(_Quiet):
+    """Serves files and counts the requests it got."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        getattr(self.server, "hits").append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """A second loopback image server, reached as ``localhost`` (not an allowed host name):
+    its base URL and the paths asked of it."""
+    root = tmp_path / "elsewhere"
+    root.mkdir()
+    (root / "map.png").write_bytes(noisy_png(50))
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_Counting, directory=str(root)))
+    hits: list[str] = []
+    setattr(server, "hits", hits)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://localhost:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def redirector() -> Iterator[tuple[str, ThreadingHTTPServer]]:
+    """A loopback server on 127.0.0.1 that redirects every GET to its ``target``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
+    setattr(server, "target", "")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_redirect_off_the_allowed_hosts_is_not_followed(
+        emulator: Emulator, tmp_path: Path, clock: ManualClock,
+        redirector: tuple[str, ThreadingHTTPServer], elsewhere: tuple[str, list[str]]) -> None:
+    """An <img> on an allow-listed host that redirects to a host outside ``image_hosts`` is
+    refused (ContentRejected naming that host) without a single request reaching it; nothing
+    is published."""
+    start, server = redirector
+    target, hits = elsewhere
+    setattr(server, "target", target)
+    channel = make_channel(emulator, tmp_path, clock, image_hosts=["127.0.0.1"])
+    message = Message(release_key="r@1", definition_id="r", title="空气质量",
+                      body=f'<p>分布图</p><img src="{start}/map.png">', body_format="html",
+                      metadata={"column": "air-quality", "slug": "r-1"})
+    payload = channel.prepare(message)
+    with pytest.raises(ContentRejected) as info:
+        channel.send(payload, KEY)
+    assert info.value.field == "image" and "localhost" in info.value.explanation_en
+    assert hits == [] and emulator.account.published() == []
+    with pytest.raises(ContentRejected):  # the same by itself, and redirects stay bounded
+        media.load(f"{start}/map.png", requests.Session(), 5, ("127.0.0.1",))
+    assert hits == []
+
+
+def test_a_redirect_within_the_allowed_hosts_is_followed(
+        tmp_path: Path, redirector: tuple[str, ThreadingHTTPServer],
+        elsewhere: tuple[str, list[str]]) -> None:
+    """A redirect to another allow-listed host is followed hop by hop and the image read; a
+    redirect loop on allowed hosts stops after MAX_REDIRECTS hops as a ContentRejected."""
+    start, server = redirector
+    target, hits = elsewhere
+    setattr(server, "target", target)
+    data = media.load(f"{start}/map.png", requests.Session(), 5, ("127.0.0.1", "localhost"))
+    assert data == (tmp_path / "elsewhere" / "map.png").read_bytes() and hits == ["/map.png"]
+    setattr(server, "target", start)  # to itself, for ever
+    with pytest.raises(ContentRejected) as info:
+        media.load(f"{start}/loop.png", requests.Session(), 5, ("127.0.0.1",))
+    assert "redirect" in str(info.value.limit)
