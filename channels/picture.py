@@ -48,9 +48,11 @@ class Checked:
 def check(data: bytes, declared: str | None = None, *,
           types: dict[str, str] | None = None) -> Checked:
     """Check ``data`` as a JPEG, PNG or GIF (or one of ``types``, Pillow format -> content
-    type), ``declared``: the content type it must be; PictureProblem says what is wrong. Never decodes more than the limits allow: the header
-    gives the size, ``verify()`` checks a PNG's chunks, and a JPEG is decoded at 1/8 scale
-    (all of its data, an eighth of the memory) to find truncation."""
+    type), ``declared``: the content type it must be; PictureProblem says what is wrong.
+
+    Never decodes more than the limits allow: the header gives the size, ``verify()`` checks
+    a PNG's chunks, a JPEG is decoded at 1/8 scale (all of its data, 1/64 of the memory) to
+    find truncation, other types' first frame is decoded within the limits."""
     types = TYPES if types is None else types
     try:
         image = Image.open(io.BytesIO(data), formats=tuple(types))

@@ -18,7 +18,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from channels import picture as pictures
+from publisher.character import first_hidden
 from publisher.severity import LEVELS, Level, check_level
 from publisher.urgent.mark import headline
 
@@ -42,18 +45,33 @@ class _Step(BaseModel):
     def _not_empty(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and not value:
             raise ValueError("give at least one channel, or none for the default")
+        twice = sorted({name for name in value or [] if value and value.count(name) > 1})
+        if twice:  # one delivery per channel: a second would collide with the first
+            raise PydanticCustomError(
+                "duplicate_channel", "渠道重复 / a channel is listed more than once: {names}",
+                {"names": ", ".join(twice)})
+        return value
+
+    @field_validator("title", mode="before", check_fields=False)
+    @classmethod
+    def _visible(cls, value: object) -> object:
+        """A headline with a direction control or an invisible character is refused, naming
+        the character's position: it could read differently from what was approved."""
+        found = first_hidden(value) if isinstance(value, str) else None
+        if found is not None:
+            raise PydanticCustomError("hidden_character", found.describe("title"),
+                                      {"position": found.position, "code": found.code})
         return value
 
 
 MAX_PICTURE_BYTES = 5 * 1024 * 1024  # Weibo's limit, the tightest of the channels
-PICTURE_MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",),
-                 "image/gif": (b"GIF87a", b"GIF89a")}
 PICTURE_SUFFIXES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
                     ".gif": "image/gif"}
 
 
 class UrgentPicture(BaseModel):
-    """A picture for the first report (a scene photo, a map), at most 5 MB: JPEG, PNG or GIF."""
+    """A picture for the first report (a scene photo, a map), at most 5 MB: JPEG, PNG or GIF,
+    checked whole (its real type, its size in pixels, its integrity: channels/picture.py)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -74,8 +92,10 @@ class UrgentPicture(BaseModel):
         if len(data) > MAX_PICTURE_BYTES:
             raise ValueError(f"the picture is {len(data)} bytes; at most {MAX_PICTURE_BYTES} "
                              "(5 MB)")
-        if not data.startswith(PICTURE_MAGIC[self.content_type]):
-            raise ValueError(f"the bytes are not a {self.content_type} picture")
+        try:
+            pictures.check(data, self.content_type)
+        except pictures.PictureProblem as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
         self._data = data
         return self
 

@@ -164,14 +164,22 @@ def test_a_damaged_picture_is_a_content_rejection() -> None:
         assert info.value.field == "image" and name in str(info.value)
 
 
+class _Server(ThreadingHTTPServer):
+    """A loopback test server: where it redirects to, and the paths it was asked for."""
+
+    target = ""
+    hits: list[str]
+
+
 class _Redirect(BaseHTTPRequestHandler):
-    """Answers every GET with a 302 to ``self.server.target`` + the path."""
+    """Answers every GET with a 302 to the server's ``target`` + the path."""
 
     disable_nagle_algorithm = True
+    server: _Server
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.send_response(302)
-        self.send_header("Location", getattr(self.server, "target") + self.path)
+        self.send_header("Location", self.server.target + self.path)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -182,8 +190,10 @@ class _Redirect(BaseHTTPRequestHandler):
 class _Counting(_Quiet):
     """Serves files and counts the requests it got."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        getattr(self.server, "hits").append(self.path)
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.server.hits.append(self.path)
         super().do_GET()
 
 
@@ -194,10 +204,9 @@ def elsewhere(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     root = tmp_path / "elsewhere"
     root.mkdir()
     (root / "map.png").write_bytes(noisy_png(50))
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(_Counting, directory=str(root)))
+    server = _Server(("127.0.0.1", 0), functools.partial(_Counting, directory=str(root)))
     hits: list[str] = []
-    setattr(server, "hits", hits)
+    server.hits = hits
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://localhost:{server.server_address[1]}", hits
@@ -206,10 +215,9 @@ def elsewhere(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
 
 
 @pytest.fixture
-def redirector() -> Iterator[tuple[str, ThreadingHTTPServer]]:
+def redirector() -> Iterator[tuple[str, _Server]]:
     """A loopback server on 127.0.0.1 that redirects every GET to its ``target``."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
-    setattr(server, "target", "")
+    server = _Server(("127.0.0.1", 0), _Redirect)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", server
@@ -219,13 +227,13 @@ def redirector() -> Iterator[tuple[str, ThreadingHTTPServer]]:
 
 def test_a_redirect_off_the_allowed_hosts_is_not_followed(
         emulator: Emulator, tmp_path: Path, clock: ManualClock,
-        redirector: tuple[str, ThreadingHTTPServer], elsewhere: tuple[str, list[str]]) -> None:
+        redirector: tuple[str, _Server], elsewhere: tuple[str, list[str]]) -> None:
     """An <img> on an allow-listed host that redirects to a host outside ``image_hosts`` is
     refused (ContentRejected naming that host) without a single request reaching it; nothing
     is published."""
     start, server = redirector
     target, hits = elsewhere
-    setattr(server, "target", target)
+    server.target = target
     channel = make_channel(emulator, tmp_path, clock, image_hosts=["127.0.0.1"])
     message = Message(release_key="r@1", definition_id="r", title="空气质量",
                       body=f'<p>分布图</p><img src="{start}/map.png">', body_format="html",
@@ -241,16 +249,16 @@ def test_a_redirect_off_the_allowed_hosts_is_not_followed(
 
 
 def test_a_redirect_within_the_allowed_hosts_is_followed(
-        tmp_path: Path, redirector: tuple[str, ThreadingHTTPServer],
+        tmp_path: Path, redirector: tuple[str, _Server],
         elsewhere: tuple[str, list[str]]) -> None:
     """A redirect to another allow-listed host is followed hop by hop and the image read; a
     redirect loop on allowed hosts stops after MAX_REDIRECTS hops as a ContentRejected."""
     start, server = redirector
     target, hits = elsewhere
-    setattr(server, "target", target)
+    server.target = target
     data = media.load(f"{start}/map.png", requests.Session(), 5, ("127.0.0.1", "localhost"))
     assert data == (tmp_path / "elsewhere" / "map.png").read_bytes() and hits == ["/map.png"]
-    setattr(server, "target", start)  # to itself, for ever
+    server.target = start  # to itself, for ever
     with pytest.raises(ContentRejected) as info:
         media.load(f"{start}/loop.png", requests.Session(), 5, ("127.0.0.1",))
     assert "redirect" in str(info.value.limit)

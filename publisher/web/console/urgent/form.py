@@ -89,6 +89,13 @@ def _problems(exc: ValidationError, t: Translate, form: str) -> dict[str, str]:
             found[name] = t("urgent.problem.choose", field=label)
         elif kind in ("missing", "string_too_short"):
             found[name] = t("urgent.problem.required", field=label)
+        elif kind == "duplicate_channel":
+            found[name] = t("urgent.problem.duplicate", field=label,
+                            names=error.get("ctx", {}).get("names", ""))
+        elif kind == "hidden_character":
+            ctx = error.get("ctx", {})
+            found[name] = t("urgent.problem.hidden", field=label,
+                            position=ctx.get("position", "?"), code=ctx.get("code", "?"))
         elif kind == "string_too_long":
             found[name] = t("urgent.problem.too_long", field=label,
                             max=error.get("ctx", {}).get("max_length", "?"))

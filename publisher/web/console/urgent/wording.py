@@ -66,6 +66,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "urgent.problem.too_long": ("{field}最多 {max} 字。", "{field} takes at most {max} "
                                 "characters."),
     "urgent.problem.invalid": ("{field}无效。", "{field} is not valid."),
+    "urgent.problem.duplicate": ("{field}重复选择了：{names}。", "{field}: listed more than once: "
+                                                             "{names}."),
+    "urgent.problem.hidden": ("{field}第 {position} 个字符是不可见的控制字符 {code}（可能使内容显示得"
+                              "与审定的不同），请删除。", "{field}: character {position} is {code}, "
+                              "an invisible or direction-changing character that can make the "
+                              "text read differently from what was approved; remove it."),
     "urgent.problem.no_channel": ("请至少选择一个渠道。", "Choose at least one channel."),
     "urgent.problem.field": ("字段", "field"),
     "urgent.problem.limit": ("限制", "limit"),
