@@ -75,6 +75,7 @@ def test_api_refuses_pictures_that_decode_huge_or_are_not_what_they_say(api: Api
     assert api.post({**POST, "picture": _picture(_png())}).status_code == 201
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_picture_file_for_the_command_line_is_checked_the_same_way(tmp_path: Any) -> None:
     """``publisher urgent --picture FILE`` reads the file through the same check: a huge PNG
     is refused naming the file and its size in pixels."""

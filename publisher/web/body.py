@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from publisher.web.error import ApiError
 
@@ -66,13 +67,14 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
 
 def json_body(model: type[M], limit: int = MAX_BODY_BYTES) -> Callable[[Request], Awaitable[M]]:
     """A dependency reading the body as ``model`` (after the dependencies declared before it,
-    so authentication comes first); invalid fields answer 422 naming each one."""
+    so authentication comes first); invalid fields answer 422 naming each one. Validation
+    runs in a worker thread: a picture's check must not hold the event loop."""
     BODY_MODELS[model.__name__] = model
 
     async def parse(request: Request) -> M:
         data = await read_json(request, limit)
         try:
-            return model.model_validate(data)
+            return await run_in_threadpool(model.model_validate, data)
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False)) from None
 
