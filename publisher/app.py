@@ -15,7 +15,7 @@ from channels import registry
 from channels.base import Channel, ChannelContext, ConfigurationError
 from publisher.clock import Clock, SystemClock
 from publisher.config import ENV_REF_WHOLE, LoadedConfig, resolve_env
-from publisher.logs import register_secret
+from publisher.logs import is_sensitive_key, register_secret
 from publisher.render import Renderer
 from publisher.sendlog import DatabaseSendLog
 from publisher.store import Store
@@ -100,7 +100,10 @@ class App:
         secrets = set(cls.settings_model.secret_fields())
         values: dict[str, object] = {}
         for key, value in conf.settings.items():
-            if isinstance(value, str) and "${" in value:
+            # ${ENV} is read in secret fields only: elsewhere (an author, a site name) it
+            # could copy a secret into what is published; the config check refuses it there
+            if isinstance(value, str) and "${" in value and (key in secrets
+                                                             or is_sensitive_key(key)):
                 try:
                     value = resolve_env(value, self.environ)
                 except KeyError as exc:

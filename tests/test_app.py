@@ -66,3 +66,31 @@ def test_offline_app_starts_no_emulator(tmp_path: Path) -> None:
     assert isinstance(channel, WebhookChannel)
     assert channel.settings.url == "http://127.0.0.1:9"
     assert app._stops == []
+
+
+WECHAT = """\
+columns: {news: 新闻}
+channels:
+  wx:
+    kind: wechat
+    settings: {app_id: wx0000000000000000, app_secret: "${WECHAT_APP_SECRET}",
+               author: "${WECHAT_APP_SECRET}", cover_image: cover.jpg}
+releases: {}
+"""
+
+
+def test_env_references_are_read_in_secret_fields_only(tmp_path: Path) -> None:
+    """A ``${ENV}`` reference in a field that is published (a WeChat article's author) is a
+    configuration problem naming that field, and the App leaves it as written there; the
+    secret field beside it is read from the environment as before."""
+    path = tmp_path / "schedules.yaml"
+    path.write_text(WECHAT, encoding="utf-8")
+    loaded, problems = config_module.load_with_problems(path)
+    assert [p.path for p in problems] == ["channels.wx.settings.author"]
+    assert "secret fields only" in problems[0].message and "app_secret" in problems[0].message
+    assert loaded is not None
+    app = App(loaded=loaded, store=Store("sqlite://", migrate=False),
+              environ={"WECHAT_APP_SECRET": "s3cret-from-env"})
+    settings = app.channel("wx").settings
+    assert settings.author == "${WECHAT_APP_SECRET}"  # type: ignore[attr-defined]
+    assert settings.app_secret.get_secret_value() == "s3cret-from-env"  # type: ignore[attr-defined]

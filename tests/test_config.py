@@ -90,3 +90,4 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(config_module.ConfigError) as info:
         config_module.load(path)
     assert info.value.problems[0].line is not None
+

@@ -245,6 +245,15 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
         settings_model = registry.channel_class(channel.kind).settings_model
         secrets = set(settings_model.secret_fields())
         for field_name, value in channel.settings.items():
+            if field_name not in secrets and not is_sensitive_key(field_name) and \
+                    isinstance(value, str) and ENV_REF.search(value):
+                problems.append(loaded.problem(
+                    ("channels", name, "settings", field_name),
+                    "${环境变量} 只在密钥字段中读取，此处不展开（以免把密钥发布出去）；请写明文值 / "
+                    "${ENV_VAR} references are read in secret fields only, never here (a secret "
+                    f"could end up published); write the value itself (secret fields: "
+                    f"{', '.join(sorted(secrets)) or 'none'})"))
+        for field_name, value in channel.settings.items():
             if field_name in secrets and not is_sensitive_key(field_name) and not (
                 isinstance(value, str) and ENV_REF_WHOLE.match(value)
             ):
