@@ -416,3 +416,29 @@ def test_parse_data_option_forms() -> None:
     for bad in (["week.csv"], ["nope=x.csv"], ["a.xlsx", "b.xlsx"], ["qualified="]):
         with pytest.raises(ValueError):
             parse_data_option(bad, sheets)
+
+
+def test_locate_refuses_a_symlink_leading_out_of_the_inbox(tmp_path: Path) -> None:
+    """A data file that is a symbolic link to a file outside the inbox, or that sits in a
+    linked folder outside it, is a DataError naming the file and where it leads; a link
+    that stays inside the inbox is read as before."""
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    (inbox / "air").mkdir(parents=True)
+    (outside / "air").mkdir(parents=True)
+    (outside / "secret.json").write_text("[]", encoding="utf-8")
+    day = Period("day", date(2026, 12, 2), date(2026, 12, 2))
+    (inbox / "air" / "2026-12-02.json").symlink_to(outside / "secret.json")
+    with pytest.raises(DataError) as info:
+        locate(inbox, "air/{date:%Y-%m-%d}.json", day)
+    assert str(info.value.file).endswith("air/2026-12-02.json")
+    assert "symbolic link to outside the inbox" in str(info.value)
+    assert str(outside / "secret.json") in str(info.value)
+    (outside / "air" / "2026-12-03.json").write_text("[]", encoding="utf-8")
+    (inbox / "linked").symlink_to(outside / "air", target_is_directory=True)
+    with pytest.raises(DataError, match="symbolic link"):
+        locate(inbox, "linked/{date:%Y-%m-%d}.json",
+               Period("day", date(2026, 12, 3), date(2026, 12, 3)))
+    (inbox / "real.json").write_text("[]", encoding="utf-8")
+    (inbox / "air" / "2026-12-04.json").symlink_to(inbox / "real.json")
+    assert locate(inbox, "air/{date:%Y-%m-%d}.json",
+                  Period("day", date(2026, 12, 4), date(2026, 12, 4))).name == "2026-12-04.json"

@@ -57,7 +57,20 @@ def locate(data_dir: Path, pattern: str, period: Period) -> Path:
         names = "、".join(str(p) for p in found)
         raise DataError(wanted, [f"匹配到多个数据文件，只能保留一个 / several files match, "
                                  f"keep exactly one: {names}"])
-    return found[0]
+    return _inside(Path(data_dir), found[0])
+
+
+def _inside(data_dir: Path, file: Path) -> Path:
+    """``file`` unless it (or a folder on its way) is a symbolic link leading out of the
+    inbox: then DataError naming it and where it leads (a link could publish any file the
+    bot may read)."""
+    target = file.resolve()
+    if not target.is_relative_to(data_dir.resolve()):
+        raise DataError(file, [f"数据文件是指向收件箱之外的符号链接（指向 {target}），不读取；请把文件"
+                               f"本身放进收件箱 / the data file is a symbolic link to outside the "
+                               f"inbox ({target}); it is not read: put the file itself in the "
+                               "inbox"])
+    return file
 
 
 # --------------------------------------------------------------------------- tables
