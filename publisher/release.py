@@ -21,6 +21,7 @@ from channels.base import (
 )
 from publisher import audit
 from publisher.app import App
+from publisher.character import first_hidden
 from publisher.config import ReleaseDefinition
 from publisher.logs import get_logger
 from publisher.period import Period, period_of
@@ -143,6 +144,10 @@ def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
         release_ctx["title"] = title
     except RenderError as exc:
         problems.append(((*base, "title"), str(exc)))
+    hidden = first_hidden(title)
+    if hidden is not None:  # from the data or the template: it could read otherwise than approved
+        problems.append(((*base, "title"), hidden.describe("title")))
+        title = ""
     payloads: dict[str, Payload] = {}
     skipped: list[str] = []
     if title:

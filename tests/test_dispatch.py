@@ -353,3 +353,25 @@ def test_crash_after_a_publish_job_was_accepted_follows_the_job(
         app.close()
     finally:
         emulator.stop()
+
+
+def test_a_title_with_a_hidden_character_holds_the_release(app: App, project: Path) -> None:
+    """A release title that renders with a right-to-left override taken from the data (it
+    would read differently from what was approved) holds the release with a problem naming
+    the title and the character's position; no channel gets a delivery."""
+    text = (project / "schedules.yaml").read_text(encoding="utf-8")
+    (project / "schedules.yaml").write_text(text.replace(
+        'title: "{{ period.label }}测试发布"',
+        "title: \"{{ tables['items'][0].item }}测试发布\""), encoding="utf-8")
+    (project / "inbox" / "weekly" / "2026-W49.csv").write_text(
+        "项目,数量\n苹果\u202e梨,3\n梨,5\n", encoding="utf-8")
+    from publisher import config as config_module
+
+    app.loaded = config_module.load(project / "schedules.yaml")
+    outcome = release.create(app, "weekly", DUE, actor="staff:li", origin="manual")
+    assert outcome.state == "held"
+    (problem,) = outcome.problems
+    assert problem.startswith("releases.weekly.title: ")
+    assert "character 3 is U+202E" in problem and "第 3 个字符" in problem
+    assert _deliveries(app, outcome.release_id) == {}
+    assert MemoryStore.published("mem-a") == []
