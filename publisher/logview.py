@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from publisher import formula
 from publisher.store import Store
 from publisher.store.models import Attempt, Delivery, Incident, Release, UTCDateTime
 
@@ -22,7 +22,6 @@ PAGE_SIZE = 50
 EXPORT_BATCH = 1000  # rows per page (and per chunk) while a CSV export streams
 DATE_FIELDS = ("updated_at", "created_at")
 BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only when it opens with one
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what Excel may take for a formula
 
 
 class BadCursor(ValueError):
@@ -333,15 +332,9 @@ CSV_HEADER = (
 )
 
 
-def neutralise(value: object) -> object:
-    """A text cell Excel would run as a formula (= + - @, tab, CR first) gets a leading '."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def csv_cells(log_row: LogRow, zone: tzinfo) -> list[object]:
-    """The export's cells of one row, in ``CSV_HEADER`` order, neutralised."""
+    """The export's cells of one row, in ``CSV_HEADER`` order (``formula.Writer`` neutralises
+    them as it writes)."""
     last = log_row.last_attempt
     cells: list[object] = [
         log_row.delivery_id, log_row.release_key, log_row.release_title or "",
@@ -351,7 +344,7 @@ def csv_cells(log_row: LogRow, zone: tzinfo) -> list[object]:
         log_row.updated_at.astimezone(zone).isoformat(timespec="seconds"),
         log_row.url, log_row.detail(zone),
     ]
-    return [neutralise(cell) for cell in cells]
+    return cells
 
 
 def export_csv(store: Store, where: LogFilter | None = None, *, zone: tzinfo,
@@ -364,7 +357,7 @@ def export_csv(store: Store, where: LogFilter | None = None, *, zone: tzinfo,
     written once, as it was when the export began; writers are never blocked.
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = formula.Writer(buffer)
     writer.writerow(CSV_HEADER)
     yield BOM + buffer.getvalue()
     with store.read() as session:

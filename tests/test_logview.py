@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, inspect
 
-from publisher import logview
+from publisher import formula, logview
 from publisher.logview import BadCursor, LogFilter
 from publisher.store import MIGRATIONS, Store
 from publisher.store.models import Attempt, Delivery, Incident, Release
@@ -280,7 +281,32 @@ def test_csv_export_round_trips_and_neutralises_formulas(store: Store) -> None:
     assert {r["错误代码 / error code"] for r in body} == {"E1"}
     assert {r["说明 / detail"] for r in body} == {"'=标题过长，渠道拒收"}
     assert body[0]["更新时间 / updated"].endswith("+08:00")
-    assert logview.neutralise("正常") == "正常" and logview.neutralise(-1) == -1
+    assert formula.neutralise("正常") == "正常" and formula.neutralise(-1) == -1
+
+
+def test_csv_export_neutralises_formulas_after_a_semicolon(store: Store) -> None:
+    """Read as a spreadsheet set to the ``;`` list separator reads it (much of the world's
+    Excel), no cell of the export starts a formula: the text after each ``;`` in a title or
+    an error gets its ' too; plain numbers and ordinary text stay as written."""
+    titles = ["第49周;=HYPERLINK(\"http://evil\",\"点我\")", "通告; +1+1", "甲;@SUM(A1)",
+              "乙;-2+3;=1", "数量;-2;3", "正常；全角分号"]
+    with store.write() as session:
+        for number, title in enumerate(titles):
+            release = _release(session, number, "food-safety", T0 + timedelta(hours=number),
+                               title=title)
+            _delivery(session, release, "wechat-main", "failed", release.created_at,
+                      release.created_at + timedelta(minutes=1), 1, error={
+                          "explanation_zh": "拒收;=cmd|' /C calc'!A0"})
+    text = "".join(logview.export_csv(store, zone=SHANGHAI)).removeprefix("\ufeff")
+    for row in csv.reader(io.StringIO(text), delimiter=";"):
+        for cell in row:
+            assert not cell.lstrip(" ").startswith(("=", "+", "@")), cell
+            assert not re.match(r"\s*-(?!\d+$)", cell), cell
+    table = list(csv.reader(io.StringIO(text)))
+    shown = {r[2] for r in table[1:]}
+    assert shown == {"第49周;'=HYPERLINK(\"http://evil\",\"点我\")", "通告; '+1+1", "甲;'@SUM(A1)",
+                     "乙;'-2+3;'=1", "数量;-2;3", "正常；全角分号"}
+    assert {r[13] for r in table[1:]} == {"拒收;'=cmd|' /C calc'!A0"}
 
 
 def test_migration_adds_the_log_indexes_and_takes_them_back(database_url: str) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Any
 
+from publisher import formula
 from publisher.report.figure import Figure, Report, Table
 
 CSV_HEADER = ("table_id", "table", "row", "column", "value", "unit", "status", "figure",
@@ -68,25 +68,11 @@ def cells(report: Report) -> Iterator[tuple[Table, str, str, Figure]]:
 def to_csv(report: Report) -> str:
     """One line per figure, UTF-8 with a BOM so spreadsheet programs read the Chinese."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = formula.Writer(out)  # no cell runs as a formula, whatever the list separator
     writer.writerow(CSV_HEADER)
     for table, row, column, figure in cells(report):
         value = figure.value if figure.value is not None else figure.shown()
-        writer.writerow([table.id, table.zh, _safe(row), _safe(column), _safe(str(value)),
-                         figure.unit, figure.status, figure.id, figure.rows_of,
-                         len(figure.rows), _safe(figure.note_zh)])
+        writer.writerow([table.id, table.zh, row, column, str(value), figure.unit,
+                         figure.status, figure.id, figure.rows_of, len(figure.rows),
+                         figure.note_zh])
     return "\ufeff" + out.getvalue()
-
-
-def _safe(text: str) -> str:
-    """A cell a spreadsheet program will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(text) \
-        else text
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
