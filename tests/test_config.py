@@ -91,3 +91,11 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
         config_module.load(path)
     assert info.value.problems[0].line is not None
 
+
+
+def test_a_channel_listed_twice_is_named(project: Path) -> None:
+    """A release definition naming a channel twice is a problem at the second mention (one
+    delivery per channel), not a database error later."""
+    problems = _broken(project, "[mem-a, mem-b]", "[mem-a, mem-b, mem-a]")
+    assert len(problems) == 1
+    assert "releases.weekly.channels.2" in problems[0] and "mem-a" in problems[0]

@@ -282,6 +282,7 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
                 problems.append(loaded.problem(
                     (*base, "schedule"), f"定时表达式有误 / bad cron expression: {exc}"))
         problems += _check_review(loaded, base, definition)
+        problems += _listed_twice(loaded, (*base, "channels"), definition.channels)
         for index, channel_name in enumerate(definition.channels):
             if channel_name not in known["channels"]:
                 problems.append(loaded.problem(
@@ -327,6 +328,14 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
     return problems
 
 
+def _listed_twice(loaded: LoadedConfig, where: tuple[str, ...], names: list[str]
+                  ) -> list[Problem]:
+    """A channel named a second time in a list (one delivery per channel: never two)."""
+    return [loaded.problem((*where, index), f"渠道 {name} 重复列出 / channel {name} is listed "
+                                            "more than once")
+            for index, name in enumerate(names) if name in names[:index]]
+
+
 def _check_review(loaded: LoadedConfig, base: tuple[str, ...], definition: ReleaseDefinition
                   ) -> list[Problem]:
     """``review_lead_minutes`` goes with ``review: required``, and is shorter than the time
@@ -364,7 +373,7 @@ def _check_urgent(loaded: LoadedConfig, known: dict[str, set[str]]) -> list[Prob
 
     urgent = loaded.config.urgent
     assert urgent is not None
-    problems: list[Problem] = []
+    problems = _listed_twice(loaded, ("urgent", "channels"), urgent.channels)
     for index, name in enumerate(urgent.channels):
         channel = loaded.config.channels.get(name)
         if name not in known["channels"]:
