@@ -8,6 +8,7 @@ import pytest
 
 from bench.dispatch_throughput import main
 from bench.log_page import main as log_page_main
+from bench.picture_memory import main as picture_memory_main
 from bench.urgent_latency import main as urgent_latency_main
 
 
@@ -78,3 +79,17 @@ def test_quick_annual_report_bench_matches_plain_sql(capsys: pytest.CaptureFixtu
     assert result["compared_counts"] > 100 and result["row_ids_carried"] > 5_000
     assert result["report"]["median_s"] > 0 and result["plain_sql"]["median_s"] > 0
     assert result["ratio_time"] > 0 and result["ratio_peak_memory"] > 0
+
+
+@pytest.mark.slow
+def test_quick_picture_memory_bench_refuses_the_huge_png(capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """A --quick picture-memory run (each step in its own process) decodes the huge PNG only
+    in the "decode" step, refuses it in the "check" step and accepts the camera-sized JPEG."""
+    assert picture_memory_main(["--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True and result["png"]["side"] == 9000
+    assert result["decode"]["outcome"] == "decoded 9000×9000 RGB"
+    assert result["check"]["outcome"].startswith("refused: the picture is 9000×9000 pixels")
+    assert result["accepted"]["outcome"] == "accepted 3000×2000"
+    assert result["decode"]["added_mib"] > result["check"]["added_mib"]
