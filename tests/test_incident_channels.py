@@ -4,6 +4,7 @@ updates, a correction and a withdrawal, with each channel's final state and the 
 from __future__ import annotations
 
 import base64
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from xml.etree import ElementTree
 
 import pytest
 import requests
+from PIL import Image
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -316,10 +318,16 @@ def test_first_report_with_a_picture(tmp_path: Path) -> None:
 
 
 def test_unusable_picture_is_refused_before_anything_is_kept(tmp_path: Path) -> None:
-    """A picture whose bytes are not what its type says is refused, naming the problem."""
-    with pytest.raises(ValidationError, match="not a image/png picture"):
+    """A picture whose bytes are no picture, or not of the type it says, is refused, naming
+    the problem."""
+    with pytest.raises(ValidationError, match="not a readable picture"):
         UrgentPicture(name="scene.png", content_type="image/png",
                       data_base64=base64.b64encode(b"GIF89a....").decode())
+    gif = io.BytesIO()
+    Image.new("P", (8, 8)).save(gif, format="GIF")
+    with pytest.raises(ValidationError, match="really image/gif, not the declared image/png"):
+        UrgentPicture(name="scene.png", content_type="image/png",
+                      data_base64=base64.b64encode(gif.getvalue()).decode())
     text = tmp_path / "notes.txt"
     text.write_text("x", encoding="utf-8")
     with pytest.raises(ValueError, match=r"notes\.txt: only \.jpg"):
