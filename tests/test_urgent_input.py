@@ -151,9 +151,9 @@ def test_console_refuses_a_channel_listed_twice(console: Console) -> None:
 
 @pytest.mark.parametrize("char", ["\u202e", "\u2067", "\u200b", "\ufeff", "\u2060"])
 def test_api_refuses_a_headline_with_a_hidden_character(api: Api, char: str) -> None:
-    """A headline holding a direction override or isolate, a zero-width space, a BOM or a
-    word joiner is answered 422 on the title field, naming the character's position and
-    code; an update's headline the same; nothing is recorded."""
+    """A headline (or the CAP event type) holding a direction override or isolate, a
+    zero-width space, a BOM or a word joiner is answered 422 on that field, naming the
+    character's position and code; an update's headline the same; nothing is recorded."""
     before = _counts(api.app)
     title = f"某高架桥{char}发生垮塌"
     response = api.post({**POST, "title": title})
@@ -162,6 +162,9 @@ def test_api_refuses_a_headline_with_a_hidden_character(api: Api, char: str) -> 
     code = f"U+{ord(char):04X}"
     assert set(problems) == {"title"} and "character 5" in problems["title"]
     assert code in problems["title"] and "第 5 个字符" in problems["title"]
+    event = api.post({**POST, "event": f"桥梁{char}垮塌"})
+    assert event.status_code == 422 and set(_problems(event)) == {"event"}
+    assert "event 第 3 个字符" in _problems(event)["event"]
     assert _counts(api.app) == before
     key = api.post(POST).json()["incident"]
     after_first = _counts(api.app)

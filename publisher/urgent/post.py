@@ -52,14 +52,15 @@ class _Step(BaseModel):
                 {"names": ", ".join(twice)})
         return value
 
-    @field_validator("title", mode="before", check_fields=False)
+    @field_validator("title", "event", mode="before", check_fields=False)
     @classmethod
-    def _visible(cls, value: object) -> object:
-        """A headline with a direction control or an invisible character is refused, naming
-        the character's position: it could read differently from what was approved."""
+    def _visible(cls, value: object, info: ValidationInfo) -> object:
+        """A headline (or the CAP event beside it) with a direction control or an invisible
+        character is refused, naming the character's position: it could read differently
+        from what was approved."""
         found = first_hidden(value) if isinstance(value, str) else None
         if found is not None:
-            raise PydanticCustomError("hidden_character", found.describe("title"),
+            raise PydanticCustomError("hidden_character", found.describe(str(info.field_name)),
                                       {"position": found.position, "code": found.code})
         return value
 
