@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -155,6 +156,54 @@ class WebConfig(_Model):
     enabled: bool = True
     session_hours: float = Field(12, gt=0, le=24 * 30)  # a console session ends this idle
     secure_cookies: bool = False  # true behind a TLS reverse proxy: cookies only over HTTPS
+    # addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed;
+    # empty: no forwarded header is believed from anyone, loopback included
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # the names the server answers to (Host header); "*.example.gov.cn" matches sub-domains.
+    # Empty: loopback names only (localhost, 127.0.0.1, ::1) and web.host when it is a name.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    api_docs: bool = True  # /docs (Swagger UI, served from the package, nothing from elsewhere)
+    password_checks: int = Field(2, ge=1, le=32)  # argon2 hashes at once (64 MiB each)
+    password_queue: int = Field(16, ge=0, le=1000)  # sign-ins waiting for one; more: 503
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or "
+                                 "10.0.0.0/24)") from None
+        return [item.strip() for item in value]
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item or "*" in item[1:] \
+                    or (item.startswith("*") and item != "*" and not item.startswith("*.")) \
+                    or (any(ch in item for ch in "/:@ ") and not _is_ip(item)):
+                raise ValueError(f"{item!r} is not a host name (e.g. console.example.gov.cn, "
+                                 "*.example.gov.cn or 10.0.0.5; no scheme, port or path)")
+        return [item.lower() for item in value]
+
+    def host_names(self) -> list[str]:
+        """The Host header values (without port) the server answers to: ``allowed_hosts``, else
+        loopback's names and ``host`` when it names one address."""
+        names = list(self.allowed_hosts) or ["localhost", "127.0.0.1", "::1"]
+        if not self.allowed_hosts and self.host not in ("0.0.0.0", "::", ""):  # noqa: S104
+            names.append(self.host.lower())
+        # a Host header writes an IPv6 address in brackets: [::1]:8000
+        return list(dict.fromkeys(f"[{name}]" if ":" in name else name for name in names))
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class AlertsConfig(_Model):

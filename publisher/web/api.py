@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from publisher.app import App
 from publisher.metrics import database_up
-from publisher.web import console, error, metrics
+from publisher.web import console, docs, error, metrics
 from publisher.web.body import BODY_MODELS
 from publisher.web.incident import router as incident_router
 
@@ -50,7 +51,11 @@ def create_app(app: App, *, wake: Callable[[], None] | None = None,
     """The API over ``app``; ``wake`` is called after an urgent post is recorded (the running
     dispatcher then sends it at once); ``dispatcher``, the daemon's own, lets the console show
     its open circuits (without it they show as unknown) and retry by hand through one."""
-    api = PublisherApi(title=TITLE, description=DESCRIPTION, version=VERSION)
+    web = app.loaded.config.web
+    # FastAPI's own /docs and /redoc load their scripts from a public CDN: off; ``docs`` serves
+    # Swagger UI from the package instead (web.api_docs)
+    api = PublisherApi(title=TITLE, description=DESCRIPTION, version=VERSION, docs_url=None,
+                       redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     api.state.publisher = app
     api.state.wake = wake
     api.state.dispatcher = dispatcher
@@ -58,6 +63,8 @@ def create_app(app: App, *, wake: Callable[[], None] | None = None,
     api.include_router(incident_router)
     metrics.install(api, app)
     console.install(api)  # the staff console's pages (sessions; the API stays bearer-only)
+    if web.api_docs:
+        docs.install(api)
 
     @api.get("/healthz", tags=["health"], summary="存活检查 / Liveness (no token needed)",
              responses={503: {"description": "数据库不可用 / the database does not answer"}})
@@ -67,4 +74,7 @@ def create_app(app: App, *, wake: Callable[[], None] | None = None,
                              "database": "ok" if up else "unreachable"},
                             status_code=200 if up else 503)
 
+    # outermost: a request naming another host (DNS rebinding, a forged Host) answers 400
+    # before any route or page sees it
+    api.add_middleware(TrustedHostMiddleware, allowed_hosts=web.host_names(), www_redirect=False)
     return api

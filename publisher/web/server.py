@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import uvicorn
@@ -68,17 +69,22 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(api: FastAPI, host: str, port: int, *,
+def serve(api: FastAPI, host: str, port: int, *, trusted_proxies: Sequence[str] = (),
           start_timeout_seconds: float = START_TIMEOUT_SECONDS) -> WebServer:
     """Listen on ``host:port`` (0: any free port) and serve ``api`` in a daemon thread.
 
-    Binding happens here, so a busy port raises ``WebUnavailable`` at once instead of dying
-    quietly inside the thread.
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from ``trusted_proxies``
+    (addresses or networks, config ``web.trusted_proxies``); by default from nobody, loopback
+    included (uvicorn's own default trusts loopback, so any local caller could pose as any
+    address). Binding happens here, so a busy port raises ``WebUnavailable`` at once instead of
+    dying quietly inside the thread.
     """
     sock = _bind(host, port)
     actual = sock.getsockname()[1]
+    proxies = [item.strip() for item in trusted_proxies if item.strip()]
     config = uvicorn.Config(api, host=host, port=actual, log_config=None, lifespan="off",
-                            timeout_graceful_shutdown=5, server_header=False)
+                            timeout_graceful_shutdown=5, server_header=False,
+                            proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [])
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="web-api",
                               daemon=True)

@@ -53,7 +53,7 @@ Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
 
 # Paths (and their sub-paths) that are not the console's: the JSON API and machine endpoints.
 # Their errors stay JSON and they get no console headers; every other path is the console's.
-MACHINE_PATHS = ("/api", "/healthz", "/metrics")
+MACHINE_PATHS = ("/api", "/healthz", "/metrics", "/docs")
 
 
 def is_console_path(api: FastAPI, path: str) -> bool:

@@ -94,7 +94,8 @@ class FormUnreadable(Exception):
 
 
 def client_address(request: Request) -> str:
-    """The peer's address (the reverse proxy's, behind one: X-Forwarded-For is not trusted)."""
+    """The peer's address: the reverse proxy's, unless the proxy is in ``web.trusted_proxies``
+    (then uvicorn has put the client it forwarded for here, from X-Forwarded-For)."""
     return request.client.host if request.client else "unknown"
 
 
