@@ -13,6 +13,7 @@ from publisher.app import App
 from publisher.metrics import database_up
 from publisher.web import console, docs, error, metrics
 from publisher.web.body import BODY_MODELS
+from publisher.web.gate import PasswordGate
 from publisher.web.incident import router as incident_router
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def create_app(app: App, *, wake: Callable[[], None] | None = None,
     api.state.publisher = app
     api.state.wake = wake
     api.state.dispatcher = dispatcher
+    api.state.password_gate = PasswordGate(web.password_checks, web.password_queue)
     error.install(api)
     api.include_router(incident_router)
     metrics.install(api, app)

@@ -35,6 +35,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "login.password": ("密码", "Password"),
     "login.refused": ("账号或密码不正确，或账号已停用。", "The account name or password is not "
                       "correct, or the account is disabled."),
+    "login.busy": ("登录请求过多，服务器正忙，请稍后再试。", "Too many sign-ins at once; the server is "
+                   "busy, try again in a moment."),
     "login.locked": ("登录失败次数过多，请在 {until} 之后再试。", "Too many failed sign-ins; try "
                      "again after {until}."),
     "login.signed_out": ("您已退出。", "You have signed out."),

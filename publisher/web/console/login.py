@@ -27,6 +27,7 @@ from publisher.web.console.deps import (
     signed_in,
 )
 from publisher.web.console.deps import client_address as client_of
+from publisher.web.gate import RETRY_AFTER_SECONDS, Busy, password_gate
 
 # Before there is a session, the sign-in form is protected by a double-submit token: a random
 # value in a cookie that only this site's pages can echo into the form (a cross-site form post
@@ -73,8 +74,15 @@ async def login(request: Request) -> Response:
     next_path = safe_next(field(form, "next"))
     client = client_of(request)
     try:
-        started = signin.sign_in(app, name, password, client=client,
-                                 user_agent=request.headers.get("user-agent", ""))
+        # argon2 and the database, in a worker thread: the event loop keeps serving others
+        started = await password_gate(request).run(
+            signin.sign_in, app, name, password, client=client,
+            user_agent=request.headers.get("user-agent", ""))
+    except Busy:
+        busy = _login_page(request, expected, next_path=next_path, name=name,
+                           message="login.busy", status_code=503)
+        busy.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return busy
     except signin.SignInLocked as exc:
         until = exc.until.astimezone(app.loaded.zone).strftime("%H:%M")
         return _login_page(request, expected, next_path=next_path, name=name,

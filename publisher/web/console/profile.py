@@ -22,6 +22,7 @@ from publisher.web.console.deps import (
     signed_in,
 )
 from publisher.web.console.i18n import language
+from publisher.web.gate import RETRY_AFTER_SECONDS, Busy, password_gate
 
 router = page_router()
 PATH = "/account"
@@ -41,24 +42,29 @@ def account_page(request: Request,
 
 
 @router.post(PATH, response_class=HTMLResponse)
-def change_password(request: Request, account: Annotated[Account, Depends(require_page())],
-                    form: Annotated[FormData, Depends(check_csrf)]) -> Response:
+async def change_password(request: Request, account: Annotated[Account, Depends(require_page())],
+                          form: Annotated[FormData, Depends(check_csrf)]) -> Response:
     app = current_app(request)
     new, again = field(form, "new_password"), field(form, "repeat_password")
+    current = signed_in(request)
+    gate = password_gate(request)
     try:
-        signin.confirm_password(app, account, field(form, "current_password"),
-                                client=client_address(request))
+        # both hash a password: in a worker thread, bounded like signing in
+        await gate.run(signin.confirm_password, app, account, field(form, "current_password"),
+                       client=client_address(request))
+        if new != again:
+            return _page(request, error="account.mismatch", status_code=422)
+        await gate.run(accounts.change_password, app, account.name, new, actor=account.actor,
+                       keep_session=current.id if current else None)
+    except Busy:
+        busy = _page(request, error="login.busy", status_code=503)
+        busy.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return busy
     except signin.SignInLocked as exc:
         until = exc.until.astimezone(app.loaded.zone).strftime("%H:%M")
         return _page(request, error="login.locked", until=until, status_code=429)
     except SignInRefused:
         return _page(request, error="account.wrong_current", status_code=422)
-    if new != again:
-        return _page(request, error="account.mismatch", status_code=422)
-    current = signed_in(request)
-    try:
-        accounts.change_password(app, account.name, new, actor=account.actor,
-                                 keep_session=current.id if current else None)
     except AccountError as exc:
         message = exc.message_en if language(request) == "en" else exc.message_zh
         return _page(request, error="account.refused", reason=message, status_code=422)
