@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from publisher.logs import redact
-from publisher.store.models import AuditEvent, AuditHead
+from publisher.store.models import AuditCheckpoint, AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 SYSTEM = "system"
@@ -65,12 +65,24 @@ def append(session: Session, *, at: datetime, actor: str, action: str, subject: 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The result of verifying the chain; ``bad_seq`` names the first bad row."""
+    """The result of verifying the chain; ``bad_seq`` names the first bad row.
+
+    ``count`` events, 1 to ``count``, are known good (``last_hash`` is the hash of event
+    ``count``); ``checked`` of them were recomputed now, those after ``since`` (0: a full check
+    from the first event; else the checkpoint the check started from).
+    """
 
     ok: bool
     count: int
     bad_seq: int | None = None
     reason: str | None = None
+    checked: int = 0
+    since: int = 0
+    last_hash: str = GENESIS
+
+    @property
+    def full(self) -> bool:
+        return self.since == 0
 
     def describe(self) -> str:
         if self.ok:
@@ -79,32 +91,76 @@ class Verdict:
                 f"{self.bad_seq}: {self.reason}")
 
 
-def events(session: Session) -> Iterator[AuditEvent]:
-    """Every event in chain order, streamed."""
+def events(session: Session, after: int = 0) -> Iterator[AuditEvent]:
+    """Every event after seq ``after`` in chain order, streamed."""
     yield from session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=500)
+        select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq)
+        .execution_options(yield_per=500)
     ).scalars()
 
 
-def verify(session: Session) -> Verdict:
-    """Recompute the chain; report the first edited, deleted, inserted or reordered row."""
-    prev_hash, expected_seq, count = GENESIS, 1, 0
-    for event in events(session):
-        if event.seq != expected_seq:
-            return Verdict(False, count, expected_seq,
-                           f"row {expected_seq} is missing (next row is {event.seq})")
+def verify(session: Session, *, since: AuditCheckpoint | None = None) -> Verdict:
+    """Recompute the chain; report the first edited, deleted, inserted or reordered row.
+
+    With ``since`` (a checkpoint: event ``seq`` had ``hash`` when the chain was last found
+    intact) only the events after it are recomputed, after checking that event still carries
+    that hash (else the whole chain is); a change before it is left to a full check (without
+    ``since``).
+    """
+    prev_hash, count = GENESIS, 0
+    if since is not None and since.seq > 0:
+        marked = session.get(AuditEvent, since.seq)
+        if marked is None or marked.hash != since.hash:  # the checkpoint says nothing: start over
+            return verify(session)
+        prev_hash, count = since.hash, since.seq
+    start = count
+    for event in events(session, after=start):
+        if event.seq != count + 1:
+            return Verdict(False, count, count + 1,
+                           f"row {count + 1} is missing (next row is {event.seq})",
+                           checked=count - start, since=start, last_hash=prev_hash)
         if event.prev_hash != prev_hash:
-            return Verdict(False, count, event.seq, "prev_hash does not match the row before")
+            return Verdict(False, count, event.seq, "prev_hash does not match the row before",
+                           checked=count - start, since=start, last_hash=prev_hash)
         text = canonical(event.seq, event.at, event.actor, event.action, event.subject,
                          event.details)
         if chain_hash(prev_hash, text) != event.hash:
-            return Verdict(False, count, event.seq, "content does not match its hash")
-        prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
+            return Verdict(False, count, event.seq, "content does not match its hash",
+                           checked=count - start, since=start, last_hash=prev_hash)
+        prev_hash, count = event.hash, count + 1
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq != count or head.hash != prev_hash):
         return Verdict(False, count, count + 1,
-                       f"chain ends at {count} but the head records {head.seq}: rows cut off")
-    return Verdict(True, count)
+                       f"chain ends at {count} but the head records {head.seq}: rows cut off",
+                       checked=count - start, since=start, last_hash=prev_hash)
+    return Verdict(True, count, checked=count - start, since=start, last_hash=prev_hash)
+
+
+def checkpoint(session: Session) -> AuditCheckpoint | None:
+    """Where the chain was last found intact, if it was."""
+    return session.get(AuditCheckpoint, 1)
+
+
+def record(session: Session, verdict: Verdict, *, at: datetime) -> None:
+    """Keep a verdict's news in the checkpoint (inside the caller's write transaction): an
+    intact chain moves it forward to its last event; a break at or before it moves it back to
+    the last good event, so that every later view finds the break too."""
+    stored = session.execute(
+        select(AuditCheckpoint).where(AuditCheckpoint.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if verdict.ok and verdict.count > 0 and (stored is None or stored.seq < verdict.count):
+        if stored is None:
+            session.add(AuditCheckpoint(id=1, seq=verdict.count, hash=verdict.last_hash,
+                                        verified_at=at, full=verdict.full))
+        else:
+            stored.seq, stored.hash, stored.verified_at = verdict.count, verdict.last_hash, at
+            stored.full = verdict.full
+    elif not verdict.ok and stored is not None and stored.seq > verdict.count:
+        if verdict.count == 0:
+            session.delete(stored)
+        else:
+            stored.seq, stored.hash, stored.verified_at = verdict.count, verdict.last_hash, at
+            stored.full = verdict.full
 
 
 def export(session: Session, out: TextIO) -> int:

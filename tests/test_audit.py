@@ -101,3 +101,75 @@ def test_export_is_json_lines_with_hashes(store: Store) -> None:
     assert [e["seq"] for e in lines] == [1, 2, 3]
     assert lines[1]["prev_hash"] == lines[0]["hash"]
     assert lines[0]["details"]["标题"] == "食品安全"
+
+
+# --------------------------------------------------------------------------- checkpoint
+
+
+def _record(store: Store, verdict: audit.Verdict) -> None:
+    with store.write() as session:
+        audit.record(session, verdict, at=T0)
+
+
+def _since_checkpoint(store: Store) -> audit.Verdict:
+    with store.read() as session:
+        return audit.verify(session, since=audit.checkpoint(session))
+
+
+def test_check_from_the_checkpoint_recomputes_only_new_events(store: Store) -> None:
+    """After a full check is recorded, a check from the checkpoint recomputes only the events
+    appended since (3 of 8), yet reports the whole chain's count; recording it moves the
+    checkpoint to the newest event."""
+    _fill(store, 5)
+    first = _verify(store)
+    assert first.ok and first.full and first.checked == 5
+    _record(store, first)
+    _fill(store, 3)
+    verdict = _since_checkpoint(store)
+    assert verdict.ok and verdict.count == 8 and verdict.checked == 3 and verdict.since == 5
+    _record(store, verdict)
+    with store.read() as session:
+        mark = audit.checkpoint(session)
+        assert mark is not None and mark.seq == 8 and not mark.full
+    assert _since_checkpoint(store).checked == 0
+
+
+def test_tampering_after_the_checkpoint_is_caught_from_it(store: Store) -> None:
+    """An event edited after the checkpoint is named by the check from the checkpoint."""
+    _fill(store, 5)
+    _record(store, _verify(store))
+    _fill(store, 3)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_events SET actor = 'staff:wang' WHERE seq = 7"))
+    verdict = _since_checkpoint(store)
+    assert not verdict.ok and verdict.bad_seq == 7 and verdict.since == 5
+
+
+def test_tampering_before_the_checkpoint_is_caught_by_the_full_check(store: Store) -> None:
+    """An event edited before the checkpoint passes the check from the checkpoint (it is not
+    recomputed) but not the full check; recording the full verdict moves the checkpoint back
+    before the bad event, so the check from it names that event too."""
+    _fill(store, 5)
+    _record(store, _verify(store))
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_events SET actor = 'staff:wang' WHERE seq = 2"))
+    assert _since_checkpoint(store).ok
+    full = _verify(store)
+    assert not full.ok and full.bad_seq == 2
+    _record(store, full)
+    with store.read() as session:
+        mark = audit.checkpoint(session)
+        assert mark is not None and mark.seq == 1
+    again = _since_checkpoint(store)
+    assert not again.ok and again.bad_seq == 2
+
+
+def test_a_changed_checkpoint_event_falls_back_to_the_full_check(store: Store) -> None:
+    """If the event the checkpoint names is gone or carries another hash, the check from the
+    checkpoint recomputes the whole chain and names the first bad row."""
+    _fill(store, 5)
+    _record(store, _verify(store))
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE seq = 5"))
+    verdict = _since_checkpoint(store)
+    assert not verdict.ok and verdict.full and verdict.bad_seq == 5

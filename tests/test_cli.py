@@ -466,7 +466,8 @@ def test_retry_sends_a_failed_delivery_again(shipped: Path, env: dict[str, str],
 
 def test_audit_verify_and_export(shipped: Path, env: dict[str, str], tmp_path: Path) -> None:
     """`audit verify` passes after a run and fails naming the row once a row is edited in the
-    database; `audit export` writes the chain as JSON lines."""
+    database (`--since-checkpoint` misses an edit before its checkpoint until a full verify has
+    found it); `audit export` writes the chain as JSON lines."""
     assert publisher(shipped, env, "trigger", "food-safety-sampling", "--data", XLSX
                      ).returncode == 0
     ok = publisher(shipped, env, "audit", "verify")
@@ -487,9 +488,14 @@ def test_audit_verify_and_export(shipped: Path, env: dict[str, str], tmp_path: P
 
     with sqlite3.connect(tmp_path / "db") as connection:
         connection.execute("UPDATE audit_events SET actor = 'staff:mallory' WHERE seq = 2")
+    # the first verify left a checkpoint at the newest event: from it, nothing new to check
+    unchecked = publisher(shipped, env, "audit", "verify", "--since-checkpoint")
+    assert unchecked.returncode == 0 and "0 checked after event" in unchecked.stdout
     broken = publisher(shipped, env, "audit", "verify")
     assert broken.returncode == 1
     assert "broken at seq 2" in broken.stderr
+    again = publisher(shipped, env, "audit", "verify", "--since-checkpoint")
+    assert again.returncode == 1 and "broken at seq 2" in again.stderr
 
 
 # --------------------------------------------------------------------------- help

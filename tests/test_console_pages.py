@@ -652,13 +652,41 @@ def test_audit_page_shows_the_chain_newest_first_and_its_verification(console: C
     with app.store.write() as session:
         session.execute(update(AuditEvent).where(AuditEvent.seq == 7)
                         .values(details={"n": "edited"}))
-    broken = viewer.get("/audit")
+    # the page checks only events after its checkpoint; the full check finds the edit, and
+    # moves the checkpoint back, so the page shows the break from then on
+    assert 'data-verdict="ok"' in viewer.get("/audit").text
+    broken = viewer.get("/audit?verify=full")
     assert 'data-verdict="broken"' in broken.text and 'data-bad-seq="7"' in broken.text
     assert "审计链在第 7 条被破坏" in broken.text
+    again = viewer.get("/audit")
+    assert 'data-verdict="broken"' in again.text and 'data-bad-seq="7"' in again.text
     marked = viewer.get("/audit?before=8")
     assert 'data-seq="7" class="bad-row" data-bad="1"' not in marked.text  # not verified here
     verified = viewer.get("/audit?before=8&verify=1")
     assert 'data-bad="1"' in verified.text
+
+
+def test_audit_page_verifies_only_the_events_added_since_its_last_check(console: Console) -> None:
+    """The first view of /audit recomputes every event; the next recomputes only those appended
+    since (3), says so with the time of the earlier check, and offers the full check, which
+    recomputes them all again."""
+    app = console.app
+    viewer = console.signed_in("viewer")
+    first = viewer.get("/audit")
+    total = int(re.findall(r'data-checked="(\d+)"', first.text)[0])
+    assert 'data-verdict="ok"' in first.text and 'data-since="0"' in first.text and total > 0
+    with app.store.write() as session:
+        for n in range(3):
+            audit.append(session, at=app.clock.now(), actor="staff:test", action="test.event",
+                         subject=f"delivery:{n}", details={"n": n})
+    second = viewer.get("/audit")
+    assert 'data-verdict="ok"' in second.text
+    assert f'data-checked="3" data-since="{total}"' in second.text
+    assert f"本次核验了第 {total} 条之后新增的 3 条" in second.text
+    assert 'data-verify="full"' in second.text and "/audit?verify=full" in second.text
+    full = viewer.get("/audit?verify=full")
+    assert f'data-checked="{total + 3}" data-since="0"' in full.text
+    assert f"共 {total + 3} 条记录，逐条核验无误" in full.text
 
 
 # --------------------------------------------------------------------------- previews and XSS

@@ -196,6 +196,19 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditCheckpoint(Base):
+    """How far the chain was found intact (one row, migration 0011): the console's audit page
+    recomputes only the events after it; a full check can still recompute every event."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))  # the hash of event ``seq``
+    verified_at: Mapped[datetime]
+    full: Mapped[bool]  # whether the check that set it recomputed the chain from its start
+
+
 class IndexCounter(Base):
     """The last 索引号 serial given out per organisation and year."""
 

@@ -33,9 +33,14 @@ register({
     "audit.broken": ("审计链在第 {seq} 条被破坏：{reason}", "The audit chain is broken at event "
                      "{seq}: {reason}"),
     "audit.show_bad": ("查看该条记录", "Show that event"),
-    "audit.verify": ("核验审计链", "Verify the chain"),
-    "audit.not_verified": ("本页未核验；核验会逐条重新计算整条链。", "Not verified on this page; "
-                           "verifying recomputes the whole chain."),
+    "audit.ok_since": ("审计链完整：共 {count} 条记录；本次核验了第 {since} 条之后新增的 {checked} "
+                       "条，此前的记录已于 {verified_at} 核验。", "The audit chain is intact: {count} "
+                       "events; this view verified the {checked} added after event {since}, the "
+                       "ones before it were verified at {verified_at}."),
+    "audit.verify": ("核验新增记录", "Verify new events"),
+    "audit.verify_full": ("完整核验（逐条重新计算整条链）", "Full check (recompute the whole "
+                          "chain)"),
+    "audit.not_verified": ("本页未核验。", "Not verified on this page."),
     "audit.empty": ("还没有审计记录。", "No audit event yet."),
     "audit.older": ("更早的记录", "Older events"),
     "audit.newest": ("最新的记录", "Newest events"),
@@ -53,22 +58,35 @@ def _before(text: str | None) -> int | None:
 def audit_page(request: Request,
                _account: Annotated[Account, Depends(require_page(role.AUDIT_READ))]
                ) -> HTMLResponse:
+    """The newest events (or those before ``?before=``). The first page verifies the events
+    added since the chain was last found intact (the stored checkpoint), ``?verify=full`` the
+    whole chain; either verdict moves the checkpoint (``audit.record``)."""
     app = current_app(request)
     before = _before(request.query_params.get("before"))
-    check = before is None or request.query_params.get("verify") == "1"
+    mode = request.query_params.get("verify")
+    check = before is None or mode in ("1", "full")
+    verdict, mark = None, None
     with app.store.read() as session:
-        verdict = audit.verify(session) if check else None
+        if check:
+            mark = None if mode == "full" else audit.checkpoint(session)
+            verdict = audit.verify(session, since=mark)
         query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE + 1)
         if before is not None:
             query = query.where(AuditEvent.seq < before)
         events = list(session.execute(query).scalars())
+    if verdict is not None and not (verdict.ok and verdict.checked == 0 and mark is not None):
+        with app.store.write() as session:
+            audit.record(session, verdict, at=app.clock.now())
     more = len(events) > PAGE_SIZE
     events = events[:PAGE_SIZE]
     rows = [{"event": e, "details": json.dumps(localised(e.details, app.loaded.zone),
                                                ensure_ascii=False, sort_keys=True, default=str)}
             for e in events]
     older = f"{PATH}?before={events[-1].seq}" if more and events else None
+    here = f"{PATH}?before={before}&" if before is not None else f"{PATH}?"
     return render(request, "audit.html.j2", {
         "rows": rows, "verdict": verdict, "older": older, "paged": before is not None,
         "bad_seq": verdict.bad_seq if verdict and not verdict.ok else None,
-        "verify_url": f"{PATH}?before={before}&verify=1" if before is not None else None})
+        "verified_at": mark.verified_at if mark is not None else None,
+        "verify_url": f"{here}verify=1" if before is not None else None,
+        "full_url": f"{here}verify=full"})
