@@ -9,6 +9,7 @@ import pytest
 from bench.dispatch_throughput import main
 from bench.log_page import main as log_page_main
 from bench.picture_memory import main as picture_memory_main
+from bench.signin_flood import main as signin_flood_main
 from bench.urgent_latency import main as urgent_latency_main
 
 
@@ -93,3 +94,14 @@ def test_quick_picture_memory_bench_refuses_the_huge_png(capsys: pytest.CaptureF
     assert result["check"]["outcome"].startswith("refused: the picture is 9000×9000 pixels")
     assert result["accepted"]["outcome"] == "accepted 3000×2000"
     assert result["decode"]["added_mib"] > result["check"]["added_mib"]
+
+
+def test_quick_signin_flood_bench_answers_health_during_the_flood(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A --quick sign-in flood run refuses every fresh name (401) or turns it away (503), audits
+    each refusal once, and /healthz answers during the flood."""
+    assert signin_flood_main(["--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True and result["problems"] == []
+    assert result["checked_401"] + result["busy_503"] == result["flood"] == 8
+    assert result["healthz_during_flood"] >= 1 and result["flood_seconds"] > 0
