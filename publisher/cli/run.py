@@ -73,7 +73,8 @@ def _serve_api(app: App, wake: threading.Event, port: int | None,
     conf = app.loaded.config.web
     handle = serve(create_app(app, wake=wake.set, dispatcher=dispatcher), conf.host,
                    conf.port if port is None else port, trusted_proxies=conf.trusted_proxies)
-    typer.echo(f"HTTP 接口 / HTTP API at {handle.url} (OpenAPI: {handle.url}docs)")
+    docs = f"{handle.url}docs" if conf.api_docs else f"{handle.url}openapi.json"
+    typer.echo(f"HTTP 接口 / HTTP API at {handle.url} (OpenAPI: {docs})")
     return handle
 
 
