@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bench.audit_view import main as audit_view_main
 from bench.dispatch_throughput import main
 from bench.log_page import main as log_page_main
 from bench.picture_memory import main as picture_memory_main
@@ -105,3 +106,14 @@ def test_quick_signin_flood_bench_answers_health_during_the_flood(
     assert result["ok"] is True and result["problems"] == []
     assert result["checked_401"] + result["busy_503"] == result["flood"] == 8
     assert result["healthz_during_flood"] >= 1 and result["flood_seconds"] > 0
+
+
+def test_quick_audit_view_bench_recomputes_only_the_new_events(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A --quick audit-view run finds the chain intact both ways, the view's check recomputing
+    only the events added after the checkpoint and the full check all of them."""
+    assert audit_view_main(["--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True and result["problems"] == []
+    assert result["view_checked"] == result["new"] == 10
+    assert result["full_checked"] == result["events"] == 510
