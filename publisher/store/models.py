@@ -197,7 +197,7 @@ class AuditHead(Base):
 
 
 class AuditCheckpoint(Base):
-    """How far the chain was found intact (one row, migration 0011): the console's audit page
+    """How far the chain was found intact (one row, migration 0012): the console's audit page
     recomputes only the events after it; a full check can still recompute every event."""
 
     __tablename__ = "audit_checkpoint"

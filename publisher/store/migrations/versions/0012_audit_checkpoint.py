@@ -1,7 +1,7 @@
 """audit checkpoint: how far the audit chain was last found intact, so a view checks only what is new
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 Without a row every event is checked once, at the first view or ``publisher audit verify``.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
