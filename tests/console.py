@@ -14,6 +14,7 @@ Override ``console_app`` in a module to serve another App (e.g. one with an urge
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import itertools
 import re
@@ -133,6 +134,15 @@ class Console:
         answer = self.sign_in(made.name, browser=browser)
         assert answer.status_code == 303, (answer.status_code, answer.text[:500])
         return browser
+
+
+def with_web(app: App, **changes: Any) -> App:
+    """``app`` with its config's ``web`` section changed (``trusted_proxies=[...]``, …); for an
+    API created after the call."""
+    config = app.loaded.config
+    app.loaded = dataclasses.replace(app.loaded, config=config.model_copy(
+        update={"web": config.web.model_copy(update=changes)}))
+    return app
 
 
 @pytest.fixture

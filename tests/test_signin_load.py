@@ -3,7 +3,6 @@ lock-out that parallel requests cannot outrun."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from publisher.web import signin
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
 
-from .console import PASSWORD, Browser, cheap_hashing, csrf_from
+from .console import PASSWORD, Browser, cheap_hashing, csrf_from, with_web
 
 __all__ = ["cheap_hashing"]  # a fixture, used by name
 
@@ -42,12 +41,6 @@ class CountingHasher(PasswordHasher):
             self.verified += 1
         return super().verify(hash, password)
 
-
-def _with_web(app: App, **changes: Any) -> App:
-    config = app.loaded.config
-    app.loaded = dataclasses.replace(app.loaded, config=config.model_copy(
-        update={"web": config.web.model_copy(update=changes)}))
-    return app
 
 
 def _audited(app: App, action: str) -> int:
@@ -85,7 +78,7 @@ def test_parallel_wrong_current_passwords_check_no_more_than_the_limit(
     session: at most NAME_FAILURES of them get their password checked (argon2 verifications
     counted) and recorded; every other one is answered 429, and the lock is audited once."""
     # many at once, every other request waiting for a slot: none is refused
-    _with_web(app, password_checks=16, password_queue=64)
+    with_web(app, password_checks=16, password_queue=64)
     # the account's hash takes tens of milliseconds to verify, as a real one does
     hasher = CountingHasher(time_cost=2, memory_cost=16 * 1024, parallelism=1)
     monkeypatch.setattr(accounts, "HASHER", hasher)
@@ -122,7 +115,7 @@ def test_healthz_answers_promptly_during_a_flood_of_sign_ins(app: App) -> None:
     (64 MiB, 3 passes) and database writes, does not stall the server: /healthz, asked over
     and over during the flood, answers while the flood is still running and each time within a
     small part of the flood's duration (a ratio, no absolute time)."""
-    web = _with_web(app, password_checks=2, password_queue=6).loaded.config.web
+    web = with_web(app, password_checks=2, password_queue=6).loaded.config.web
     flood = web.password_checks + web.password_queue  # all admitted: none refused with 503
     server = serve(create_app(app), "127.0.0.1", 0)
     try:
@@ -163,7 +156,7 @@ def test_sign_ins_beyond_the_queue_are_answered_503_at_once(app: App,
                                                              cheap_hashing: None) -> None:
     """With one hashing slot and one place in the queue, of eight simultaneous sign-ins the
     excess is answered 503 with Retry-After, records nothing, and the rest are checked (401)."""
-    _with_web(app, password_checks=1, password_queue=1)
+    with_web(app, password_checks=1, password_queue=1)
     server: WebServer = serve(create_app(app), "127.0.0.1", 0)
     try:
         posts = [_login_post(server.url.rstrip("/"), f"fresh-name-{n}") for n in range(8)]

@@ -3,19 +3,17 @@ header checked, /docs without any other origin; over real HTTP against uvicorn o
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import pytest
 import requests
 from playwright.sync_api import Page
 from pydantic import ValidationError
-from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
+from bench.signin_flood import FromAddress
 from publisher.app import App
 from publisher.config.models import WebConfig
 from publisher.store.models import AuditEvent, SignInFailure
@@ -24,25 +22,22 @@ from publisher.web import signin
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
 
-from .console import PASSWORD, Browser, Console, cheap_hashing, console, console_app, csrf_from
+from .console import (
+    PASSWORD,
+    Browser,
+    Console,
+    cheap_hashing,
+    console,
+    console_app,
+    csrf_from,
+    with_web,
+)
 
 __all__ = ["cheap_hashing", "console", "console_app"]  # fixtures, used by name
 
 TIMEOUT_SECONDS = 30
 VICTIM = "127.0.0.2"  # another loopback address: a second machine, as the server sees it
 
-
-class FromAddress(HTTPAdapter):
-    """A transport whose connections leave from ``source`` (a loopback address other than
-    127.0.0.1), so the server sees a second client."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 def _browser(base: str, source: str | None = None) -> Browser:
@@ -59,12 +54,6 @@ def _sign_in(browser: Browser, name: str, password: str, **headers: str) -> requ
     return browser.post("/login", data={"csrf_token": csrf_from(form.text), "name": name,
                                         "password": password}, headers=headers)
 
-
-def _with_web(app: App, **changes: Any) -> App:
-    config = app.loaded.config
-    app.loaded = dataclasses.replace(app.loaded, config=config.model_copy(
-        update={"web": config.web.model_copy(update=changes)}))
-    return app
 
 
 def _recorded_clients(app: App) -> set[str]:
@@ -119,7 +108,7 @@ def test_forwarded_for_is_believed_from_a_configured_proxy_only(app: App,
     """With web.trusted_proxies naming 127.0.0.1, the client it forwards for is the one recorded
     and locked out (another forwarded client still signs in), while a caller at 127.0.0.2, not
     a configured proxy, is recorded as itself whatever it forwards."""
-    _with_web(app, trusted_proxies=["127.0.0.1"])
+    with_web(app, trusted_proxies=["127.0.0.1"])
     accounts.create(app, "li.wei", PASSWORD, ["viewer"], actor="staff:test")
     server = serve(create_app(app), "127.0.0.1", 0,
                    trusted_proxies=app.loaded.config.web.trusted_proxies)
@@ -174,7 +163,7 @@ def test_host_header_must_name_the_server(served: tuple[App, WebServer]) -> None
 def test_allowed_hosts_config_names_the_hosts(app: App) -> None:
     """web.allowed_hosts replaces the loopback names: its names and sub-domain patterns answer,
     anything else (loopback included) gets 400."""
-    _with_web(app, allowed_hosts=["console.example.gov.cn", "*.intra.example.gov.cn"])
+    with_web(app, allowed_hosts=["console.example.gov.cn", "*.intra.example.gov.cn"])
     server = serve(create_app(app), "127.0.0.1", 0)
     try:
         assert _healthz(server, "console.example.gov.cn") == 200
@@ -243,7 +232,7 @@ def test_docs_render_in_a_browser_without_leaving_the_server(console: Console, p
 
 def test_docs_can_be_turned_off(app: App) -> None:
     """web.api_docs: false serves neither /docs nor its assets; /openapi.json stays."""
-    _with_web(app, api_docs=False)
+    with_web(app, api_docs=False)
     server = serve(create_app(app), "127.0.0.1", 0)
     try:
         for path in ("docs", "docs/assets/swagger-ui-bundle.js"):
