@@ -148,7 +148,10 @@ def record(session: Session, verdict: Verdict, *, at: datetime) -> None:
     stored = session.execute(
         select(AuditCheckpoint).where(AuditCheckpoint.id == 1).with_for_update()
     ).scalar_one_or_none()
-    if verdict.ok and verdict.count > 0 and (stored is None or stored.seq < verdict.count):
+    # an intact verdict vouches for events ``since``+1 to ``count`` only: it may not carry the
+    # checkpoint over a break that another check found meanwhile (checkpoint moved back below it)
+    covers = verdict.since == 0 or (stored is not None and stored.seq >= verdict.since)
+    if verdict.ok and verdict.count > 0 and covers and (stored is None or stored.seq < verdict.count):
         if stored is None:
             session.add(AuditCheckpoint(id=1, seq=verdict.count, hash=verdict.last_hash,
                                         verified_at=at, full=verdict.full))

@@ -173,3 +173,20 @@ def test_a_changed_checkpoint_event_falls_back_to_the_full_check(store: Store) -
         connection.execute(text("DELETE FROM audit_events WHERE seq = 5"))
     verdict = _since_checkpoint(store)
     assert not verdict.ok and verdict.full and verdict.bad_seq == 5
+
+
+def test_a_stale_check_from_the_checkpoint_does_not_move_it_over_a_break(store: Store) -> None:
+    """A check from the checkpoint that finished after a full check found a break (and moved
+    the checkpoint back before it) does not carry the checkpoint past that break again."""
+    _fill(store, 5)
+    _record(store, _verify(store))
+    _fill(store, 3)
+    stale = _since_checkpoint(store)  # from 5: intact, 6 to 8 recomputed
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_events SET actor = 'staff:wang' WHERE seq = 2"))
+    _record(store, _verify(store))  # the full check: broken at 2, checkpoint back to 1
+    _record(store, stale)
+    with store.read() as session:
+        mark = audit.checkpoint(session)
+        assert mark is not None and mark.seq == 1
+    assert _since_checkpoint(store).bad_seq == 2
