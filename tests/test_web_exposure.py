@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
@@ -14,7 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from bench.signin_flood import FromAddress
+from publisher import config as config_module
 from publisher.app import App
+from publisher.config import ConfigError
 from publisher.config.models import WebConfig
 from publisher.store.models import AuditEvent, SignInFailure
 from publisher.web import account as accounts
@@ -135,6 +138,20 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     assert WebConfig(trusted_proxies=["10.0.0.5", "10.1.0.0/16", "::1"]).trusted_proxies
     with pytest.raises(ValidationError, match=r"proxy\.example\.gov\.cn"):
         WebConfig(trusted_proxies=["proxy.example.gov.cn"])
+
+
+def test_bad_web_addresses_in_the_config_name_file_line_and_key(tmp_path: Path) -> None:
+    """A name in web.trusted_proxies and a URL in web.allowed_hosts are refused when the config
+    loads, each with its file, line and key, Chinese first."""
+    path = tmp_path / "schedules.yaml"
+    path.write_text("channels: {memory-main: {kind: memory}}\nreleases: {}\nweb:\n"
+                    "  trusted_proxies: [proxy.example]\n  allowed_hosts: ['http://x/']\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        config_module.load(path)
+    text = str(refused.value)
+    assert "schedules.yaml:4: web.trusted_proxies" in text and "不是 IP 地址或网段" in text
+    assert "schedules.yaml:5: web.allowed_hosts" in text and "不是主机名" in text
 
 
 # --------------------------------------------------------------------------- Host

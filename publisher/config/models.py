@@ -173,7 +173,8 @@ class WebConfig(_Model):
             try:
                 ipaddress.ip_network(item.strip(), strict=False)
             except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or "
+                raise ValueError(f"{item!r} 不是 IP 地址或网段（如 10.0.0.5、10.0.0.0/24）/ "
+                                 f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or "
                                  "10.0.0.0/24)") from None
         return [item.strip() for item in value]
 
@@ -184,7 +185,9 @@ class WebConfig(_Model):
             if not item or "*" in item[1:] \
                     or (item.startswith("*") and item != "*" and not item.startswith("*.")) \
                     or (any(ch in item for ch in "/:@ ") and not _is_ip(item)):
-                raise ValueError(f"{item!r} is not a host name (e.g. console.example.gov.cn, "
+                raise ValueError(f"{item!r} 不是主机名（如 console.example.gov.cn、"
+                                 "*.example.gov.cn、10.0.0.5；不带协议、端口或路径）/ "
+                                 f"{item!r} is not a host name (e.g. console.example.gov.cn, "
                                  "*.example.gov.cn or 10.0.0.5; no scheme, port or path)")
         return [item.lower() for item in value]
 
