@@ -107,6 +107,25 @@ def test_parallel_wrong_current_passwords_check_no_more_than_the_limit(
             == signin.NAME_FAILURES
 
 
+def test_parallel_wrong_sign_ins_for_one_name_check_no_more_than_the_limit(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forty parallel sign-ins of one name with wrong passwords, each from its own browser: at
+    most NAME_FAILURES passwords are checked and recorded, the rest answered 429."""
+    with_web(app, password_checks=16, password_queue=64)
+    hasher = CountingHasher(time_cost=2, memory_cost=16 * 1024, parallelism=1)
+    monkeypatch.setattr(accounts, "HASHER", hasher)
+    accounts.create(app, "li.wei", PASSWORD, ["viewer"], actor="staff:test")
+    server = serve(create_app(app), "127.0.0.1", 0)
+    try:
+        answers = _at_once([_login_post(server.url.rstrip("/"), "li.wei") for _ in range(40)])
+    finally:
+        server.stop()
+    codes = [answer.status_code for answer in answers]
+    assert hasher.verified <= signin.NAME_FAILURES, hasher.verified
+    assert codes.count(401) == hasher.verified and codes.count(429) == 40 - hasher.verified
+    assert _audited(app, "account.sign_in_failed") == hasher.verified
+
+
 # --------------------------------------------------------------------------- item 7
 
 
