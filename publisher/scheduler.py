@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -23,7 +23,7 @@ from publisher.errors import SchedulerBusy
 from publisher.gazette import compile_next, gazette_channels
 from publisher.logs import get_logger
 from publisher.process import holder_dead, holder_id
-from publisher.store.models import BotState, Lease, Release
+from publisher.store.models import BotState, Lease, Release, ScheduleMark
 
 log = get_logger(__name__)
 
@@ -32,8 +32,12 @@ LEASE_SECONDS = 60.0
 ACTOR = "scheduler"
 CREDENTIAL_CHECK_HOUR = 9  # local time of the daily look at credentials that need a person
 REVIEW_SWEEP_SECONDS = 60  # how often releases still awaiting approval at their due time are held
+SWEEP_SECONDS = 60  # how often every definition's fire times are accounted for, whatever ran
 MISSED_UNREVIEWED = ("错过审核时间：到发布时间仍未生成待审核稿 / missed: not rendered for review "
                      "before its due time")
+MISSED_LATE = "错过发布时间且超出宽限 / missed, past its grace period"
+MISSED_SUPERSEDED = ("已合并：同一定义较晚一次到期的发布已代替本次 / coalesced: a later run of the "
+                     "same definition went out instead")
 
 
 def _lease_expired(lease: Lease, now: datetime) -> bool:
@@ -137,6 +141,7 @@ class Scheduler:
         self._aps: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._lock = threading.RLock()  # one pass over the fire times at a time
 
     def triggers(self) -> dict[str, CronTrigger]:
         zone = self.app.loaded.zone
@@ -147,7 +152,9 @@ class Scheduler:
         }
 
     def start(self) -> None:
-        """Take the lease (or raise SchedulerBusy), catch up, then schedule every definition."""
+        """Take the lease (or raise SchedulerBusy), catch up, schedule every definition, then
+        account for the fire times that fell between catch-up's look at the clock and
+        APScheduler's start (APScheduler schedules only from its own start)."""
         acquire_lease(self.app, self.holder)
         first = self._first_started()
         self.catch_up(first)
@@ -155,9 +162,11 @@ class Scheduler:
         aps = BackgroundScheduler(timezone=self.app.loaded.zone, job_defaults={
             "coalesce": True, "max_instances": 1})
         for definition_id, trigger in self.triggers().items():
+            # each job only wakes ``advance``, which handles every fire time since the
+            # definition's mark: a run APScheduler coalesced or skipped is never lost
             if review.required(self.app, definition_id):  # rendered ahead, held if unapproved
                 lead = review.lead(self.app, definition_id)
-                aps.add_job(self.fire_review, trigger=LeadTrigger(trigger, lead),
+                aps.add_job(self.advance, trigger=LeadTrigger(trigger, lead),
                             args=[definition_id], id=definition_id, name=definition_id,
                             misfire_grace_time=int(lead.total_seconds()), coalesce=True,
                             max_instances=1, replace_existing=True)
@@ -166,9 +175,12 @@ class Scheduler:
                             coalesce=True, max_instances=1, replace_existing=True)
                 continue
             grace = self.app.loaded.misfire_grace_minutes(definition_id) * 60
-            aps.add_job(self.fire, trigger=trigger, args=[definition_id], id=definition_id,
+            aps.add_job(self.advance, trigger=trigger, args=[definition_id], id=definition_id,
                         name=definition_id, misfire_grace_time=grace, coalesce=True,
                         max_instances=1, replace_existing=True)
+        aps.add_job(self.sweep, trigger=IntervalTrigger(  # whatever APScheduler did or skipped
+            seconds=SWEEP_SECONDS, timezone=self.app.loaded.zone), id="sweep", name="sweep",
+            coalesce=True, max_instances=1)
         aps.add_job(self.hold_unapproved, trigger=IntervalTrigger(  # manual ones too
             seconds=REVIEW_SWEEP_SECONDS, timezone=self.app.loaded.zone), id="review",
             name="review", coalesce=True, max_instances=1)
@@ -183,11 +195,12 @@ class Scheduler:
         aps.add_job(self.check_credentials, trigger=CronTrigger(  # Weibo authorisations, daily
             hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="credentials",
             name="credentials", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
-        aps.add_listener(self._job_missed, EVENT_JOB_MISSED)
+        aps.add_listener(self._job_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         aps.start()
         self._aps = aps
         self._renewer = threading.Thread(target=self._renew_loop, name="lease", daemon=True)
         self._renewer.start()
+        self.sweep()  # a fire time between catch-up's clock reading and APScheduler's start
         for job in aps.get_jobs():
             log.info("scheduler.job", release=job.id, next_run=str(job.next_run_time))
 
@@ -218,42 +231,128 @@ class Scheduler:
             return datetime.fromisoformat(row.value)
 
     def fire(self, definition_id: str, due_at: datetime | None = None, origin: str = "scheduled"
-             ) -> None:
-        """Create the release that fell due (the latest fire time not after now); for a
-        definition that needs review, the ones falling due within its lead instead."""
-        now = self.app.clock.now()
-        if due_at is None and review.required(self.app, definition_id):
-            self.fire_review(definition_id, origin)
-            return
+             ) -> bool:
+        """Create the release of ``definition_id`` due at ``due_at`` (idempotent on its key);
+        without ``due_at``, account for every fire time due since the definition's mark
+        (``advance``). False when the release could not be created (alerted)."""
         if due_at is None:
-            trigger = self.triggers()[definition_id]
-            grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
-            recent = fire_times(trigger, now - grace - timedelta(minutes=1), now)
-            if not recent:
-                log.warning("scheduler.fire_without_due_time", release=definition_id)
-                return
-            due_at = recent[-1]
+            self.advance(definition_id, origin)
+            return True
         try:
             outcome = release.create(self.app, definition_id, due_at, actor=ACTOR, origin=origin)
         except Exception:
             log.exception("scheduler.create_failed", release=definition_id)
             alert(self.app, "release.error", f"创建发布失败：{definition_id}",
                   f"could not create release {definition_id}", release=definition_id)
-            return
+            return False
         log.info("scheduler.fired", release=definition_id, key=outcome.key, state=outcome.state)
         if self.on_release and outcome.state == "active":
             self.on_release(outcome.release_id)
+        return True
 
-    def fire_review(self, definition_id: str, origin: str = "scheduled") -> list[datetime]:
+    def fire_review(self, definition_id: str, origin: str = "scheduled",
+                    after: datetime | None = None) -> list[datetime]:
         """Render for review every release of ``definition_id`` due within its review lead
-        from now (awaiting approval); returns their due times."""
+        from now (and after ``after``), awaiting approval; returns their due times."""
         now = self.app.clock.now()
         lead = review.lead(self.app, definition_id)
-        upcoming = fire_times(self.triggers()[definition_id], now,
+        upcoming = fire_times(self.triggers()[definition_id], max(now, after or now),
                               now + lead + timedelta(seconds=1))  # a fire a moment early
         for due_at in upcoming:
             self.fire(definition_id, due_at, origin=origin)
         return upcoming
+
+    def sweep(self) -> list[str]:
+        """Account for every definition's fire times up to now (see ``advance``)."""
+        actions: list[str] = []
+        for definition_id in self.triggers():
+            try:
+                actions += self.advance(definition_id)
+            except Exception:  # the next sweep tries again from the same mark
+                log.exception("scheduler.sweep_failed", release=definition_id)
+        return actions
+
+    def advance(self, definition_id: str, origin: str = "scheduled",
+                since: datetime | None = None) -> list[str]:
+        """Account for every fire time of ``definition_id`` from its mark up to now, and move
+        the mark: each ends as a release or as a recorded, alerted missed run.
+
+        The latest fire time still inside its grace runs; older ones are missed (past their
+        grace, or coalesced behind the later run). A definition that needs review has every
+        run due within its lead rendered for approval; a run that fell due unrendered is
+        missed. ``since`` is where to start when the definition has no mark yet (default: the
+        scheduler's first start, or the newest scheduled release if later). Returns what was
+        done, one line each.
+        """
+        with self._lock:
+            now = self.app.clock.now()
+            trigger = self.triggers()[definition_id]
+            handled, rendered = self._mark(definition_id, since, now)
+            due = fire_times(trigger, handled, now)
+            actions: list[str] = []
+            reached = now
+            if review.required(self.app, definition_id):
+                for missed in due:
+                    if self._record_missed(definition_id, missed, now, MISSED_UNREVIEWED):
+                        actions.append(f"missed {definition_id} {missed.isoformat()}")
+                upcoming = self.fire_review(definition_id, origin, after=rendered)
+                actions += [f"rendered for review {definition_id} {u.isoformat()}"
+                            for u in upcoming]
+                horizon = now + review.lead(self.app, definition_id) + timedelta(seconds=1)
+                self._save_mark(definition_id, now, max(horizon, rendered or horizon))
+                return actions
+            grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
+            run = due[-1] if due and now - due[-1] <= grace else None
+            for missed in due:
+                if missed is run:
+                    continue
+                problem = MISSED_LATE if now - missed > grace else MISSED_SUPERSEDED
+                if self._record_missed(definition_id, missed, now, problem):
+                    actions.append(f"missed {definition_id} {missed.isoformat()}")
+            if run is not None:
+                if self.fire(definition_id, run, origin=origin):
+                    actions.append(f"ran {definition_id} {run.isoformat()}")
+                else:  # the next sweep tries it again while it is inside its grace
+                    reached = run - timedelta(microseconds=1)
+            self._save_mark(definition_id, max(handled, reached), None)
+            return actions
+
+    def _mark(self, definition_id: str, since: datetime | None, now: datetime
+              ) -> tuple[datetime, datetime | None]:
+        """Up to when ``definition_id``'s fire times are handled, and rendered for review.
+
+        Without a mark (a new database, or one from before marks were kept): from ``since``
+        or the scheduler's first start, or the newest scheduled release if later (a manual
+        release covers no fire time); with neither, the last grace period.
+        """
+        with self.app.store.read() as session:
+            mark = session.get(ScheduleMark, definition_id)
+            if mark is not None:
+                return mark.handled_until, mark.rendered_until
+            first = session.get(BotState, "scheduler_first_started")
+            latest = session.execute(
+                select(Release.due_at).where(Release.definition_id == definition_id,
+                                             Release.origin != "manual")
+                .order_by(Release.due_at.desc()).limit(1)).scalar_one_or_none()
+        start = since or (datetime.fromisoformat(first.value) if first else None)
+        if start is None:
+            grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
+            start = now - grace - timedelta(minutes=1)
+        return (max(start, latest) if latest else start), None
+
+    def _save_mark(self, definition_id: str, handled: datetime, rendered: datetime | None
+                   ) -> None:
+        now = self.app.clock.now()
+        with self.app.store.write() as session:
+            mark = session.get(ScheduleMark, definition_id)
+            if mark is None:
+                session.add(ScheduleMark(definition_id=definition_id, handled_until=handled,
+                                         rendered_until=rendered, updated_at=now))
+                return
+            mark.handled_until = max(mark.handled_until, handled)
+            if rendered is not None:
+                mark.rendered_until = max(mark.rendered_until or rendered, rendered)
+            mark.updated_at = now
 
     def hold_unapproved(self) -> list[str]:
         """Hold the releases still awaiting approval at their due time (alerted)."""
@@ -270,19 +369,21 @@ class Scheduler:
         except Exception:
             log.exception("scheduler.credential_check_failed")
 
-    def _job_missed(self, event: JobExecutionEvent) -> None:
-        """A run skipped while up (the process stalled past its grace) is recorded and alerted."""
-        if event.job_id not in self.triggers():
+    def _job_missed(self, event: JobEvent) -> None:
+        """A run APScheduler skipped while up (the process stalled past its grace, or the
+        previous run was still going) is accounted for at once, as the sweep would."""
+        definition_id = event.job_id.removeprefix("review:")
+        if definition_id not in self.triggers():
             return
-        now = self.app.clock.now()
-        if review.required(self.app, event.job_id):  # the job that renders ahead of the due time
-            due_at = _shift(event.scheduled_run_time, review.lead(self.app, event.job_id))
-            if due_at > now:
-                self.fire(event.job_id, due_at, origin="catch-up")
-            else:
-                self._record_missed(event.job_id, due_at, now, MISSED_UNREVIEWED)
-            return
-        self._record_missed(event.job_id, event.scheduled_run_time, now)
+        scheduled: datetime | None = getattr(event, "scheduled_run_time", None)
+        if scheduled is None:  # EVENT_JOB_MAX_INSTANCES carries its run times as a list
+            scheduled = min(getattr(event, "scheduled_run_times", None) or [None],
+                            key=lambda t: t or datetime.max.replace(tzinfo=UTC))
+        since = scheduled - timedelta(microseconds=1) if scheduled is not None else None
+        try:
+            self.advance(definition_id, since=since)
+        except Exception:  # the next sweep tries again
+            log.exception("scheduler.sweep_failed", release=definition_id)
 
     def compile_gazette(self, channel_name: str) -> None:
         """The scheduled compile of a gazette's next issue (nothing queued: nothing to do)."""
@@ -305,53 +406,27 @@ class Scheduler:
     def catch_up(self, first_started: datetime) -> list[str]:
         """Runs missed while down: the latest inside its grace runs once, older ones are missed.
 
-        A definition that needs review is rendered now for every run due within its lead; a
-        run whose due time passed unrendered is missed (no approver could have approved it),
-        and releases left awaiting approval past their due time are held.
+        Every definition is advanced from its mark (``advance``; without one, from
+        ``first_started`` or its newest scheduled release); releases left awaiting approval
+        past their due time are held.
         """
-        now = self.app.clock.now()
         actions: list[str] = []
-        for definition_id, trigger in self.triggers().items():
-            query = select(Release.due_at).where(Release.definition_id == definition_id)
-            if review.required(self.app, definition_id):  # a manual one is due after the lead:
-                query = query.where(Release.origin != "manual")  # it covers no scheduled run
-            with self.app.store.read() as session:
-                latest = session.execute(
-                    query.order_by(Release.due_at.desc()).limit(1)).scalar_one_or_none()
-            after = max(first_started, latest) if latest else first_started
-            due = fire_times(trigger, after, now)
-            if review.required(self.app, definition_id):
-                for missed in due:
-                    self._record_missed(definition_id, missed, now, MISSED_UNREVIEWED)
-                    actions.append(f"missed {definition_id} {missed.isoformat()}")
-                lead = review.lead(self.app, definition_id)
-                for upcoming in fire_times(trigger, max(after, now), now + lead):
-                    self.fire(definition_id, upcoming, origin="catch-up")
-                    actions.append(f"rendered for review {definition_id} {upcoming.isoformat()}")
-                continue
-            if not due:
-                continue
-            grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
-            run = due[-1] if now - due[-1] <= grace else None
-            for missed in (d for d in due if d is not run):
-                self._record_missed(definition_id, missed, now)
-                actions.append(f"missed {definition_id} {missed.isoformat()}")
-            if run is not None:
-                self.fire(definition_id, run, origin="catch-up")
-                actions.append(f"ran {definition_id} {run.isoformat()}")
+        for definition_id in self.triggers():
+            actions += self.advance(definition_id, "catch-up", since=first_started)
         actions += [f"held unapproved {key}" for key in self.hold_unapproved()]
         return actions
 
     def _record_missed(self, definition_id: str, due_at: datetime, now: datetime,
-                       problem: str = "错过发布时间且超出宽限 / missed, past its grace period"
-                       ) -> None:
+                       problem: str = MISSED_LATE) -> bool:
+        """Record the run due at ``due_at`` as missed and alert staff; False when that run
+        already has a release (published, held, or recorded missed before)."""
         key = release.occurrence_key(definition_id, due_at, self.app)
         details: dict[str, Any] = {"due_at": due_at.isoformat(),
                                    "grace_minutes": self.app.loaded.misfire_grace_minutes(
-                                       definition_id)}
+                                       definition_id), "reason": problem}
         with self.app.store.write() as session:
             if session.execute(select(Release.id).where(Release.key == key)).first():
-                return
+                return False
             session.add(Release(key=key, definition_id=definition_id, origin="scheduled",
                                 state="missed", due_at=due_at, created_at=now, deadline_at=now,
                                 urgent=False, actor=ACTOR, details=details,
@@ -360,4 +435,5 @@ class Scheduler:
             audit.append(session, at=now, actor=ACTOR, action="release.missed",
                          subject=f"release:{key}", details=details)
         alert(self.app, "release.missed", f"错过发布：{key}", f"missed release: {key}",
-              release=definition_id, due_at=due_at.isoformat())
+              release=definition_id, due_at=due_at.isoformat(), reason=problem)
+        return True

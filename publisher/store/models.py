@@ -253,6 +253,19 @@ class BotState(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class ScheduleMark(Base):
+    """How far a scheduled definition's fire times are accounted for (scheduler.py): every fire
+    time up to ``handled_until`` ended as a release or a recorded missed run, and (for one that
+    needs review) every one up to ``rendered_until`` was rendered ahead for approval."""
+
+    __tablename__ = "schedule_marks"
+
+    definition_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    handled_until: Mapped[datetime]
+    rendered_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
 class TokenRow(Base):
     """An access token shared by every process on the database, encrypted (see tokens.py)."""
 
