@@ -323,7 +323,7 @@ class Scheduler:
 
         Without a mark (a new database, or one from before marks were kept): from ``since``
         or the scheduler's first start, or the newest scheduled release if later (a manual
-        release covers no fire time); with neither, the last grace period.
+        release covers no fire time); with neither, only the latest fire time in its grace.
         """
         with self.app.store.read() as session:
             mark = session.get(ScheduleMark, definition_id)
@@ -335,9 +335,10 @@ class Scheduler:
                                              Release.origin != "manual")
                 .order_by(Release.due_at.desc()).limit(1)).scalar_one_or_none()
         start = since or (datetime.fromisoformat(first.value) if first else None)
-        if start is None:
+        if start is None:  # never started here: only the run just due, if any
             grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
-            start = now - grace - timedelta(minutes=1)
+            recent = fire_times(self.triggers()[definition_id], now - grace, now)
+            start = recent[-1] - timedelta(microseconds=1) if recent else now
         return (max(start, latest) if latest else start), None
 
     def _save_mark(self, definition_id: str, handled: datetime, rendered: datetime | None

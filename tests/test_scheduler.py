@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import io
+import json
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from sqlalchemy import select, update
 
+from publisher import config as config_module
+from publisher import logs
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.errors import SchedulerBusy
-from publisher.scheduler import Scheduler, acquire_lease, fire_times
-from publisher.store.models import BotState, Lease, Release
+from publisher.scheduler import MISSED_SUPERSEDED, Scheduler, acquire_lease, fire_times
+from publisher.store import Store
+from publisher.store.models import BotState, Lease, Release, ScheduleMark
 
 from .conftest import SHANGHAI
 
@@ -111,3 +120,157 @@ def test_lease_renewal_fails_after_takeover(app: App, clock: ManualClock) -> Non
     with app.store.write() as session:
         session.execute(update(Lease).values(holder="host-b:200:bbbb"))
     assert not renew_lease(app, "host-a:100:aaaa")
+
+
+# --------------------------------------------------------------------------- every fire time
+
+
+DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)  # a Wednesday: weekly's fire time
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """Every log line as JSON (alerts are log lines first)."""
+    buffer = io.StringIO()
+    logs.configure(json=True, stream=buffer)
+    yield buffer
+    logs.configure(json=True)
+
+
+def _alerted(buffer: io.StringIO) -> list[str]:
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
+    return [line["text_en"] for line in lines if line.get("event") == "alert"]
+
+
+def _rows(app: App) -> dict[str, tuple[str, str]]:
+    with app.store.read() as session:
+        return {r.key: (r.state, r.origin) for r in session.execute(select(Release)).scalars()}
+
+
+class StartGapClock(ManualClock):
+    """Reads ``before`` until an APScheduler thread started after the clock was made runs,
+    then ``after``: a fire time falls between catch-up's look at the clock and APScheduler's
+    start."""
+
+    def __init__(self, before: datetime, after: datetime) -> None:
+        super().__init__(before)
+        self.after = after
+        self._old = {thread.ident for thread in threading.enumerate()}
+
+    def now(self) -> datetime:
+        if any(thread.name == "APScheduler" and thread.ident not in self._old
+               for thread in threading.enumerate()):
+            self.set(self.after)
+        return super().now()
+
+
+def test_fire_time_while_the_scheduler_starts_is_released(app: App) -> None:
+    """A fire time after catch-up read the clock but before APScheduler started ends as a
+    release, not lost between the two."""
+    clock = StartGapClock(DUE - timedelta(seconds=1), DUE + timedelta(seconds=1))
+    gap = App(loaded=app.loaded, store=app.store, clock=clock)
+    _first_started(gap, DUE - timedelta(days=1))
+    scheduler = Scheduler(gap)
+    scheduler.start()
+    try:
+        assert clock.now() == DUE + timedelta(seconds=1)
+        assert _rows(gap) == {"weekly@2026-12-02T10:00+08:00": ("active", "scheduled")}
+    finally:
+        scheduler.stop()
+
+
+def test_coalesced_fire_times_are_each_accounted_for(app: App, clock: ManualClock,
+                                                     captured: io.StringIO) -> None:
+    """When APScheduler runs a definition's job once for several fire times (coalesced), the
+    latest is released and each earlier one is recorded missed and alerted."""
+    _first_started(app, DUE - timedelta(days=15))
+    scheduler = Scheduler(app)
+    clock.set(DUE - timedelta(days=14, seconds=-5))  # the job for 11-18 ran: the mark is there
+    scheduler.fire("weekly")
+    clock.set(DUE + timedelta(seconds=5))  # stalled: 11-25 and 12-02 come as one run
+    scheduler.fire("weekly")
+    assert _rows(app) == {"weekly@2026-11-18T10:00+08:00": ("held", "scheduled"),
+                          "weekly@2026-11-25T10:00+08:00": ("missed", "scheduled"),
+                          "weekly@2026-12-02T10:00+08:00": ("active", "scheduled")}
+    assert "missed release: weekly@2026-11-25T10:00+08:00" in _alerted(captured)
+
+
+def _fast(project: Path, store: Store, clock: ManualClock) -> App:
+    """The small project with weekly firing every ten seconds."""
+    path = project / "schedules.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'schedule: "0 10 * * wed"', 'schedule: "*/10 * * * * *"'), encoding="utf-8")
+    return App(loaded=config_module.load(path), store=store, clock=clock)
+
+
+def test_runs_coalesced_inside_their_grace_are_recorded(project: Path, store: Store,
+                                                        clock: ManualClock,
+                                                        captured: io.StringIO) -> None:
+    """Three fire times inside their grace coalesced into one job run: the latest goes out, the
+    two before it are recorded missed as coalesced, alerted, and none is handled twice."""
+    app = _fast(project, store, clock)
+    clock.set(DUE)
+    scheduler = Scheduler(app)
+    scheduler.fire("weekly")
+    clock.set(DUE + timedelta(seconds=35))
+    assert scheduler.fire("weekly")
+    rows = _rows(app)
+    assert rows == {"weekly@2026-12-02T10:00+08:00": ("active", "scheduled"),
+                    "weekly@2026-12-02T10:00:10+08:00": ("missed", "scheduled"),
+                    "weekly@2026-12-02T10:00:20+08:00": ("missed", "scheduled"),
+                    "weekly@2026-12-02T10:00:30+08:00": ("active", "scheduled")}
+    with app.store.read() as session:
+        reasons = {r.key: r.hold_reason for r in session.execute(
+            select(Release).where(Release.state == "missed")).scalars()}
+    assert all(reason == {"problems": [MISSED_SUPERSEDED]} for reason in reasons.values())
+    assert len([a for a in _alerted(captured) if a.startswith("missed release")]) == 2
+    assert scheduler.sweep() == []  # nothing new: each fire time is handled once
+
+
+def test_a_skipped_run_is_accounted_for_by_the_sweep(project: Path, store: Store,
+                                                     clock: ManualClock) -> None:
+    """A fire time APScheduler skipped (its previous run still going) is released at once when
+    it says so, and one it skipped without a word by the next sweep."""
+    app = _fast(project, store, clock)
+    clock.set(DUE)
+    scheduler = Scheduler(app)
+    scheduler.sweep()
+    clock.set(DUE + timedelta(seconds=12))
+    scheduler._job_missed(JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, "weekly", None,
+                                             [DUE + timedelta(seconds=10)]))
+    clock.set(DUE + timedelta(seconds=21))
+    assert scheduler.sweep() == ["ran weekly 2026-12-02T10:00:20+08:00"]
+    assert _rows(app) == {"weekly@2026-12-02T10:00+08:00": ("active", "scheduled"),
+                          "weekly@2026-12-02T10:00:10+08:00": ("active", "scheduled"),
+                          "weekly@2026-12-02T10:00:20+08:00": ("active", "scheduled")}
+
+
+def test_restart_across_a_fire_time(app: App, clock: ManualClock, captured: io.StringIO
+                                    ) -> None:
+    """Stopped before a fire time and started after it, the scheduler releases it once (inside
+    its grace); a release triggered by hand in between hides no fire time; past its grace the
+    next one is recorded missed and alerted."""
+    clock.set(DUE - timedelta(minutes=5))
+    first = Scheduler(app)
+    first.start()
+    first.stop()
+    clock.set(DUE - timedelta(minutes=1))
+    from publisher import release
+
+    manual = release.create(app, "weekly", DUE - timedelta(minutes=1), actor="staff:wang",
+                            origin="manual")
+    clock.set(DUE + timedelta(minutes=20))
+    second = Scheduler(app)
+    second.start()
+    second.stop()
+    assert _rows(app) == {manual.key: ("active", "manual"),
+                          "weekly@2026-12-02T10:00+08:00": ("active", "catch-up")}
+    clock.set(DUE + timedelta(days=7, hours=2))  # down across the next one, past its grace
+    third = Scheduler(app)
+    third.start()
+    third.stop()
+    assert _rows(app)["weekly@2026-12-09T10:00+08:00"] == ("missed", "scheduled")
+    assert "missed release: weekly@2026-12-09T10:00+08:00" in _alerted(captured)
+    with app.store.read() as session:
+        mark = session.get(ScheduleMark, "weekly")
+        assert mark is not None and mark.handled_until == clock.now()
