@@ -318,6 +318,33 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
     return _hold(app, definition_id, key, due_at, now, actor, origin, problems)
 
 
+NOTHING_SENT = ("held", "missed", "rejected")  # release states that put nothing out
+
+
+def of_period(app: App, definition_id: str, due_at: datetime) -> Release | None:
+    """The newest release of ``definition_id`` for the same period as one due at ``due_at``
+    that is out or on its way (not held, missed or rejected); None when there is none, or
+    when the definition reads no data (it has no period)."""
+    source = app.loaded.definition(definition_id).source
+    if source is None:
+        return None
+    zone = app.loaded.zone
+
+    def period(when: datetime) -> Period:
+        return period_of(when.astimezone(zone).date(), source.period, source.period_offset)
+
+    wanted = period(due_at)
+    with app.store.read() as session:
+        rows = session.execute(
+            select(Release).where(Release.definition_id == definition_id,
+                                  Release.state.not_in(NOTHING_SENT),
+                                  ~Release.key.endswith(f"~{INTERPRETATION}"),
+                                  Release.due_at > due_at - timedelta(days=400),
+                                  Release.due_at < due_at + timedelta(days=400))
+            .order_by(Release.due_at.desc())).scalars().all()
+        return next((row for row in rows if period(row.due_at) == wanted), None)
+
+
 def _settled(existing: Release) -> bool:
     """Whether an existing release stands as it is: only one held for its content or data is
     rendered again (one held unapproved has deliveries, failed: trigger it anew instead)."""

@@ -191,24 +191,13 @@ def test_readme_first_command_publishes_the_sample_release(tmp_path: Path) -> No
     """`make run`'s command starts with no credentials, publishes the sample food-safety release
     through the portal, and serves the page on 127.0.0.1."""
     import re
-    import shutil
 
     import requests
 
     recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\nrun:", 1)[1].splitlines()[1]
     assert recipe.strip() == "$(BIN)/publisher run --sandbox --demo"
-    for name in ("schedules.yaml", "templates", "samples"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name)
-        else:
-            shutil.copy(source, tmp_path / name)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PUBLISHER_", "WECHAT_", "WEIBO_"))}
     log = tmp_path / "run.log"
-    bot = subprocess.Popen(
-        [PUBLISHER, "run", "--sandbox", "--demo", "--port", "0", "--web-port", "0", "--json-logs"],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=tmp_path)
+    bot = _demo(tmp_path, log)
     try:
         pages = tmp_path / "var" / "site" / "food-safety"
         feed_file = tmp_path / "var" / "site" / "feed.atom"
@@ -226,15 +215,87 @@ def test_readme_first_command_publishes_the_sample_release(tmp_path: Path) -> No
         assert "食品安全监督抽检" in response.text and "索引号" in response.text
         feed = requests.get(f"{served.group(1)}feed.atom", timeout=10)
         assert page in feed.text
-        store = Store(f"sqlite:///{tmp_path / 'var' / 'publisher.db'}", migrate=False)
-        try:  # every channel kind in this build went out too, through its emulator
-            _wait(lambda: {(d.channel, d.state) for d in _rows(store)[1]} == {
-                ("portal-main", "published"), ("wechat-main", "published"),
-                ("weibo-main", "published"), ("gazette-main", "queued")},
-                60, "every channel to publish (the gazette item waits for its issue)")
-        finally:
-            store.dispose()
+        _wait_demo_published(tmp_path, log)  # every channel kind in this build, through its emulator
     finally:
         bot.send_signal(signal.SIGTERM)
         assert bot.wait(30) == 0
     assert (tmp_path / "var" / "publisher.db").exists()
+
+
+DEMO_CHANNELS = {("portal-main", "published"), ("wechat-main", "published"),
+                 ("weibo-main", "published"), ("gazette-main", "queued")}
+
+
+def _demo(root: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``publisher run --sandbox --demo`` (`make run`) in a copy of the shipped project."""
+    import shutil
+
+    for name in ("schedules.yaml", "templates", "samples"):
+        source, copy = ROOT / name, root / name
+        if copy.exists():
+            continue
+        if source.is_dir():
+            shutil.copytree(source, copy)
+        else:
+            shutil.copy(source, copy)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PUBLISHER_", "WECHAT_", "WEIBO_"))}
+    return subprocess.Popen(
+        [PUBLISHER, "run", "--sandbox", "--demo", "--port", "0", "--web-port", "0", "--json-logs"],
+        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=root)
+
+
+def _wait_demo_published(root: Path, log: Path) -> None:
+    _wait(lambda: "run.started" in log.read_text(encoding="utf-8"), 60, "the daemon")
+    store = Store(f"sqlite:///{root / 'var' / 'publisher.db'}", migrate=False)
+    try:
+        _wait(lambda: {(d.channel, d.state) for d in _rows(store)[1]} == DEMO_CHANNELS,
+              60, "every channel to publish (the gazette item waits for its issue)")
+    finally:
+        store.dispose()
+
+
+def test_demo_twice_publishes_the_period_once(tmp_path: Path) -> None:
+    """A second `make run` on the same database says this period's sample release is already
+    out and publishes nothing: the portal lists one notice, the gazette queue holds one copy."""
+    import json
+    import re
+
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = _demo(tmp_path, first_log)
+    try:
+        _wait_demo_published(tmp_path, first_log)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0
+    second = _demo(tmp_path, second_log)
+    try:
+        _wait(lambda: "run.started" in second_log.read_text(encoding="utf-8"), 60,
+              "the second daemon")
+        _wait(lambda: "\nfood-safety-sampling@" in second_log.read_text(encoding="utf-8"), 30,
+              "the demo's answer")
+        store = Store(f"sqlite:///{tmp_path / 'var' / 'publisher.db'}", migrate=False)
+        try:  # whatever the second run sent has landed before it is counted
+            _wait(lambda: all(d.state in ("published", "queued") for d in _rows(store)[1]), 60,
+                  "every delivery to settle")
+        finally:
+            store.dispose()
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0
+    site = tmp_path / "var" / "site"
+    pages = sorted((site / "food-safety").glob("food-safety-sampling-*.html"))
+    assert len(pages) == 1
+    listing = (site / "food-safety" / "index.html").read_text(encoding="utf-8")
+    assert listing.count("food-safety-sampling-") == listing.count(pages[0].name) > 0
+    queue = json.loads((site / "_gazette" / "state.json").read_text(encoding="utf-8"))["queue"]
+    assert len(queue) == 1
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'publisher.db'}", migrate=False)
+    try:
+        releases, deliveries = _rows(store)
+    finally:
+        store.dispose()
+    assert len(releases) == 1 and len(deliveries) == len(DEMO_CHANNELS)
+    said = [line for line in second_log.read_text(encoding="utf-8").splitlines()
+            if "--demo" in line]
+    assert len(said) == 1 and re.search(r"本期（\d{4}年第\d+周）已发布", said[0]), said

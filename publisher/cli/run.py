@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = get_logger("publisher.run")
 FOREGROUND_WAIT = timedelta(minutes=2)  # trigger/retry wait this long for retries, then hand over
 OPTIMIZE_SECONDS = 6 * 3600  # how often the daemon refreshes SQLite's planner statistics
+DEMO = "food-safety-sampling"  # what `run --demo` publishes from its sample data
 
 
 def sample_data(app: App, definition_id: str) -> dict[str, Path]:
@@ -83,8 +84,9 @@ def run(
     config: Path = CONFIG_OPTION,
     sandbox: bool = typer.Option(False, "--sandbox", help="所有渠道接内置模拟器 / wire every "
                                  "channel to its built-in emulator (no credentials needed)"),
-    demo: bool = typer.Option(False, "--demo", help="启动时用样例数据发布食品安全抽检 / at start, "
-                              "publish the food-safety release from its sample data"),
+    demo: bool = typer.Option(False, "--demo", help="启动时用样例数据发布食品安全抽检（本期已发布则"
+                              "不再发布）/ at start, publish the food-safety release from its "
+                              "sample data, unless this period's release is already out"),
     trigger: list[str] = typer.Option([], "--trigger", help="启动时立即发布 / publish this "
                                       "definition at start (repeatable)"),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="在 127.0.0.1 上预览门户网站 / "
@@ -136,10 +138,16 @@ def run(
     recovered = dispatcher.recover()
     log.info("run.started", sandbox=sandbox, recovered=recovered, database=app.store.safe_url)
     site = _serve_site(app, port) if serve else None
-    names = list(trigger) + (["food-safety-sampling"] if demo else [])
-    for name in names:
-        outcome = release.create(app, name, review.manual_due(app, name, app.clock.now()),
-                                 actor=actor(), origin="manual",
+    names = list(trigger) + ([DEMO] if demo else [])
+    for index, name in enumerate(names):
+        due = review.manual_due(app, name, app.clock.now())
+        demo_run = demo and index == len(names) - 1
+        if demo_run and (out := release.of_period(app, name, due)) is not None:
+            typer.echo(f"{out.key}: {out.state} — 本期（{out.period_label}）已发布，--demo 不再重复"
+                       f"发布 / this period's release is already out; --demo does not publish "
+                       "it again")
+            continue
+        outcome = release.create(app, name, due, actor=actor(), origin="manual",
                                  data=sample_data(app, name) if demo else None)
         typer.echo(f"{outcome.key}: {outcome.state}")
         for problem in outcome.problems:
