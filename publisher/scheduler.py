@@ -71,6 +71,15 @@ def acquire_lease(app: App, holder: str) -> None:
         raise SchedulerBusy("另一个调度器正在运行 / another scheduler is active") from None
 
 
+def active_holder(app: App) -> str | None:
+    """The scheduler holding the lease now (a running ``publisher run``), or None."""
+    with app.store.read() as session:
+        lease = session.get(Lease, LEASE_NAME)
+        if lease is None or _lease_expired(lease, app.clock.now()):
+            return None
+        return lease.holder
+
+
 def renew_lease(app: App, holder: str) -> bool:
     """Extend our lease; False if it was taken from us."""
     now = app.clock.now()

@@ -47,10 +47,12 @@ def load_config(path: Path) -> config_module.LoadedConfig:
         raise fail(str(exc), 2) from None
 
 
-def open_app(path: Path, *, sandbox: bool = False, json_logs: bool | None = None) -> App:
-    """Configure logs, load the config, open (and migrate) the database."""
+def open_app(path: Path, *, sandbox: bool = False, json_logs: bool | None = None,
+             log_level: str = "INFO") -> App:
+    """Configure logs (``PUBLISHER_LOG_LEVEL``, else ``log_level``), load the config, open
+    (and migrate) the database."""
     configure(json=(not sys.stderr.isatty()) if json_logs is None else json_logs,
-              level=os.environ.get("PUBLISHER_LOG_LEVEL", "INFO"))
+              level=os.environ.get("PUBLISHER_LOG_LEVEL", log_level))
     loaded = load_config(path)
     store = Store(database_url(loaded.root))
     return App(loaded=loaded, store=store, sandbox=sandbox)

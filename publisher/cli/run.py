@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -15,19 +16,20 @@ from sqlalchemy import select
 
 from publisher import intervention, release, review
 from publisher.app import App
-from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
+from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app, progress
 from publisher.dispatch import Dispatcher
 from publisher.errors import SchedulerBusy
 from publisher.logs import get_logger
-from publisher.scheduler import Scheduler
+from publisher.scheduler import Scheduler, active_holder
 from publisher.source import DataError, parse_data_option
-from publisher.store.models import Delivery
+from publisher.store.models import Release
 
 if TYPE_CHECKING:
     from publisher.web.server import WebServer
 
 log = get_logger("publisher.run")
 FOREGROUND_WAIT = timedelta(minutes=2)  # trigger/retry wait this long for retries, then hand over
+FOREGROUND_LOG_LEVEL = "ERROR"  # trigger/retry show progress lines instead of the log lines
 OPTIMIZE_SECONDS = 6 * 3600  # how often the daemon refreshes SQLite's planner statistics
 DEMO = "food-safety-sampling"  # what `run --demo` publishes from its sample data
 
@@ -176,20 +178,6 @@ def run(
         log.info("run.stopped")
 
 
-def _show_deliveries(app: App, release_id: int) -> int:
-    """Print each delivery's final state; returns how many did not publish."""
-    with app.store.read() as session:
-        rows = session.execute(select(Delivery).where(Delivery.release_id == release_id)
-                               .order_by(Delivery.channel)).scalars().all()
-    bad = 0
-    for row in rows:
-        url = (row.receipt or {}).get("url") or ""
-        error = (row.last_error or {}).get("explanation_zh") or row.reason or ""
-        typer.echo(f"  {row.channel:<16} {row.state:<10} {url}{error if not url else ''}")
-        bad += row.state not in ("published", "queued")  # queued: waits for the gazette issue
-    return bad
-
-
 @cli.command("trigger")
 def trigger_command(
     definition: str = typer.Argument(..., help="发布定义 / release definition id"),
@@ -198,10 +186,16 @@ def trigger_command(
     sandbox: bool = typer.Option(False, "--sandbox", help="使用模拟器 / use the emulators"),
     send: bool = typer.Option(True, "--send/--no-send", help="立即投递 / deliver now (else the "
                               "running daemon does)"),
+    wait: bool = typer.Option(False, "--wait/--no-wait", help="守护进程在运行时跟随其投递进度 / "
+                              "when the daemon is running (it sends), follow its progress"),
+    wait_seconds: float = typer.Option(FOREGROUND_WAIT.total_seconds(), "--wait-seconds", min=0,
+                                       help="最多等待秒数，之后交由守护进程 / how long to wait for "
+                                            "retries before the daemon takes over"),
     config: Path = CONFIG_OPTION,
 ) -> None:
-    """立即发布一次 / Create a release of a definition now (and deliver it)."""
-    app = open_app(config, sandbox=sandbox)
+    """立即发布一次 / Create a release of a definition now (and deliver it, showing each
+    channel's progress and a summary)."""
+    app = open_app(config, sandbox=sandbox, log_level=FOREGROUND_LOG_LEVEL)
     definition_conf = app.loaded.definition(definition)
     overrides: dict[str, Path] | None = None
     if data:
@@ -209,7 +203,7 @@ def trigger_command(
             raise fail(f"{definition} 不读取数据 / reads no data", 2)
         try:
             overrides = parse_data_option(data, definition_conf.source)
-        except DataError as exc:
+        except (DataError, ValueError) as exc:  # ValueError: several tables, no NAME=
             raise fail(str(exc), 2) from None
     due = review.manual_due(app, definition, app.clock.now())  # later, when it needs review
     outcome = release.create(app, definition, due, actor=actor(), origin="manual",
@@ -226,24 +220,76 @@ def trigger_command(
                    f"(publisher review approve {outcome.key}); it is published then")
         return
     if send:
-        _deliver(app, outcome.release_id)
+        _deliver(app, outcome.release_id, outcome.key, wait=wait,
+                 until=app.clock.now() + timedelta(seconds=wait_seconds))
 
 
-def _deliver(app: App, release_id: int) -> None:
-    dispatcher = Dispatcher(app)
-    with app.store.read() as session:
-        total = len(session.execute(select(Delivery.id).where(
-            Delivery.release_id == release_id)).all())
-    try:
-        with typer.progressbar(length=total, label="投递中 / delivering", file=None) as bar:
-            dispatcher.drain(release_id, until=app.clock.now() + FOREGROUND_WAIT,
-                             on_progress=lambda: bar.update(1))
-    finally:
-        dispatcher.shutdown()
-    if _show_deliveries(app, release_id):
-        typer.echo("未完成的投递由 publisher run 继续重试 / deliveries still waiting are retried by "
-                   "`publisher run`", err=True)
+def _deliver(app: App, release_id: int, key: str, *, wait: bool, until: datetime) -> None:
+    """Send the release here and show each channel's progress, or, when the daemon is running,
+    leave the sending to it (following its progress from the rows when ``wait``); then the
+    summary. Exit 1 unless every channel published (or queued for the gazette)."""
+    zone = app.loaded.zone
+    out = sys.stdout
+    shown = progress.Progress(out, zone, live=out.isatty(), now=app.clock.now)
+    daemon = active_holder(app)
+    if daemon is not None:
+        typer.echo(f"守护进程正在运行（{daemon}），由它投递 / the daemon (publisher run) is "
+                   f"running: it sends this release")
+        if not wait:
+            typer.echo(f"查看进度 / follow it: publisher log --release {key}")
+            return
+        views = progress.follow(app, release_id, shown, until=until)
+    else:
+        views = _send_here(app, release_id, shown, until)
+    for line in progress.summary(views, key, zone):
+        typer.echo(line)
+    waiting = [view.channel for view in views if not view.settled]
+    if waiting:
+        names = ", ".join(waiting)
+        if daemon is not None or active_holder(app) is not None:
+            typer.echo(f"守护进程接手未完成的投递：{names} / the daemon takes over what is still "
+                       f"under way: {names}", err=True)
+        else:
+            typer.echo(f"未完成：{names}；守护进程未运行，启动 publisher run 后由它继续重试 / not "
+                       f"finished: {names}; the daemon is not running: `publisher run` retries "
+                       "them once started", err=True)
+    failed = [view for view in views if view.state in ("failed", "unknown")]
+    for view in failed:
+        typer.echo(f"重试 / retry: publisher retry {view.delivery_id}  ({view.channel})", err=True)
+    if waiting or failed:
         raise typer.Exit(1)
+
+
+def _send_here(app: App, release_id: int, shown: progress.Progress, until: datetime
+               ) -> list[progress.ChannelState]:
+    """Dispatch the release in this process (waiting out retries until ``until``) while the
+    rows are shown as they change."""
+    dispatcher = Dispatcher(app)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            dispatcher.drain(release_id, until=until)
+        except BaseException as exc:  # shown by the main thread
+            errors.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="trigger-send", daemon=True)
+    worker.start()
+    try:
+        views = progress.follow(app, release_id, shown, done=done)
+    except KeyboardInterrupt:
+        dispatcher.shutdown(wait=False)
+        typer.echo("已中断：未完成的投递由守护进程 publisher run 接手 / interrupted: the daemon "
+                   "(publisher run) takes over what is still under way", err=True)
+        raise typer.Exit(130) from None
+    worker.join()
+    dispatcher.shutdown()
+    if errors:
+        raise errors[0]
+    return views
 
 
 @cli.command("retry")
@@ -255,11 +301,15 @@ def retry_command(
 ) -> None:
     """重试失败、结果不明或等待重试的投递 / Send a failed, unknown or waiting delivery (again)
     now, under the same key."""
-    app = open_app(config, sandbox=sandbox)
+    app = open_app(config, sandbox=sandbox, log_level=FOREGROUND_LOG_LEVEL)
     try:  # the same rules and audit event as the console's retry button
         changed = intervention.retry(app, delivery_id, actor=actor())
     except intervention.InterventionRefused as exc:
         raise fail(str(exc), 2) from None
     typer.echo(f"delivery {delivery_id}: {changed.state}")
     if send:
-        _deliver(app, changed.release_id)
+        with app.store.read() as session:
+            key = session.execute(select(Release.key).where(
+                Release.id == changed.release_id)).scalar_one()
+        _deliver(app, changed.release_id, key, wait=False,
+                 until=app.clock.now() + FOREGROUND_WAIT)
