@@ -296,7 +296,7 @@ class Scheduler:
         with self._lock:
             now = self.app.clock.now()
             trigger = self.triggers()[definition_id]
-            handled, rendered = self._mark(definition_id, since, now)
+            handled, rendered, kept = self._mark(definition_id, since, now)
             due = fire_times(trigger, handled, now)
             actions: list[str] = []
             reached = now
@@ -308,7 +308,8 @@ class Scheduler:
                 actions += [f"rendered for review {definition_id} {u.isoformat()}"
                             for u in upcoming]
                 horizon = now + review.lead(self.app, definition_id) + timedelta(seconds=1)
-                self._save_mark(definition_id, now, max(horizon, rendered or horizon))
+                if due or upcoming or not kept:  # else nothing moved: spare the write
+                    self._save_mark(definition_id, now, max(horizon, rendered or horizon))
                 return actions
             grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
             run = due[-1] if due and now - due[-1] <= grace else None
@@ -323,12 +324,14 @@ class Scheduler:
                     actions.append(f"ran {definition_id} {run.isoformat()}")
                 else:  # the next sweep tries it again while it is inside its grace
                     reached = run - timedelta(microseconds=1)
-            self._save_mark(definition_id, max(handled, reached), None)
+            if due or not kept:  # else nothing moved: spare the write
+                self._save_mark(definition_id, max(handled, reached), None)
             return actions
 
     def _mark(self, definition_id: str, since: datetime | None, now: datetime
-              ) -> tuple[datetime, datetime | None]:
-        """Up to when ``definition_id``'s fire times are handled, and rendered for review.
+              ) -> tuple[datetime, datetime | None, bool]:
+        """Up to when ``definition_id``'s fire times are handled, and rendered for review, and
+        whether that is a kept mark.
 
         Without a mark (a new database, or one from before marks were kept): from ``since``
         or the scheduler's first start, or the newest scheduled release if later (a manual
@@ -337,7 +340,7 @@ class Scheduler:
         with self.app.store.read() as session:
             mark = session.get(ScheduleMark, definition_id)
             if mark is not None:
-                return mark.handled_until, mark.rendered_until
+                return mark.handled_until, mark.rendered_until, True
             first = session.get(BotState, "scheduler_first_started")
             latest = session.execute(
                 select(Release.due_at).where(Release.definition_id == definition_id,
@@ -348,7 +351,7 @@ class Scheduler:
             grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
             recent = fire_times(self.triggers()[definition_id], now - grace, now)
             start = recent[-1] - timedelta(microseconds=1) if recent else now
-        return (max(start, latest) if latest else start), None
+        return (max(start, latest) if latest else start), None, False
 
     def _save_mark(self, definition_id: str, handled: datetime, rendered: datetime | None
                    ) -> None:
