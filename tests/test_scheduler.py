@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from sqlalchemy import select, update
 
 from publisher import config as config_module
-from publisher import logs
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.errors import SchedulerBusy
@@ -23,6 +21,9 @@ from publisher.store import Store
 from publisher.store.models import BotState, Lease, Release, ScheduleMark
 
 from .conftest import SHANGHAI
+from .test_review import captured
+
+__all__ = ["captured"]  # a fixture, used by name
 
 
 def _releases(app: App) -> dict[str, str]:
@@ -126,15 +127,6 @@ def test_lease_renewal_fails_after_takeover(app: App, clock: ManualClock) -> Non
 
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)  # a Wednesday: weekly's fire time
-
-
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """Every log line as JSON (alerts are log lines first)."""
-    buffer = io.StringIO()
-    logs.configure(json=True, stream=buffer)
-    yield buffer
-    logs.configure(json=True)
 
 
 def _alerted(buffer: io.StringIO) -> list[str]:
