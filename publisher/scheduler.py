@@ -309,7 +309,8 @@ class Scheduler:
                             for u in upcoming]
                 horizon = now + review.lead(self.app, definition_id) + timedelta(seconds=1)
                 if due or upcoming or not kept:  # else nothing moved: spare the write
-                    self._save_mark(definition_id, now, max(horizon, rendered or horizon))
+                    self._save_mark(definition_id, handled, now,
+                                    max(horizon, rendered or horizon))
                 return actions
             grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
             run = due[-1] if due and now - due[-1] <= grace else None
@@ -325,7 +326,7 @@ class Scheduler:
                 else:  # the next sweep tries it again while it is inside its grace
                     reached = run - timedelta(microseconds=1)
             if due or not kept:  # else nothing moved: spare the write
-                self._save_mark(definition_id, max(handled, reached), None)
+                self._save_mark(definition_id, handled, max(handled, reached), None)
             return actions
 
     def _mark(self, definition_id: str, since: datetime | None, now: datetime
@@ -353,14 +354,17 @@ class Scheduler:
             start = recent[-1] - timedelta(microseconds=1) if recent else now
         return (max(start, latest) if latest else start), None, False
 
-    def _save_mark(self, definition_id: str, handled: datetime, rendered: datetime | None
-                   ) -> None:
+    def _save_mark(self, definition_id: str, since: datetime, handled: datetime,
+                   rendered: datetime | None) -> None:
+        """Move the mark to ``handled`` (and ``rendered``); a new one keeps ``since``, where
+        its accounting began (the report counts recorded rows from there)."""
         now = self.app.clock.now()
         with self.app.store.write() as session:
             mark = session.get(ScheduleMark, definition_id)
             if mark is None:
-                session.add(ScheduleMark(definition_id=definition_id, handled_until=handled,
-                                         rendered_until=rendered, updated_at=now))
+                session.add(ScheduleMark(definition_id=definition_id, kept_since=since,
+                                         handled_until=handled, rendered_until=rendered,
+                                         updated_at=now))
                 return
             mark.handled_until = max(mark.handled_until, handled)
             if rendered is not None:

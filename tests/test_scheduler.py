@@ -266,3 +266,28 @@ def test_restart_across_a_fire_time(app: App, clock: ManualClock, captured: io.S
     with app.store.read() as session:
         mark = session.get(ScheduleMark, "weekly")
         assert mark is not None and mark.handled_until == clock.now()
+
+
+def test_the_report_counts_the_fire_times_the_scheduler_recorded(
+        app: App, project: Path, store: Store, clock: ManualClock) -> None:
+    """After the schedule moved from Wednesdays to Tuesdays, the annual report counts the runs
+    the scheduler recorded (a Wednesday, then Tuesdays) as due, with no Tuesday before the
+    change counted as without a record and no Wednesday as extra."""
+    from publisher.report.build import build_report
+    from publisher.report.period import ReportPeriod
+
+    _first_started(app, datetime(2026, 11, 1, 9, 0, tzinfo=SHANGHAI))
+    clock.set(datetime(2026, 11, 4, 10, 0, 5, tzinfo=SHANGHAI))  # a Wednesday
+    Scheduler(app).sweep()
+    path = project / "schedules.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'schedule: "0 10 * * wed"', 'schedule: "0 10 * * tue"'), encoding="utf-8")
+    tuesdays = App(loaded=config_module.load(path), store=store, clock=clock)
+    for day in (10, 17):
+        clock.set(datetime(2026, 11, day, 10, 0, 5, tzinfo=SHANGHAI))
+        Scheduler(tuesdays).sweep()
+    report = build_report(tuesdays, ReportPeriod.year(2026, SHANGHAI), sections=["runs"],
+                          verify=False)
+    figures = {name.rpartition("/")[2]: figure.value for name, figure in report.figures.items()
+               if name.startswith("runs/scheduled/weekly/")}
+    assert (figures["due"], figures["no_record"], figures["extra"]) == (3, 0, 0)

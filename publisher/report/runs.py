@@ -1,9 +1,10 @@
 """Regular releases on time: for each scheduled definition, runs due, on time, late, missed.
 
-``due_runs`` is the one place that says which runs fell due. Today it takes the fire times of
-each definition's current schedule since the scheduler first started on this database, and the
-releases and missed-run records at those times; when the scheduler keeps a durable record of
-every fire time, only ``due_runs`` changes.
+``due_runs`` is the one place that says which runs fell due: where the scheduler's mark says
+every fire time was accounted for (``schedule_marks``: after ``kept_since``, up to
+``handled_until``), the scheduled releases and missed-run records themselves, whatever schedule
+was in force then; before and after that stretch, the fire times of the definition's current
+schedule since the scheduler first started on this database.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from publisher.cron import cron_trigger
 from publisher.report.context import PUBLISHING_ACTIONS, Context, private_kinds
 from publisher.report.figure import Column, Figure, Sheet, Table, count, ids
 from publisher.scheduler import fire_times
-from publisher.store.models import BotState, Delivery, Release
+from publisher.store.models import BotState, Delivery, Release, ScheduleMark
 
 SECTION = "runs"
 NOT_PUBLISHED_STATES = ("held", "rejected", "awaiting_approval")
@@ -75,6 +76,11 @@ def due_runs(ctx: Context, definition_id: str, schedule: str) -> tuple[list[Run]
         trigger = cron_trigger(schedule, ctx.zone)
         after = max(start, since) - _TICK
         times = [t for t in fire_times(trigger, after, end - _TICK) if t >= start]
+    mark = ctx.session.get(ScheduleMark, definition_id)
+    if mark is not None:  # the rows are the record there, not today's schedule
+        times = [t for t in times if not mark.kept_since < t <= mark.handled_until]
+        times = sorted(set(times) | {t for t in by_due
+                                     if mark.kept_since < t <= mark.handled_until})
     runs = [Run(t, *by_due.get(t, (None, None))) for t in times]
     matched = {run.release_id for run in runs}
     extra = sorted(rid for rid, _due, _state, _origin in releases if rid not in matched)

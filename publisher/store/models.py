@@ -255,12 +255,14 @@ class BotState(Base):
 
 class ScheduleMark(Base):
     """How far a scheduled definition's fire times are accounted for (scheduler.py): every fire
-    time up to ``handled_until`` ended as a release or a recorded missed run, and (for one that
-    needs review) every one up to ``rendered_until`` was rendered ahead for approval."""
+    time after ``kept_since`` and up to ``handled_until`` ended as a release or a recorded
+    missed run (a row at its due time), and (for one that needs review) every one up to
+    ``rendered_until`` was rendered ahead for approval."""
 
     __tablename__ = "schedule_marks"
 
     definition_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kept_since: Mapped[datetime]
     handled_until: Mapped[datetime]
     rendered_until: Mapped[datetime | None]
     updated_at: Mapped[datetime]

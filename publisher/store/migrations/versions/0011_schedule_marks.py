@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "schedule_marks",
         sa.Column("definition_id", sa.String(length=100), nullable=False),
+        sa.Column("kept_since", sa.DateTime(), nullable=False),
         sa.Column("handled_until", sa.DateTime(), nullable=False),
         sa.Column("rendered_until", sa.DateTime(), nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
