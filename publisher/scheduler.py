@@ -33,6 +33,7 @@ ACTOR = "scheduler"
 CREDENTIAL_CHECK_HOUR = 9  # local time of the daily look at credentials that need a person
 REVIEW_SWEEP_SECONDS = 60  # how often releases still awaiting approval at their due time are held
 SWEEP_SECONDS = 60  # how often every definition's fire times are accounted for, whatever ran
+FIRE_TIMES_LIMIT = 10000  # fire_times lists one more than this at most (a longer backlog: pages)
 MISSED_UNREVIEWED = ("错过审核时间：到发布时间仍未生成待审核稿 / missed: not rendered for review "
                      "before its due time")
 MISSED_LATE = "错过发布时间且超出宽限 / missed, past its grace period"
@@ -98,8 +99,9 @@ def release_lease(app: App, holder: str) -> None:
             session.delete(lease)
 
 
-def fire_times(trigger: CronTrigger, after: datetime, until: datetime) -> list[datetime]:
-    """Every fire time of ``trigger`` in (after, until]."""
+def fire_times(trigger: CronTrigger, after: datetime, until: datetime,
+               limit: int = FIRE_TIMES_LIMIT) -> list[datetime]:
+    """Every fire time of ``trigger`` in (after, until]; past ``limit``, the first limit + 1."""
     times: list[datetime] = []
     previous: datetime | None = None
     current: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
@@ -107,7 +109,7 @@ def fire_times(trigger: CronTrigger, after: datetime, until: datetime) -> list[d
         times.append(current)
         previous = current
         current = trigger.get_next_fire_time(previous, previous + timedelta(microseconds=1))
-        if len(times) > 10000:
+        if len(times) > limit:
             break
     return times
 
@@ -143,8 +145,10 @@ class LeadTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is untype
 class Scheduler:
     """Turns cron definitions into releases; only the lease holder runs."""
 
-    def __init__(self, app: App, *, on_release: Callable[[int], None] | None = None) -> None:
+    def __init__(self, app: App, *, on_release: Callable[[int], None] | None = None,
+                 page: int = FIRE_TIMES_LIMIT) -> None:
         self.app = app
+        self.page = page  # fire times handled in one go; a longer backlog takes several
         self.holder = holder_id()
         self.on_release = on_release
         self._aps: BackgroundScheduler | None = None
@@ -297,9 +301,12 @@ class Scheduler:
             now = self.app.clock.now()
             trigger = self.triggers()[definition_id]
             handled, rendered, kept = self._mark(definition_id, since, now)
-            due = fire_times(trigger, handled, now)
+            due = fire_times(trigger, handled, now, self.page)
+            more = len(due) > self.page  # a long backlog: this page, then the rest
+            if more:
+                due = due[:self.page]
             actions: list[str] = []
-            reached = now
+            reached = due[-1] if more else now
             if review.required(self.app, definition_id):
                 for missed in due:
                     if self._record_missed(definition_id, missed, now, MISSED_UNREVIEWED):
@@ -309,11 +316,11 @@ class Scheduler:
                             for u in upcoming]
                 horizon = now + review.lead(self.app, definition_id) + timedelta(seconds=1)
                 if due or upcoming or not kept:  # else nothing moved: spare the write
-                    self._save_mark(definition_id, handled, now,
+                    self._save_mark(definition_id, handled, reached,
                                     max(horizon, rendered or horizon))
-                return actions
+                return actions + (self.advance(definition_id, origin) if more else [])
             grace = timedelta(minutes=self.app.loaded.misfire_grace_minutes(definition_id))
-            run = due[-1] if due and now - due[-1] <= grace else None
+            run = due[-1] if due and not more and now - due[-1] <= grace else None
             for missed in due:
                 if missed is run:
                     continue
@@ -327,7 +334,7 @@ class Scheduler:
                     reached = run - timedelta(microseconds=1)
             if due or not kept:  # else nothing moved: spare the write
                 self._save_mark(definition_id, handled, max(handled, reached), None)
-            return actions
+            return actions + (self.advance(definition_id, origin) if more else [])
 
     def _mark(self, definition_id: str, since: datetime | None, now: datetime
               ) -> tuple[datetime, datetime | None, bool]:

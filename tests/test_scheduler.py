@@ -237,6 +237,25 @@ def test_a_skipped_run_is_accounted_for_by_the_sweep(project: Path, store: Store
                           "weekly@2026-12-02T10:00:20+08:00": ("active", "scheduled")}
 
 
+def test_a_backlog_longer_than_a_page_is_accounted_for_in_full(
+        project: Path, store: Store, clock: ManualClock) -> None:
+    """A backlog of more fire times than the scheduler handles in one go is handled page after
+    page: every one ends as the latest run or a missed record, none skipped."""
+    app = _fast(project, store, clock)
+    clock.set(DUE)
+    scheduler = Scheduler(app, page=4)
+    scheduler.sweep()
+    clock.set(DUE + timedelta(seconds=125))  # twelve fire times since, more than three pages
+    actions = scheduler.sweep()
+    assert len(actions) == 12 and actions[-1] == "ran weekly 2026-12-02T10:02:00+08:00"
+    rows = _rows(app)
+    assert len(rows) == 13
+    assert sum(state == "missed" for state, _origin in rows.values()) == 11
+    with app.store.read() as session:
+        mark = session.get(ScheduleMark, "weekly")
+        assert mark is not None and mark.handled_until == clock.now()
+
+
 def test_restart_across_a_fire_time(app: App, clock: ManualClock, captured: io.StringIO
                                     ) -> None:
     """Stopped before a fire time and started after it, the scheduler releases it once (inside
