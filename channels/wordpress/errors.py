@@ -79,6 +79,35 @@ def not_wordpress(status: int, secrets: Iterable[str], detail: str) -> Configura
     )
 
 
+def anonymous(status: int, data: dict[str, Any]) -> bool:
+    """Whether a 400 is WordPress refusing an anonymous caller a parameter. WordPress treats a
+    wrong Application Password (or user name) as no login at all, so the first lookup with
+    ``status=draft,…`` gets ``400 rest_invalid_param`` whose detail is
+    ``rest_forbidden_status`` with ``data.status`` 401, not a 401 of its own."""
+    details = data.get("details")
+    if status != 400 or not isinstance(details, dict):
+        return False
+    return any(isinstance(d, dict) and (d.get("code") == "rest_forbidden_status" or (
+        isinstance(d.get("data"), dict) and d["data"].get("status") == 401))
+        for d in details.values())
+
+
+def not_logged_in(**kw: Any) -> ConfigurationError:
+    """The site answered as to an anonymous visitor: the application password (or the user
+    name) is wrong, or the server drops the Authorization header."""
+    return ConfigurationError(
+        "WordPress 应用密码错误（未登录）/ the WordPress application password is wrong "
+        f"(not logged in, {kw.get('code')})",
+        explanation_zh="WordPress 没有接受用户名和应用密码，把请求当作未登录访客处理："
+                       "请核对 username，并在“用户→编辑用户→应用密码”中重新生成应用密码；"
+                       "若密码无误，检查网站服务器是否转发了 Authorization 请求头",
+        explanation_en="WordPress did not accept the user name and application password and "
+                       "answered as to an anonymous visitor: check username and make a new "
+                       "application password under Users → Edit User → Application Passwords; "
+                       "if it is right, check that the web server passes the Authorization "
+                       "header on", **kw)
+
+
 def classify(response: requests.Response, secrets: Iterable[str]) -> ChannelError:
     """The error for a non-2xx answer, keeping WordPress's code and message (secrets scrubbed)."""
     status = response.status_code
@@ -104,13 +133,8 @@ def classify(response: requests.Response, secrets: Iterable[str]) -> ChannelErro
             retry_after=retry_after(response),
             explanation_zh="WordPress 网站暂时故障，将自动重试",
             explanation_en="the WordPress site failed; retrying", **kw)
-    if status == 401:
-        return ConfigurationError(
-            f"WordPress 未登录 / not authenticated ({code})",
-            explanation_zh="WordPress 拒绝了用户名或应用密码（未登录），"
-                           "请在“用户→编辑用户”中重新生成应用密码",
-            explanation_en="WordPress refused the user name or application password (not logged "
-                           "in); make a new application password under Users → Edit User", **kw)
+    if status == 401 or anonymous(status, data):
+        return not_logged_in(**kw)
     if status == 403:
         return ConfigurationError(
             f"WordPress 账号权限不足 / not allowed ({code})",

@@ -162,14 +162,16 @@ def test_retract_unknown_post_is_permanent(make_wp: Callable[..., WordPressChann
 
 
 @pytest.mark.parametrize(("user", "password", "code", "zh_word"), [
-    ("editor", "wrong pass word", "incorrect_password", "未登录"),
-    ("nobody", PASSWORD, "invalid_username", "未登录"),
+    ("editor", "wrong pass word", "rest_invalid_param", "应用密码错误"),
+    ("nobody", PASSWORD, "rest_invalid_param", "应用密码错误"),
     ("reader", "zzzz yyyy xxxx", "rest_cannot_create", "权限不足"),
 ])
 def test_auth_failures_split_401_and_403(make_wp: Callable[..., WordPressChannel],
                                          make_message: Callable[..., Message], user: str,
                                          password: str, code: str, zh_word: str) -> None:
-    """Bad credentials (401) and a logged-in account without rights (403) read differently."""
+    """Bad credentials (WordPress answers them as an anonymous visitor: a 400 about ``status``
+    on the first lookup) say the application password is wrong, never bad content; a
+    logged-in account without rights (403) reads differently."""
     channel = make_wp(username=user, application_password=SecretStr(password))
     with pytest.raises(ConfigurationError) as info:
         channel.send(channel.prepare(make_message()), KEY)
@@ -241,7 +243,7 @@ def test_check_reports_bad_credentials(make_wp: Callable[..., WordPressChannel])
     """check is empty for a good account and names the problem for a bad one."""
     assert make_wp().check() == []
     problems = make_wp(application_password=SecretStr("nope nope")).check()
-    assert len(problems) == 1 and "未登录" in problems[0]
+    assert len(problems) == 1 and "应用密码错误" in problems[0]
 
 
 def test_plain_http_only_on_loopback() -> None:

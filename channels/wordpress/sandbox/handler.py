@@ -65,11 +65,11 @@ class Handler(BaseHTTPRequestHandler):
         except (binascii.Error, UnicodeDecodeError):
             username, password = "", ""
         state = self.server.state
-        if scheme.lower() != "basic" or username not in state.users:
-            return None, _error(401, "invalid_username", "Unknown username.")
-        if state.users[username] != password.replace(" ", ""):
-            return None, _error(401, "incorrect_password",
-                                "The provided password is an invalid application password.")
+        # As the real WordPress 6.1 does: a wrong user name or Application Password is no
+        # login at all, so the request goes on as an anonymous visitor's (users/me answers
+        # 401 rest_not_logged_in; a lookup of drafts 400 rest_forbidden_status).
+        if scheme.lower() != "basic" or state.users.get(username) != password.replace(" ", ""):
+            return None, None
         return username, None
 
     def _dispatch(self, method: str) -> None:
@@ -197,7 +197,8 @@ class Handler(BaseHTTPRequestHandler):
     def _list_posts(self, query: dict[str, str], user: str | None) -> tuple[int, Any]:
         statuses = query.get("status", "publish").split(",")
         if user is None and statuses != ["publish"]:
-            return _invalid("status", "Status is forbidden.")
+            return _invalid("status", "Status is forbidden.", code="rest_forbidden_status",
+                            status=401)
         context = query.get("context", "view")
         if user is None and context == "edit":
             return _error(401, "rest_forbidden_context",

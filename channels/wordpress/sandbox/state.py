@@ -18,10 +18,15 @@ def error(status: int, code: str, message: str, **data: Any) -> tuple[int, dict[
     return status, {"code": code, "message": message, "data": {"status": status, **data}}
 
 
-def invalid(field_name: str, message: str) -> tuple[int, dict[str, Any]]:
+def invalid(field_name: str, message: str, *, code: str = "rest_invalid_type",
+            status: int | None = None) -> tuple[int, dict[str, Any]]:
+    """WordPress's 400 for a bad parameter; ``status``: the detail's own (401 for a parameter
+    an anonymous visitor may not use, as ``rest_forbidden_status``)."""
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if status is not None:
+        detail["data"] = {"status": status}
     return error(400, "rest_invalid_param", f"Invalid parameter(s): {field_name}",
-                  params={field_name: message}, details={field_name: {"code": "rest_invalid_type",
-                                                                      "message": message}})
+                 params={field_name: message}, details={field_name: detail})
 
 
 def fault_ok(fault: object) -> bool:
