@@ -32,7 +32,9 @@ class Message:
     ``metadata`` holds the government metadata, all plain strings: ``issuing_organ``,
     ``subject_category``, ``signed_date``, ``published_date``, ``index_number``, ``column``,
     ``column_name``, ``slug`` (deterministic per release), and when present
-    ``document_number`` and ``summary``. Times are aware datetimes.
+    ``document_number`` and ``summary``; a later step of an incident has the incident page's
+    ``slug`` and its own in ``release_slug`` (for kinds that publish each step as a new
+    item). Times are aware datetimes.
     """
 
     release_key: str
@@ -291,6 +293,9 @@ class Channel(abc.ABC, Generic[SettingsT]):
     body_format: ClassVar[str] = "html"  # what its templates render: html | text | xml
     template_ext: ClassVar[str] = "html"  # templates/<release>/<kind>.<template_ext>.j2
     takes_urgent: ClassVar[bool] = True
+    # a withdrawal retracts every post and, where this is set, also publishes the withdrawal
+    # notice as an item of its own (a retracted WordPress post leaves nothing to read)
+    retract_notice: ClassVar[bool] = False
     check_offline: ClassVar[bool] = False  # check() reads only local state: run it every check
     # what reports say about this kind, as data (publisher/report never names a kind): whether
     # its posts reach the public (an internal system's are not 主动公开), and its platform

@@ -234,6 +234,8 @@ def _metadata(release_ctx: Mapping[str, Any], key: str) -> dict[str, str]:
         "column_name": release_ctx["column_name"],
         "slug": release_ctx.get("slug") or slug_of(key),  # an incident's updates: its page
     }
+    if release_ctx.get("slug") and release_ctx["slug"] != slug_of(key):
+        meta["release_slug"] = slug_of(key)  # the step's own, for kinds posting each step anew
     if release_ctx.get("document_number"):
         meta["document_number"] = release_ctx["document_number"]
     if release_ctx.get("paired_with"):  # a document and its 解读 link to each other

@@ -172,3 +172,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture(scope="session")
+def real_wordpress() -> Iterator[object]:
+    """Debian's WordPress on Apache and MariaDB, installed fresh on a loopback port for this
+    test run and removed after it (tests/support/wordpress_site.py). Never skipped: ``make``
+    installs the packages (setup/debian-packages.txt); what is missing fails the test."""
+    from tests.support import wordpress_site
+
+    problems = wordpress_site.missing()
+    if problems:
+        pytest.fail("the real WordPress cannot run here: " + "; ".join(problems))
+    with wordpress_site.site() as site:
+        yield site

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -14,6 +15,7 @@ from channels.base import (
     Channel,
     ChannelContext,
     ChannelSettings,
+    ConfigurationError,
     Message,
     Payload,
     Receipt,
@@ -70,6 +72,13 @@ def slug_variants(slug: str) -> list[str]:
     return [form for name in names for form in (name, name + TRASHED_SUFFIX)]
 
 
+def _title(item: dict[str, Any]) -> str:
+    title = item.get("title")
+    if isinstance(title, dict):
+        title = title.get("raw", title.get("rendered"))
+    return title if isinstance(title, str) else ""
+
+
 def _published_at(post: dict[str, Any]) -> datetime | None:
     stamp = post.get("date_gmt")
     if not isinstance(stamp, str) or not stamp:
@@ -91,6 +100,7 @@ class WordPressChannel(Channel[WordPressSettings]):
     settings_model: ClassVar[type[ChannelSettings]] = WordPressSettings
     body_format: ClassVar[str] = "html"
     template_ext: ClassVar[str] = "html"
+    retract_notice: ClassVar[bool] = True  # a trashed post answers 404: the notice is a post
 
     def __init__(self, name: str, settings: WordPressSettings, context: ChannelContext) -> None:
         super().__init__(name, settings, context)
@@ -127,7 +137,7 @@ class WordPressChannel(Channel[WordPressSettings]):
                            "new slug", spec.slug)
         fields = {
             "title": spec.title,
-            "content": spec.content_for(key),
+            "content": spec.content_for(key, self._upload(spec, key)),
             "excerpt": spec.excerpt,
             "slug": spec.slug,
             "status": self.settings.status,
@@ -182,14 +192,15 @@ class WordPressChannel(Channel[WordPressSettings]):
         return [self.settings.application_password.get_secret_value()]
 
     def _call(self, method: str, path: str, *, accept: tuple[int, ...] = (), once: bool = False,
-              **kw: Any) -> requests.Response:
+              headers_extra: dict[str, str] | None = None, **kw: Any) -> requests.Response:
         """One request; ``once``: repeating it could make a second post (a create), so an
         answer lost after it left is an unknown outcome, not a plain retry."""
         auth = (self.settings.username, self.settings.application_password.get_secret_value())
         try:
             response = self.context.session.request(
                 method, self.api + path, auth=auth, timeout=self.settings.timeout_seconds,
-                headers={"Accept": "application/json"}, allow_redirects=False, **kw)
+                headers={"Accept": "application/json", **(headers_extra or {})},
+                allow_redirects=False, **kw)
         except requests.RequestException as exc:
             raise network_error(exc, unknown=once and may_have_landed(exc)) from None
         if 200 <= response.status_code < 300 or response.status_code in accept:
@@ -231,6 +242,34 @@ class WordPressChannel(Channel[WordPressSettings]):
         holder = next((p for p in by_slug if p.get("slug") == slug
                        and owner_of(self._raw_content(p)) != key), None)
         return ours, holder
+
+    def _upload(self, spec: PostSpec, key: str) -> dict[str, str]:
+        """Each picture in the media library (``POST /media``), by name: its address. A
+        picture is uploaded as ``gp-<key>-<n>.<ext>`` and looked for by that title first, so
+        a retried send reuses the upload instead of adding a second copy."""
+        sources: dict[str, str] = {}
+        for index, (name, content_type, path) in enumerate(spec.pictures):
+            title = f"gp-{key[:16]}-{index}"
+            found = self._json(self._call("GET", "/media", params={
+                "search": title, "context": "edit", "per_page": PER_PAGE}))
+            match = next((m for m in found if isinstance(m, dict) and _title(m) == title),
+                         None) if isinstance(found, list) else None
+            if match is None:
+                try:
+                    data = Path(path).read_bytes()
+                except OSError as exc:
+                    raise ConfigurationError(
+                        f"图片文件不可读 / picture unreadable: {name}: {exc.strerror}",
+                        code="picture_missing") from None
+                suffix = Path(name).suffix.lower() or ".jpg"
+                match = self._json(self._call("POST", "/media", data=data, headers_extra={
+                    "Content-Type": content_type,
+                    "Content-Disposition": f'attachment; filename="{title}{suffix}"'}))
+            url = match.get("source_url") if isinstance(match, dict) else None
+            if not isinstance(url, str) or not url:
+                raise not_wordpress(200, self._secrets(), "media without source_url")
+            sources[name] = url
+        return sources
 
     def _trash(self, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Move each post to the trash; what was removed, for the receipt's ``duplicates``."""

@@ -255,6 +255,8 @@ def _plan_cancel(app: App, section: UrgentConfig, incident: Incident, names: lis
         folder = _folder(app, section.templates, "cancel", name)
         if type(channel).retract is not Channel.retract:
             plan += [Planned(name, "retract", d.id, folder) for d in posts]
+            if type(channel).retract_notice:
+                plan.append(Planned(name, "send", None, folder))
         else:
             plan.append(Planned(name, "send", None, folder))
     return plan

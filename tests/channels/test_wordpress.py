@@ -256,13 +256,34 @@ def test_plain_http_only_on_loopback() -> None:
     assert settings.base_url == "https://www.example.gov.cn/"
 
 
-def test_attachments_are_rejected(make_wp: Callable[..., WordPressChannel],
-                                  make_message: Callable[..., Message], tmp_path: Any) -> None:
-    """prepare refuses attachments (no media upload) naming the field."""
+def test_attachments_other_than_pictures_are_rejected(
+        make_wp: Callable[..., WordPressChannel], make_message: Callable[..., Message],
+        tmp_path: Any) -> None:
+    """prepare refuses an attachment that is no picture, naming the field."""
     message = make_message(attachments=(Attachment("a.pdf", "application/pdf", tmp_path),))
     with pytest.raises(ContentRejected) as info:
         make_wp().prepare(message)
-    assert info.value.field == "attachments"
+    assert info.value.field == "attachments[0].content_type"
+
+
+def test_picture_uploaded_once_and_shown(emulator: Emulator,
+                                         make_wp: Callable[..., WordPressChannel],
+                                         make_message: Callable[..., Message],
+                                         tmp_path: Any) -> None:
+    """A picture goes to the media library once, even when the send is repeated, and the
+    post shows it at its media address in place of its name."""
+    picture = tmp_path / "scene.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    message = make_message(body="<p>现场照片：</p><p><img src=\"scene.png\"></p>",
+                           attachments=(Attachment("scene.png", "image/png", picture),))
+    channel = make_wp()
+    payload = channel.prepare(message)
+    channel.send(payload, KEY)
+    receipt = channel.send(payload, KEY)
+    [medium] = emulator.state.media.values()
+    content = emulator.state.posts[int(receipt.remote_id)]["content"]
+    assert medium["source_url"] in content and 'src="scene.png"' not in content
+    assert emulator.state.creates == 1
 
 
 def test_start_sandbox_accepts_the_configured_account(

@@ -201,6 +201,9 @@ def site() -> Iterator[Site]:
             encoding="utf-8")
         process = subprocess.Popen(["apache2", "-f", str(run / "apache.conf"), "-DFOREGROUND"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                   # its own process group: prefork's shutdown signals the
+                                   # whole group, which would otherwise include pytest
+                                   start_new_session=True,
                                    env={**os.environ, "APACHE_RUN_DIR": str(run)})
         _wait(url, process, run / "error.log")
         yield Site(url, USERNAME, str(made["password"]), database, run)

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from channels.wordpress.sandbox.state import (
     API,
+    MEDIA_TYPES,
     SLOW,
     STATUSES,
     TRASHED_SUFFIX,
@@ -76,7 +77,11 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        body = self._body() if method in ("POST", "PUT", "PATCH") else {}
+        upload = method == "POST" and parts.path.rstrip("/") == f"{API}/media"
+        raw = b""
+        if upload:  # the file itself is the body, named by Content-Disposition
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = {} if upload else self._body() if method in ("POST", "PUT", "PATCH") else {}
         if parts.path.startswith("/_sandbox/"):
             self._reply(*self._control(method, parts.path, body))
             return
@@ -104,7 +109,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         headers: dict[str, str] = {}
         with state.lock:
-            status, reply = self._route(method, parts.path.rstrip("/"), query, body, user, headers)
+            if upload:
+                status, reply = self._upload(raw, user, headers)
+            else:
+                status, reply = self._route(method, parts.path.rstrip("/"), query, body, user,
+                                            headers)
             if method != "GET" and 200 <= status < 300:
                 state.save()
         if fault in ("drop", "hold") and "/posts/" in headers.get("Location", ""):
@@ -169,6 +178,14 @@ class Handler(BaseHTTPRequestHandler):
             if not tail.isdigit():
                 return _error(404, "rest_no_route", "No route was found matching the URL.")
             return self._one_post(method, int(tail), query, body, user)
+        if path == f"{API}/media" and method == "GET":
+            if user is None and query.get("context") == "edit":
+                return _error(401, "rest_forbidden_context",
+                              "Sorry, you are not allowed to edit posts in this post type.")
+            terms = query.get("search", "").lower().split()
+            return 200, [self._shown_media(m, query.get("context", "view"))
+                         for m in sorted(self.server.state.media.values(), key=lambda m: -m["id"])
+                         if all(term in m["title"].lower() for term in terms)]
         if path == f"{API}/categories":
             return self._categories(method, query, body, user, headers)
         return _error(404, "rest_no_route", "No route was found matching the URL and method.")
@@ -317,6 +334,46 @@ class Handler(BaseHTTPRequestHandler):
                 post["slug"] += TRASHED_SUFFIX
             return 200, self._shown(post, "edit")
         return _error(404, "rest_no_route", "No route was found matching the URL and method.")
+
+    def _shown_media(self, item: dict[str, Any], context: str) -> dict[str, Any]:
+        shown = {k: item[k] for k in ("id", "slug", "date_gmt", "mime_type", "media_type",
+                                      "source_url")}
+        shown["title"] = {"rendered": item["title"], **({"raw": item["title"]}
+                                                       if context == "edit" else {})}
+        shown["status"], shown["type"] = "inherit", "attachment"
+        return shown
+
+    def _upload(self, data: bytes, user: str | None, headers: dict[str, str]
+                ) -> tuple[int, Any]:
+        """``POST /media``: the file as the body, as WordPress takes it (upload_files)."""
+        refused = self._may_write(user, "create")
+        if refused:
+            return refused
+        disposition = self.headers.get("Content-Disposition", "")
+        name = disposition.partition("filename=")[2].strip().strip('"')
+        if not data:
+            return _error(400, "rest_upload_no_data", "No data supplied.")
+        if not name:
+            return _error(400, "rest_upload_no_content_disposition",
+                          "No Content-Disposition supplied.")
+        content_type = self.headers.get("Content-Type", "")
+        if content_type not in MEDIA_TYPES:
+            return _error(500, "rest_upload_sideload_error",
+                          "Sorry, you are not allowed to upload this file type.")
+        state = self.server.state
+        stem = name.rsplit(".", 1)[0]
+        taken = {m["slug"] for m in state.media.values()}
+        slug, number = stem.lower(), 2
+        while slug in taken:
+            slug, number = f"{stem.lower()}-{number}", number + 1
+        item_id = state.take_id()
+        item = {"id": item_id, "slug": slug, "title": stem, "mime_type": content_type,
+                "media_type": "image", "size": len(data),
+                "date_gmt": datetime.now(UTC).replace(microsecond=0, tzinfo=None).isoformat(),
+                "source_url": f"{self._root()}wp-content/uploads/{slug}.{name.rsplit('.', 1)[-1]}"}
+        state.media[item_id] = item
+        headers["Location"] = f"{self._root()}wp-json/wp/v2/media/{item_id}"
+        return 201, self._shown_media(item, "edit")
 
     def _categories(self, method: str, query: dict[str, str], body: dict[str, Any],
                     user: str | None, headers: dict[str, str]) -> tuple[int, Any]:

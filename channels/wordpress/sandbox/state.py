@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 API = "/wp-json/wp/v2"
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif")
 STATUSES = ("publish", "future", "draft", "pending", "private")
 TRASHED_SUFFIX = "__trashed"
 SLOW = "slow:"  # a fault "slow:2.5": the next create waits 2.5 s before it is handled
@@ -64,6 +65,7 @@ class WordPressState:
     editors: set[str] = field(default_factory=set)
     posts: dict[int, dict[str, Any]] = field(default_factory=dict)
     categories: dict[int, dict[str, Any]] = field(default_factory=dict)
+    media: dict[int, dict[str, Any]] = field(default_factory=dict)  # uploads (no bytes kept)
     next_id: int = 1
     faults: list[int | str] = field(default_factory=list)
     delay_seconds: float = 0.0
@@ -99,6 +101,7 @@ class WordPressState:
             return
         with self.lock:
             raw = {"posts": list(self.posts.values()), "categories": list(self.categories.values()),
+                   "media": list(self.media.values()),
                    "next_id": self.next_id, "creates": self.creates}
             temp = self.state_file.with_suffix(".tmp")
             temp.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
@@ -111,4 +114,5 @@ class WordPressState:
         with self.lock:
             self.posts = {int(p["id"]): p for p in raw["posts"]}
             self.categories = {int(c["id"]): c for c in raw["categories"]}
+            self.media = {int(m["id"]): m for m in raw.get("media", [])}
             self.next_id, self.creates = int(raw["next_id"]), int(raw["creates"])
