@@ -129,7 +129,8 @@ class WebhookChannel(Channel[WebhookSettings]):
         """Run the loopback sink and send there instead."""
         from channels.webhook.sandbox import serve
 
-        sink = serve()
+        assert isinstance(settings, WebhookSettings)
+        sink = serve(token=settings.token.get_secret_value() if settings.token else None)
         return settings.model_copy(update={"url": sink.url}), sink.stop
 
     def __init__(self, name: str, settings: WebhookSettings, context: ChannelContext) -> None:

@@ -22,6 +22,7 @@ class SinkState:
     accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[int] = field(default_factory=list)
     delay_seconds: float = 0.0  # wait after accepting, before answering (a slow remote)
+    token: str | None = None  # when set, requests without ``Bearer <token>`` get 401
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, key: str) -> int:
@@ -49,9 +50,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _refused(self) -> bool:
+        """401 for a request without the configured bearer token (answered here)."""
+        token = self.server.state.token
+        if token is None or self.headers.get("Authorization") == f"Bearer {token}":
+            return False
+        self._reply(401, {"message": "unauthorised"})
+        return True
+
     def do_GET(self) -> None:
         state = self.server.state
         if self.path.startswith("/deliveries/"):
+            if self._refused():
+                return
             key = unquote(self.path.removeprefix("/deliveries/"))
             with state.lock:
                 found = state.accepted.get(key)
@@ -73,8 +84,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         state = self.server.state
         length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if self._refused():
+            return
         try:
-            body = json.loads(self.rfile.read(length) or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
             self._reply(400, {"message": "body is not JSON"})
             return
@@ -119,9 +133,10 @@ class Sink(Loopback["_Server"]):
         return self.server.state
 
 
-def serve(port: int = 0) -> Sink:
-    """Start a sink on 127.0.0.1 (port 0 = any free port) in a background thread."""
-    server = _Server(port, SinkState())
+def serve(port: int = 0, token: str | None = None) -> Sink:
+    """Start a sink on 127.0.0.1 (port 0 = any free port) in a background thread; with
+    ``token``, it takes only requests carrying it (``Authorization: Bearer``)."""
+    server = _Server(port, SinkState(token=token))
     return Sink(server, start(server, "webhook-sink"))
 
 

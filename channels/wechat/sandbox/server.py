@@ -103,7 +103,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_sandbox/stats":  # for drills: what the account holds
             acc = self.server.account
             with acc.lock:
-                stats = {"published": len(acc.published()), "mass_sends": len(acc.mass_sends),
+                stats = {"published": len(acc.published()),
+                     "live": sum(not a.get("is_deleted") for a in acc.published()),
+                     "mass_sends": len(acc.mass_sends),
                          "drafts": len(acc.drafts), "jobs": len(acc.jobs),
                          "calls": dict(acc.calls)}
             self._reply(200, stats)
