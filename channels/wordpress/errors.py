@@ -127,6 +127,18 @@ def classify(response: requests.Response, secrets: Iterable[str]) -> ChannelErro
             explanation_zh="该 WordPress 网站关闭了回收站，撤回需由网站管理员处理",
             explanation_en="trash is disabled on this WordPress site; an administrator must "
                            "remove the post", **kw)
+    if code == "rest_upload_sideload_error":  # a 500, but the file will never be taken
+        return ContentRejected(
+            f"WordPress 拒收图片 / picture refused: {remote}", field="attachments",
+            limit="a JPEG, PNG or GIF the site accepts",
+            explanation_zh=f"WordPress 媒体库不接受该图片：{remote}",
+            explanation_en=f"the WordPress media library refused the picture: {remote}", **kw)
+    if code == "empty_content":
+        return ContentRejected(
+            "WordPress 拒收空文章 / empty post refused: title, content and excerpt are empty",
+            field="content", limit="not empty",
+            explanation_zh="标题、正文和摘要都为空，WordPress 不接受",
+            explanation_en="title, content and excerpt are all empty", **kw)
     if status >= 500 or status == 408:
         return TransientChannelError(
             f"WordPress 服务器错误 / server error {status} ({code})",

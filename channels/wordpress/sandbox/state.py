@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 API = "/wp-json/wp/v2"
-MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif")
+# what the media library takes, by the file's first bytes (WordPress checks the content)
+MEDIA_TYPES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n",
+               "image/gif": b"GIF8"}
 STATUSES = ("publish", "future", "draft", "pending", "private")
 TRASHED_SUFFIX = "__trashed"
 SLOW = "slow:"  # a fault "slow:2.5": the next create waits 2.5 s before it is handled
