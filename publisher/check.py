@@ -11,7 +11,7 @@ from publisher.app import App
 from publisher.config import LoadedConfig, Problem
 from publisher.period import period_of
 from publisher.release import ReleaseProblems, occurrence_key, prepare_release
-from publisher.source import DataError, Table, read_table
+from publisher.source import DataError, Table, headers_of, read_table
 from publisher.store import Store
 
 
@@ -36,12 +36,15 @@ def sample_tables(loaded: LoadedConfig, definition_id: str, problems: list[Probl
         if table.table_schema not in loaded.config.schemas:
             return None  # loading the config already named the unknown schema
         file = loaded.resolve(table.sample)
+        schema = loaded.config.schemas[table.table_schema]
+        wheres: list[tuple[str, str]] = []
         try:
-            rows = read_table(file, loaded.config.schemas[table.table_schema], table.sheet)
+            rows = read_table(file, schema, table.sheet, wheres=wheres)
         except DataError as exc:
             problems.append(loaded.problem(path, str(exc)))
             return None
-        tables[name] = Table(name=name, file=file, rows=rows)
+        tables[name] = Table(name=name, file=file, rows=rows, wheres=tuple(wheres),
+                             headers=headers_of(schema))
     return tables
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from publisher.config.checks import ChecksConfig, DefinitionChecks
 from publisher.period import PeriodUnit
 from publisher.report.settings import DocumentType, ReportConfig
 from publisher.severity import DEFAULT_CAP, CapSeverity, Level
@@ -122,6 +123,7 @@ class ReleaseDefinition(_Model):
     # and its 成文日期, a template rendering to YYYY-MM-DD (absent: not recorded)
     document_type: DocumentType | None = None
     signed_date: str | None = None
+    checks: DefinitionChecks = DefinitionChecks()  # allowances of the content checks
 
 
 class UrgentConfig(_Model):
@@ -232,6 +234,7 @@ class Config(_Model):
     alerts: AlertsConfig = AlertsConfig()
     web: WebConfig = WebConfig()
     report: ReportConfig = ReportConfig()
+    checks: ChecksConfig = ChecksConfig()  # content checks (publisher/scan)
 
     @field_validator("timezone")
     @classmethod

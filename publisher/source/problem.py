@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ class Table:
     name: str
     file: Path
     rows: list[dict[str, Any]]
+    wheres: tuple[Where, ...] = ()  # each row as the file counts it: ("第 5 行", "row 5")
+    headers: dict[str, str] = field(default_factory=dict)  # column id -> header
 
 
 class _BadValue(ValueError):
