@@ -112,7 +112,8 @@ def override(app: App, fingerprint: str, *, actor: str, reason: str) -> None:
     now = app.clock.now()
     with app.store.write() as session:
         account = session.execute(select(Account).where(
-            Account.name == name.strip(), Account.disabled_at.is_(None))).scalar_one_or_none()
+            Account.name == name.strip().lower(), Account.disabled_at.is_(None))
+        ).scalar_one_or_none()
         roles = {r.strip() for r in (account.roles if account else "").split(",")}
         if not roles & set(OVERRIDE_ROLES):
             raise OverrideRefused([f"{actor} 不是审核人，不能放行 / only an account with the "
