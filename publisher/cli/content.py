@@ -31,16 +31,22 @@ def check(
         loaded, problems = config_module.load_with_problems(config)
     except config_module.ConfigError as exc:
         raise fail(str(exc), 1) from None
+    warnings: list[str] = []
     if loaded is not None:
-        problems += check_module.check(loaded, at=datetime.now(UTC), online=online)
+        problems += check_module.check(loaded, at=datetime.now(UTC), online=online,
+                                       warnings=warnings)
+    for warning in warnings:  # the samples' review and warn findings: shown, never failing
+        typer.echo(f"内容检查 / content check: {warning}")
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
         raise fail(f"发现 {len(problems)} 处问题 / {len(problems)} problem(s) found", 1)
     assert loaded is not None
     definitions = len(loaded.config.releases)
+    entries = check_module.preview_app(loaded).scanner.lists.entries \
+        if loaded.config.checks.enabled else 0
     typer.echo(f"配置正常 / config OK: {definitions} release definitions, "
-               f"{len(loaded.config.channels)} channels")
+               f"{len(loaded.config.channels)} channels, {entries} content-check list entries")
 
 
 def _with_samples(loaded: config_module.LoadedConfig, definition: str, data: list[str]
@@ -101,6 +107,7 @@ def preview(
             tables=tables, period=period)
     except ReleaseProblems as exc:
         raise fail("\n".join(exc.problems), 1) from None
+    findings = [f for f in prepared.findings if not channel or f.channel in channel]
     chosen = {name: payload for name, payload in prepared.payloads.items()
               if not channel or name in channel}
     if output == "json":
@@ -116,3 +123,7 @@ def preview(
             typer.echo(f"--- {key} ---\n{text}" if "\n" in text else f"{key}: {text}")
     for name in prepared.skipped:
         typer.echo(f"\n(渠道 {name} 未启用 / channel {name} is disabled)")
+    if findings:
+        typer.echo(f"\n===== 内容检查 / content checks: {len(findings)} =====")
+        for finding in findings:
+            typer.echo(f"- {finding.describe()}")
