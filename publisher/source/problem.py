@@ -52,8 +52,10 @@ class Table:
     name: str
     file: Path
     rows: list[dict[str, Any]]
-    wheres: tuple[Where, ...] = ()  # each row as the file counts it: ("第 5 行", "row 5")
-    headers: dict[str, str] = field(default_factory=dict)  # column id -> header
+    # where each row is in the file ("第 5 行", "row 5") and each column's header, for the
+    # content checks' findings; not part of what the table holds
+    wheres: tuple[Where, ...] = field(default=(), compare=False)
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 class _BadValue(ValueError):
