@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ from publisher.config import ReleaseDefinition
 from publisher.logs import get_logger
 from publisher.period import Period, period_of
 from publisher.render import RenderError
-from publisher.scan import Finding, ListError, blocking, summary
+from publisher.scan import Finding, ListError, blocking, link, summary
+from publisher.scan.finding import Level
 from publisher.source import DataError, Table, load_source
 from publisher.store.models import Delivery, IndexCounter, Release
 
@@ -308,6 +309,13 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
             return Outcome(existing.id, key, existing.state, False)
     period, tables, problems = _read_data(app, definition, due_at, data)
     findings: list[Finding] = []
+    links_found: list[Finding] = []
+    if not problems and app.loaded.config.checks.links.enabled:  # HTTP: outside the transaction
+        links_found = dead_links(app, definition_id, key, due_at, tables, period,
+                                 level=app.loaded.config.checks.links.at_due)
+        problems = [f"releases.{definition_id}.checks: {f.describe()}"
+                    for f in blocking(links_found)]
+        findings = list(links_found) if problems else []
     if not problems:
         try:
             with app.store.write() as session:
@@ -336,6 +344,8 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
                 if located:
                     raise ReleaseProblems(located, found)
                 for part_key, prepared, row, number in prepared_parts:
+                    if part_key == key and links_found:
+                        prepared = replace(prepared, findings=(*prepared.findings, *links_found))
                     release = _record(session, app, definition_id, part_key, due_at, now, actor,
                                       origin, prepared, row, number)
                     if part_key == key:
@@ -374,6 +384,24 @@ def of_period(app: App, definition_id: str, due_at: datetime) -> Release | None:
                                   Release.due_at < due_at + timedelta(days=400))
             .order_by(Release.due_at.desc())).scalars().all()
         return next((row for row in rows if period(row.due_at) == wanted), None)
+
+
+def dead_links(app: App, definition_id: str, key: str, due_at: datetime,
+               tables: Mapping[str, Table] | None, period: Period | None, *, level: Level
+               ) -> list[Finding]:
+    """The dead links of the release as it would be prepared now (its own page excepted, which
+    is not published yet); nothing when it cannot be prepared (that is reported anyway)."""
+    definition = app.loaded.config.releases[definition_id]
+    from channels.portal.catalogue import format_index_number
+
+    try:
+        prepared = prepare_release(
+            app, definition_id, key, due_at, tables=tables, period=period,
+            index_number=format_index_number(definition.organ_code, due_at.year, 1))
+    except ReleaseProblems:
+        return []
+    return link.check(prepared.payloads, app.loaded.config.checks.links, level=level,
+                      session_factory=app.session_factory, own=slug_of(key))
 
 
 def _settled(existing: Release) -> bool:

@@ -15,7 +15,8 @@ from publisher.cli import CONFIG_OPTION, cli, fail, load_config
 from publisher.config import Problem
 from publisher.logs import configure
 from publisher.period import period_of
-from publisher.release import ReleaseProblems, occurrence_key, prepare_release
+from publisher.release import ReleaseProblems, occurrence_key, prepare_release, slug_of
+from publisher.scan import link
 from publisher.source import DataError, load_source, parse_data_option
 
 
@@ -107,7 +108,11 @@ def preview(
             tables=tables, period=period)
     except ReleaseProblems as exc:
         raise fail("\n".join(exc.problems), 1) from None
-    findings = [f for f in prepared.findings if not channel or f.channel in channel]
+    links = loaded.config.checks.links
+    checked = [*prepared.findings, *link.check(
+        prepared.payloads, links, level=links.at_preview, session_factory=app.session_factory,
+        own=slug_of(occurrence_key(definition, now, app)))]
+    findings = [f for f in checked if not channel or f.channel in channel]
     chosen = {name: payload for name, payload in prepared.payloads.items()
               if not channel or name in channel}
     if output == "json":
