@@ -172,6 +172,7 @@ class Scheduler:
         first = self._first_started()
         self.catch_up(first)
         self.check_credentials()
+        self.check_freshness()
         aps = BackgroundScheduler(timezone=self.app.loaded.zone, job_defaults={
             "coalesce": True, "max_instances": 1})
         for definition_id, trigger in self.triggers().items():
@@ -205,6 +206,9 @@ class Scheduler:
                 minute=minute, timezone=self.app.loaded.zone),
                 args=[name], id=f"gazette:{name}", name=f"gazette:{name}",
                 misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
+        aps.add_job(self.check_freshness, trigger=CronTrigger(  # accounts and columns, daily
+            hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="freshness",
+            name="freshness", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
         aps.add_job(self.check_credentials, trigger=CronTrigger(  # Weibo authorisations, daily
             hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="credentials",
             name="credentials", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
@@ -385,6 +389,15 @@ class Scheduler:
         except Exception:
             log.exception("scheduler.review_check_failed")
             return []
+
+    def check_freshness(self) -> None:
+        """Alert staff to accounts and columns about to go stale (at start, then daily)."""
+        from publisher.scan import freshness
+
+        try:
+            freshness.alert_stale(self.app)
+        except Exception:
+            log.exception("scheduler.freshness_check_failed")
 
     def check_credentials(self) -> None:
         """Alert staff to Weibo authorisations that expire soon (at start, then daily)."""
