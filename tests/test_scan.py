@@ -126,5 +126,9 @@ def test_lists_from_csv_and_yaml(tmp_path: Path, project: Path) -> None:
     assert {e.wrong for e in lists.wording} >= {"扫黑险恶", "某错", "人民检查院"}
     assert [e.source for e in lists.wording if e.wrong == "扫黑险恶"] == [
         f"{checks / 'wording.csv'}:2"]  # the office's entry replaces the starter's
-    assert [(e.word, e.level) for e in lists.sensitive] == [("内部资料", "review")]
+    assert sorted((e.word, e.level, Path(e.source).name.partition(":")[0])
+                  for e in lists.sensitive) == [  # the shipped 内部资料 gave way to the office's
+        ("内部文件", "review", "starter-sensitive.csv"), ("内部资料", "review", "sensitive.yaml"),
+        ("机密★", "block", "starter-sensitive.csv"), ("秘密★", "block", "starter-sensitive.csv"),
+        ("绝密★", "block", "starter-sensitive.csv")]
     assert [(e.name, e.titles, e.former) for e in lists.leaders] == [("张明", ("市长",), ("副市长",))]

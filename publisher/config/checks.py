@@ -49,7 +49,7 @@ class ChecksConfig(_Model):
     """Content checks run in the prepare step of every release and urgent post."""
 
     enabled: bool = True
-    starter_wording: bool = True  # the shipped list of well-known serious wording errors
+    starter_lists: bool = True  # the shipped lists: serious wording errors, 涉密 marks
     wording: list[str] = Field(default_factory=list)  # CSV or YAML files, relative to the config
     sensitive: list[str] = Field(default_factory=list)
     names: list[str] = Field(default_factory=list)

@@ -16,6 +16,7 @@ from publisher.config import LoadedConfig, Problem
 from publisher.scan.finding import LEVELS, Level
 
 STARTER = Path(__file__).with_name("starter-wording.csv")
+STARTER_SENSITIVE = Path(__file__).with_name("starter-sensitive.csv")
 SEPARATOR = "|"  # several exceptions, titles or former titles in one CSV cell
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # required, optional
     "wording": (("wrong", "right"), ("except", "level", "note")),
@@ -96,7 +97,8 @@ def load_lists(loaded: LoadedConfig) -> Lists:
     checks = loaded.config.checks
     problems: list[Problem] = []
     lists = Lists(titles={*TITLES, *checks.titles})
-    files = [("wording", STARTER)] if checks.starter_wording else []
+    files = [("wording", STARTER), ("sensitive", STARTER_SENSITIVE)] \
+        if checks.starter_lists else []
     files += [(kind, loaded.resolve(name)) for kind in ("wording", "sensitive", "names")
               for name in getattr(checks, kind)]
     for kind, path in files:
@@ -117,6 +119,9 @@ def load_lists(loaded: LoadedConfig) -> Lists:
     office = {e.wrong for e in lists.wording if not e.source.startswith(f"{STARTER}:")}
     lists.wording = [e for e in lists.wording  # the office's entry replaces the starter's
                      if not (e.source.startswith(f"{STARTER}:") and e.wrong in office)]
+    own = {e.word for e in lists.sensitive if not e.source.startswith(f"{STARTER_SENSITIVE}:")}
+    lists.sensitive = [e for e in lists.sensitive
+                       if not (e.source.startswith(f"{STARTER_SENSITIVE}:") and e.word in own)]
     _check_repeats(lists, problems)
     for leader in lists.leaders:
         lists.titles.update(leader.titles, leader.former)

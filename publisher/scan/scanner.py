@@ -1,5 +1,10 @@
 """The checks' engine: every list word matched in one pass of an Aho-Corasick automaton, names
-beside their titles, personal data; over each channel's payload and each data table's cells."""
+beside their titles, personal data; over each channel's payload, each finding placed in the data
+cell it came from.
+
+The automaton is ahocorasick-rs (Rust): with Chinese lists the root of the trie has thousands of
+children, and pyahocorasick's linear search among them made it 25 times slower here (bench/).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
 from channels.base import Payload
 from publisher.config import LoadedConfig
@@ -39,6 +44,7 @@ class Hit:
     found: str
     advice_zh: str
     advice_en: str
+    raw: str = ""  # the text as written (personal data unmasked: never kept beyond the scan)
 
 
 class Scanner:
@@ -49,18 +55,15 @@ class Scanner:
         self.config = config
         self.personal_kinds = frozenset(config.personal.kinds)
         self.allowed = frozenset(personal.normal(v) for v in config.personal.allowed_values)
-        self.automaton: Any = ahocorasick.Automaton()
-        entries: list[tuple[str, WordingEntry | SensitiveEntry | Leader]] = [
+        table: dict[str, list[WordingEntry | SensitiveEntry | Leader]] = {}
+        pairs: list[tuple[str, WordingEntry | SensitiveEntry | Leader]] = [
             *((e.wrong, e) for e in lists.wording), *((e.word, e) for e in lists.sensitive),
             *((e.name, e) for e in lists.leaders)]
-        table: dict[str, list[WordingEntry | SensitiveEntry | Leader]] = {}
-        for word, entry in entries:
+        for word, entry in pairs:
             table.setdefault(word, []).append(entry)
-        for word, found in table.items():
-            self.automaton.add_word(word, (len(word), tuple(found)))
-        self.empty = not table
-        if not self.empty:
-            self.automaton.make_automaton()
+        self.words = list(table)
+        self.entries = [tuple(table[word]) for word in self.words]
+        self.automaton = ahocorasick_rs.AhoCorasick(self.words) if self.words else None
         self.title_lengths = sorted({len(t) for t in lists.titles}, reverse=True)
 
     # ------------------------------------------------------------------ one text
@@ -69,10 +72,10 @@ class Scanner:
         """Everything found in ``text``: list words, names beside a wrong title, personal data
         (but the ``allowed`` values, in ``personal.normal`` form)."""
         found: list[Hit] = []
-        if not self.empty:
-            for end_index, (length, entries) in self.automaton.iter(text):
-                start, end = end_index + 1 - length, end_index + 1
-                for entry in entries:
+        if self.automaton is not None:
+            for index, start, end in self.automaton.find_matches_as_indexes(text,
+                                                                            overlapping=True):
+                for entry in self.entries[index]:
                     hit = self._entry_hit(text, start, end, entry)
                     if hit is not None:
                         found.append(hit)
@@ -86,7 +89,7 @@ class Scanner:
                     "定义的 checks.allow_personal 中允许该列",
                     f"a {word_en} must not be published: remove it or write the masked form "
                     f"{item.masked!r}; where a column must show it, allow it in the definition's "
-                    "checks.allow_personal"))
+                    "checks.allow_personal", item.value))
         return found
 
     def _entry_hit(self, text: str, start: int, end: int,
@@ -97,14 +100,14 @@ class Scanner:
             note = f"（{entry.note}）" if entry.note else ""
             return Hit("wording", entry.level, entry.wrong, f"wording:{entry.wrong}", start, end,
                        entry.wrong, f"应为「{entry.right}」{note}",
-                       f"write {entry.right!r} instead")
+                       f"write {entry.right!r} instead", entry.wrong)
         if isinstance(entry, SensitiveEntry):
             if _excepted(text, start, entry.word, entry.exceptions):
                 return None
             zh, en = SENSITIVE_ADVICE[entry.level]
             note = f"（{entry.note}）" if entry.note else ""
             return Hit("sensitive", entry.level, entry.word, f"sensitive:{entry.word}", start,
-                       end, entry.word, f"{zh}{note}", en)
+                       end, entry.word, f"{zh}{note}", en, entry.word)
         return self._title_hit(text, start, end, entry)
 
     def _title_hit(self, text: str, start: int, end: int, leader: Leader) -> Hit | None:
@@ -124,7 +127,7 @@ class Scanner:
                         f"{leader.name} 现任{current}，「{title}」"
                         f"{'是原职务' if old else '不是其现任职务'}，请更正",
                         f"{leader.name} now holds {current}; {title!r} is "
-                        f"{'a former title' if old else 'not their title'}: correct it")
+                        f"{'a former title' if old else 'not their title'}: correct it", shown)
         return None
 
     # ------------------------------------------------------------------ a release
@@ -133,54 +136,69 @@ class Scanner:
              allow_personal: Collection[str] = ()) -> list[Finding]:
         """Every finding in the payloads (one per channel, field and thing found, counted), each
         placed in the data cell it came from where a table holds it."""
+        cells = [_Cells(table) for table in tables]
         allowed: set[str] = set()
-        cells: dict[str, Cell] = {}
-        for table in tables:
-            self._cells(table, allow_personal, cells, allowed)
+        for table in cells:  # personal data in the columns a definition allows
+            for text in table.allowed(allow_personal):
+                allowed.update(personal.normal(h.value) for h in personal.find(
+                    text, self.personal_kinds))
         out: dict[tuple[str, str, str], Finding] = {}
+        located: dict[str, Cell | None] = {}
+        seen: dict[str, list[Hit]] = {}  # a text two channels share is scanned once
         for channel, payload in payloads.items():
             for field, text in texts(payload.data):
-                for hit in self.hits(text, allowed):
+                if text not in seen:
+                    seen[text] = self.hits(text, allowed)
+                for hit in seen[text]:
                     key = (channel, field, hit.key)
                     if key in out:
                         out[key] = replace(out[key], count=out[key].count + 1)
                         continue
+                    if hit.key not in located:
+                        located[hit.key] = next(
+                            (c for c in (t.find(hit.raw) for t in cells) if c), None)
                     out[key] = Finding(
                         kind=hit.kind, level=hit.level, found=hit.found, advice_zh=hit.advice_zh,
                         advice_en=hit.advice_en, channel=channel, field=field,
-                        cell=cells.get(hit.key), context=_context(text, hit, self),
+                        cell=located[hit.key], context=_context(text, hit, self),
                         rule=hit.rule)
         return list(out.values())
 
-    def _cells(self, table: Any, allow: Collection[str], cells: dict[str, Cell],
-               allowed: set[str]) -> None:
-        """Scan a table's cells in one pass (cells joined by line breaks, which no finding
-        spans); note where each thing was first found, and the personal data allowed."""
-        columns: list[str] = list(table.rows[0]) if table.rows else []
+
+class _Cells:
+    """A table's text cells joined by line breaks, to find which cell a text came from."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.columns: list[str] = list(table.rows[0]) if table.rows else []
         parts: list[str] = []
-        spots: list[tuple[int, str]] = []  # (row index, column id) of each part
-        starts: list[int] = []
+        self.spots: list[tuple[int, str]] = []  # (row index, column id) of each part
+        self.starts: list[int] = []
         offset = 0
         for index, row in enumerate(table.rows):
-            for column in columns:
+            for column in self.columns:
                 value = row.get(column)
-                if not isinstance(value, str) or not value.strip():
-                    continue
-                starts.append(offset)
-                spots.append((index, column))
-                parts.append(value)
-                offset += len(value) + 1
-        if not parts:
-            return
-        joined = "\n".join(parts)
-        for hit in self.hits(joined):
-            index, column = spots[bisect.bisect_right(starts, hit.start) - 1]
-            if hit.kind == "personal" and (column in allow or f"{table.name}.{column}" in allow):
-                allowed.add(hit.key.partition(":")[2])
-                continue
-            if hit.key not in cells:
-                cells[hit.key] = Cell(str(table.file), _row_label(table, index),
-                                      table.headers.get(column, column))
+                if isinstance(value, str) and value.strip():
+                    self.starts.append(offset)
+                    self.spots.append((index, column))
+                    parts.append(value)
+                    offset += len(value) + 1
+        self.joined = "\n".join(parts)
+
+    def allowed(self, allow: Collection[str]) -> list[str]:
+        """The text of each column whose personal data the definition allows."""
+        name = self.table.name
+        chosen = [c for c in self.columns if c in allow or f"{name}.{c}" in allow]
+        return ["\n".join(str(row.get(c) or "") for row in self.table.rows) for c in chosen]
+
+    def find(self, raw: str) -> Cell | None:
+        """The first cell holding ``raw``."""
+        at = self.joined.find(raw) if raw else -1
+        if at < 0:
+            return None
+        index, column = self.spots[bisect.bisect_right(self.starts, at) - 1]
+        return Cell(str(self.table.file), _row_label(self.table, index),
+                    self.table.headers.get(column, column))
 
 
 def _excepted(text: str, start: int, word: str, exceptions: tuple[str, ...]) -> bool:
