@@ -65,3 +65,13 @@ def test_urgent_override_through_the_console(console: Console, console_app: App)
     assert (given.actor, given.details["reason"]) == ("console:li", "伤者本人同意公开")
     assert (used.actor, used.details["approver"]) == ("console:zhao", "console:li")
     assert ID_NUMBER not in repr(used.details)
+
+
+def test_overview_shows_each_accounts_age(console: Console) -> None:
+    """The overview lists each new-media account and portal column with its freshness: here
+    none has published yet."""
+    page = console.signed_in("viewer").get("/")
+    assert page.status_code == 200
+    rows = dict(re.findall(r'data-freshness="([^"]+)" data-state="([^"]+)"', page.text))
+    assert rows == {"channel:wechat-main": "never", "channel:weibo-main": "never",
+                    "column:emergency": "never"}

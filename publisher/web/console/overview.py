@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
 from publisher import overview as facts
+from publisher.scan import freshness
 from publisher.web import role
 from publisher.web.account import Account
 from publisher.web.auth import current_app
@@ -54,6 +55,15 @@ register({
     "col.deliveries": ("投递", "Deliveries"),
     "col.kind": ("类型", "Kind"),
     "col.outcome_release": ("结果", "Outcome"),
+    "overview.freshness": ("更新情况（僵尸号、栏目不更新）", "Freshness (accounts and columns "
+                           "left without a post)"),
+    "overview.freshness_row": ("{age} 天 / 上限 {limit} 天", "{age} of {limit} days"),
+    "freshness.channel": ("账号", "account"),
+    "freshness.column": ("栏目", "column"),
+    "freshness.ok": ("正常", "fresh"),
+    "freshness.soon": ("即将超期", "stale soon"),
+    "freshness.stale": ("已超期", "stale"),
+    "freshness.never": ("从未发布", "never published"),
 })
 
 
@@ -67,4 +77,5 @@ def overview(request: Request,
         "permissions": allowed, "upcoming": facts.upcoming(app, now),
         "attention": facts.attention(app, now), "recent": facts.recent(app),
         "health": facts.channels(app, now, open_circuits=open_circuits(request)),
+        "freshness": freshness.ages(app, now),
         "may_trigger": account.may(role.RELEASE_TRIGGER)})
