@@ -19,12 +19,13 @@ URGENT_UPDATE = "urgent.update"
 URGENT_CANCEL = "urgent.cancel"
 ACCOUNT_MANAGE = "account.manage"  # console accounts: add, roles, disable, reset password
 TOKEN_MANAGE = "token.manage"  # noqa: S105 (a permission name) API tokens: add, revoke
+CHECKS_MANAGE = "checks.manage"  # the content checks' lists: add, change, remove, import
 EVERYTHING = "*"
 
 ALL_PERMISSIONS: tuple[str, ...] = (
     LOG_READ, INCIDENT_READ, AUDIT_READ, REPORT_READ, RELEASE_PREVIEW, RELEASE_TRIGGER, RELEASE_APPROVE,
     DELIVERY_RETRY, DELIVERY_RESOLVE, URGENT_POST, URGENT_UPDATE, URGENT_CANCEL, ACCOUNT_MANAGE,
-    TOKEN_MANAGE)
+    TOKEN_MANAGE, CHECKS_MANAGE)
 
 _READ = frozenset({LOG_READ, INCIDENT_READ, AUDIT_READ, REPORT_READ})
 
