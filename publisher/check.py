@@ -88,7 +88,7 @@ def check(loaded: LoadedConfig, *, at: datetime, online: bool = False,
                                                                             at.year, 1),
                                        tables=tables, period=period)
         except ReleaseProblems as exc:
-            listed = {p.message for p in problems}  # an unusable list: said once, above
+            listed = {str(p) for p in problems}  # an unusable list: said once, above
             problems.extend(loaded.problem(path, message) for path, message in exc.located
                             if message not in listed)
         else:

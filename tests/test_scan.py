@@ -132,3 +132,28 @@ def test_lists_from_csv_and_yaml(tmp_path: Path, project: Path) -> None:
         ("机密★", "block", "starter-sensitive.csv"), ("秘密★", "block", "starter-sensitive.csv"),
         ("绝密★", "block", "starter-sensitive.csv")]
     assert [(e.name, e.titles, e.former) for e in lists.leaders] == [("张明", ("市长",), ("副市长",))]
+
+
+def test_publisher_check_names_list_problems_and_shows_warnings(project: Path) -> None:
+    """``publisher check`` reports an unusable list once, by file and line, and lists the
+    samples' warnings without counting them as problems."""
+    from datetime import datetime
+
+    from publisher.check import check
+
+    (project / "words.csv").write_text("word,level\n据悉,warn\n绝密,sometimes\n", encoding="utf-8")
+    template = project / "templates" / "weekly" / "memory.txt.j2"
+    template.write_text("据悉\n" + template.read_text(encoding="utf-8"), encoding="utf-8")
+    config = project / "schedules.yaml"
+    text = config.read_text(encoding="utf-8").replace(
+        "          schema: simple\n", "          schema: simple\n          sample: sample.csv\n")
+    config.write_text(text + "checks:\n  sensitive: [words.csv]\n", encoding="utf-8")
+    (project / "sample.csv").write_text("项目,数量\n苹果,3\n", encoding="utf-8")
+    at = datetime.fromisoformat("2026-12-02T10:00+08:00")
+    problems = check(config_module.load(config), at=at)
+    assert [(Path(p.file).name, p.line, "sometimes" in p.message) for p in problems] == [
+        ("words.csv", 3, True)]
+    (project / "words.csv").write_text("word,level\n据悉,warn\n", encoding="utf-8")
+    warnings: list[str] = []
+    assert check(config_module.load(config), at=at, warnings=warnings) == []
+    assert len(warnings) == 2 and all("据悉" in w and "[提醒]" in w for w in warnings)
