@@ -266,6 +266,8 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("unknown channel", {"json": {**POST, "channels": ["mem-a", "nope"]}}, 422,
      "urgent_rejected"),
     ("over a channel limit", {"json": {**POST, "title": "某" * 80}}, 422, "urgent_rejected"),
+    ("an ID number in the facts (content checks)",
+     {"json": {**POST, "facts": "伤者身份证310101199001011234。"}}, 422, "content_blocked"),
 ]
 
 
