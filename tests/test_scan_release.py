@@ -70,29 +70,40 @@ def _with_template_line(config: Path, text: str) -> None:
 
 
 def test_findings_on_every_channel_name_field_and_cell(tmp_path: Path) -> None:
-    """A wording error in the templates is found on every channel's rendering (portal, WeChat,
-    Weibo, gazette) in its body field; an ID number in a data cell is found where the cell is
-    rendered, naming the file, row and column, and shown only masked."""
+    """A wording error and a sensitive word in the templates are found on every channel's
+    rendering (portal, WeChat, Weibo, gazette) in its body field; an ID number and a leader's
+    former title in a data cell are found where the cell is rendered, naming the file, row and
+    column, the ID number shown only masked."""
     config = copy_project(tmp_path / "project")
-    _with_template_line(config, "深入推进扫黑险恶常态化。")
+    _with_template_line(config, "深入推进扫黑险恶常态化（内部资料）。")
+    (config.parent / "names.csv").write_text("name,titles,former\n张明,市长,副市长\n",
+                                             encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "  starter_lists: true", "  starter_lists: true\n  names: [names.csv]"), encoding="utf-8")
     loaded = config_module.load(config)
     app = preview_app(loaded)
     definition = loaded.config.releases[FOOD]
     assert definition.source is not None
     period = period_of(DUE.date(), definition.source.period, definition.source.period_offset)
     tables = load_source(definition.source, loaded.config.schemas, app.data_dir, period,
-                         _data(tmp_path / "data", f"（负责人身份证{ID_NUMBER}）"))
+                         _data(tmp_path / "data", f"（副市长张明督办，负责人身份证{ID_NUMBER}）"))
     with pytest.raises(ReleaseProblems) as info:
         prepare_release(app, FOOD, release.occurrence_key(FOOD, DUE, app), DUE,
                         index_number="MB0000123/2026-00001", tables=tables, period=period)
     findings = info.value.findings
-    wording = {(f.channel, f.field) for f in findings if f.kind == "wording"}
-    assert wording == {(name, BODY[name]) for name in CHANNELS}
+    for kind in ("wording", "sensitive"):  # template text: every channel, in its body
+        assert {(f.channel, f.field) for f in findings if f.kind == kind} == {
+            (name, BODY[name]) for name in CHANNELS}, kind
+    assert {f.level for f in findings if f.kind == "sensitive"} == {"review"}
     personal = [f for f in findings if f.kind == "personal"]
     assert {f.channel for f in personal} >= {"portal-main", "wechat-main", "gazette-main"}
     cell = str(tmp_path / "data" / "unqualified.csv") + " 第 2 行「被抽样单位地址」列"
     assert all(f.cell is not None and f.cell.label() == cell for f in personal)
     assert all(f.found == "3101**********1234" and f.level == "block" for f in personal)
+    names = [f for f in findings if f.kind == "name"]  # a data cell: where it is rendered
+    assert {f.channel for f in names} == {f.channel for f in personal}
+    assert all(f.found == "副市长张明" and f.cell is not None and f.cell.label() == cell
+               for f in names)
     assert ID_NUMBER not in str(info.value)
     assert any("3101**********1234" in p and "被抽样单位地址" in p for p in info.value.problems)
 
