@@ -1,37 +1,23 @@
 """Freshness: each account's and column's time since its last publication against its limit, an
-alert a few days before it would count as stale (僵尸号 after 14 days), and drills never count."""
+alert a few days before it would count as stale (僵尸号 after 14 days)."""
 
 from __future__ import annotations
 
 import io
-import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from channels.memory.adapter import MemoryStore
 from publisher import config as config_module
-from publisher import logs, release
+from publisher import release
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.scan import freshness
 from publisher.store import Store
 
+from .test_review import _alerts, captured
 
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """Every log line as JSON (alerts are log lines first)."""
-    buffer = io.StringIO()
-    logs.configure(json=True, stream=buffer)
-    yield buffer
-    logs.configure(json=True)
-
-
-def _alerts(buffer: io.StringIO) -> list[dict[str, object]]:
-    lines = [json.loads(x) for x in buffer.getvalue().splitlines() if x.startswith("{")]
-    return [x for x in lines if x.get("event") == "alert"]
+__all__ = ["captured"]  # a fixture, used by name
 
 
 def test_ages_and_alerts(project: Path, store: Store, clock: ManualClock,
