@@ -1,0 +1,180 @@
+"""axe-core (WCAG 2 A/AA, 2.1, 2.2 target size) on every portal page kind and every console page, at
+a phone's and a desktop's size, in headless Chromium; pages never scroll sideways."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import requests
+from fastapi.responses import HTMLResponse
+from playwright.sync_api import Browser, BrowserContext, Page
+from sqlalchemy import select
+
+from publisher.store.models import Delivery
+from publisher.web import console
+
+from .a11y_world import PASSWORD, World, build
+from .browser import screenshot
+from .support import axe
+
+SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
+# Each kind of portal page, by a pattern of its path in the site, and how to tell it apart.
+PORTAL_KINDS = {
+    "home": r"^index\.html$",
+    "column": r"^(?!gazette/)[a-z-]+/index\.html$",
+    "article": r"^(?!emergency/|gazette/)[a-z-]+/[a-z-]+-\d{8}-\d{6}\.html$",
+    "emergency": r"^emergency/urgent-\d{8}-\d{6}\.html$",
+    "withdrawn": r"^emergency/urgent-\d{8}-\d{6}-2\.html$",
+    "gazette-index": r"^gazette/index\.html$",
+    "gazette-year": r"^gazette/index-\d{4}\.html$",
+    "gazette-issue": r"^gazette/\d{4}-\d{2}\.html$",
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Every release published, two incidents (one withdrawn), a gazette issue; both servers."""
+    yield from build(tmp_path_factory.mktemp("a11y"))
+
+
+def _context(browser: Browser, size: str) -> BrowserContext:
+    width, height = SIZES[size]
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height},
+                                  has_touch=size == "phone", is_mobile=size == "phone")
+    context.set_default_timeout(15_000)
+    return context
+
+
+def sideways(page: Page) -> int:
+    """How far the page scrolls sideways (0 when it reflows into the viewport)."""
+    return int(page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth"))
+
+
+def _here(page: Page, name: str, found: dict[str, str]) -> None:
+    """Check the page as it is now; note its violations and sideways scroll under ``name``."""
+    problems = axe.violations(page)
+    wide = sideways(page)
+    if problems or wide > 0:
+        found[name] = axe.describe(problems) + (f"\n    scrolls {wide} px sideways" if wide else "")
+        screenshot(page, f"a11y-{name}")
+
+
+def _check(page: Page, url: str, name: str, found: dict[str, str]) -> None:
+    page.goto(url)
+    _here(page, name, found)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_portal_page_kind_passes_axe(browser: Browser, world: World, size: str) -> None:
+    """Every page of a portal site holding every kind of page (home, columns, articles with
+    data tables, an emergency page with updates, a withdrawn page, the gazette's index, year
+    and issue) has no axe violation and no sideways scroll."""
+    pages = sorted(str(p.relative_to(world.site_dir)) for p in world.site_dir.rglob("*.html"))
+    for kind, pattern in PORTAL_KINDS.items():
+        assert any(re.match(pattern, p) for p in pages), f"no {kind} page among {pages}"
+    context = _context(browser, size)
+    found: dict[str, str] = {}
+    try:
+        page = context.new_page()
+        assert axe.version(page).startswith("4.")  # the pinned copy, injected
+        for path in pages:
+            _check(page, world.portal.url + path, f"portal-{size}-{path}", found)
+    finally:
+        context.close()
+    assert not found, "\n".join(f"{name}:\n{text}" for name, text in found.items())
+
+
+def _param(world: World, name: str, route: str) -> str:
+    samples = {"key": world.incident, "delivery_id": "1", "key_or_id": "1"}
+    if name not in samples:
+        pytest.fail(f"{route}: give the accessibility test a sample value for {{{name}}} "
+                    "(tests/test_a11y_browser.py, _param)")
+    return samples[name]
+
+
+def console_pages(world: World) -> list[str]:
+    """A URL of every console page that answers GET with HTML (every router of the console,
+    so that pages added later are checked too), and of the pages only forms reach."""
+    paths = []
+    for router in console.ROUTERS:
+        for route in router.routes:
+            path: str = getattr(route, "path", "")
+            if "GET" not in getattr(route, "methods", ()) or \
+                    getattr(route, "response_class", None) is not HTMLResponse:
+                continue
+            paths.append(re.sub(r"\{(\w+)\}", lambda m, r=path: _param(world, m.group(1), r),
+                                path))
+    paths = [p if p != "/reports/figure" else _figure_link(world) for p in paths]
+    with world.app.store.read() as session:  # every message made by the shipped templates
+        deliveries = session.execute(select(Delivery.id).order_by(Delivery.id)).scalars().all()
+    return [*paths, f"/incidents/{world.withdrawn}", "/releases/2", "/no-such-page",
+            *(f"/deliveries/{number}/preview" for number in deliveries)]
+
+
+def _figure_link(world: World) -> str:
+    """The first figure linked from the annual report page (its query names the period)."""
+    with requests.Session() as session:
+        login = session.get(world.base + "/login", timeout=30)
+        token = re.search(r'name="csrf_token" value="([^"]*)"', login.text)
+        assert token
+        session.post(world.base + "/login", timeout=30, data={
+            "csrf_token": token.group(1), "name": world.account, "password": PASSWORD})
+        shown = session.get(world.base + "/reports", timeout=30).text
+    link = re.search(r'href="(/reports/figure\?[^"]+)"', shown)
+    assert link, "the report page links no figure"
+    return link.group(1).replace("&amp;", "&")
+
+
+def sign_in(page: Page, world: World) -> None:
+    """Sign in through the form as the test's account (every role)."""
+    page.goto(world.base + "/login")
+    page.fill("input[name=name]", world.account)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(world.base + "/")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_console_page_passes_axe(browser: Browser, world: World, size: str) -> None:
+    """The sign-in page, every page of every console router (filled with real releases,
+    deliveries and incidents), a framed message preview, the urgent confirmation, a refused
+    urgent form and the not-found page have no axe violation and no sideways scroll."""
+    context = _context(browser, size)
+    found: dict[str, str] = {}
+    try:
+        page = context.new_page()
+        _check(page, world.base + "/login", f"console-{size}-login", found)
+        sign_in(page, world)
+        axe.unsandboxed(page, "**/deliveries/*/preview")  # checked as a page of its own
+        for path in console_pages(world):
+            _check(page, world.base + path, f"console-{size}-{path}", found)
+        _forms(page, world, size, found)
+    finally:
+        context.close()
+    assert not found, "\n".join(f"{name}:\n{text}" for name, text in found.items())
+
+
+def _forms(page: Page, world: World, size: str, found: dict[str, str]) -> None:
+    """Check the pages that only forms reach: a refused urgent report (its error summary), the
+    urgent confirmation and the confirmation of an incident's update."""
+    page.goto(world.base + "/urgent")
+    page.check("input[name=status][value=Exercise]")
+    page.fill("input[name=title]", "某高架桥发生垮塌")
+    page.fill("input[name=area]", "某区某高架桥")
+    page.select_option("select[name=severity]", "较大")
+    page.fill("textarea[name=facts]", "桥面垮塌，现场已封闭。" * 40)  # too long for Weibo: refused
+    page.click("form#compose button[type=submit]")
+    page.wait_for_selector("[data-error-summary]")
+    _here(page, f"console-{size}-urgent-refused", found)
+    page.fill("textarea[name=facts]", "桥面垮塌。")
+    page.click("form#compose button[type=submit]")
+    page.wait_for_url(world.base + "/urgent/preview")
+    _here(page, f"console-{size}-urgent-confirm", found)
+    page.goto(f"{world.base}/incidents/{world.incident}")
+    page.click("details:has(form[data-step-form=update]) summary")
+    page.fill("form[data-step-form=update] textarea[name=facts]", "已有4人送医。")
+    page.click("form[data-step-form=update] button[type=submit]")
+    page.wait_for_url(re.compile(r"/update/preview$"))
+    _here(page, f"console-{size}-update-confirm", found)
