@@ -48,8 +48,12 @@ def _context(browser: Browser, size: str) -> BrowserContext:
 
 
 def sideways(page: Page) -> int:
-    """How far the page scrolls sideways (0 when it reflows into the viewport)."""
-    return int(page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth"))
+    """How far the page scrolls sideways beyond the screen's width (0 when it reflows into it).
+    Measured against the viewport set, not ``innerWidth``: a mobile browser widens its layout
+    viewport to fit a page that overflows."""
+    size = page.viewport_size
+    assert size is not None
+    return int(page.evaluate("document.scrollingElement.scrollWidth")) - size["width"]
 
 
 def _here(page: Page, name: str, found: dict[str, str]) -> None:
@@ -178,3 +182,43 @@ def _forms(page: Page, world: World, size: str, found: dict[str, str]) -> None:
     page.click("form[data-step-form=update] button[type=submit]")
     page.wait_for_url(re.compile(r"/update/preview$"))
     _here(page, f"console-{size}-update-confirm", found)
+
+
+def test_portal_data_table_keeps_its_header_and_first_column_in_view(browser: Browser,
+                                                                      world: World) -> None:
+    """On a phone, the food-safety notice's wide table is a labelled region reached by Tab and
+    scrolled by the arrow keys; while it scrolls right and down, its header row and first
+    column stay in view."""
+    (path,) = (p for p in world.site_dir.glob("food-safety/food-safety-sampling-*.html"))
+    context = _context(browser, "phone")
+    try:
+        page = context.new_page()
+        page.goto(world.portal.url + str(path.relative_to(world.site_dir)))
+        region = page.locator(".table-scroll").first
+        assert region.get_attribute("role") == "region"
+        assert region.get_attribute("aria-label") == "不合格产品信息"
+        for _ in range(40):
+            if region.evaluate("e => e === document.activeElement"):
+                break
+            page.keyboard.press("Tab")
+        assert region.evaluate("e => e === document.activeElement"), "Tab never reached the table"
+        for _ in range(8):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowDown")
+        page.wait_for_function("e => e.scrollLeft > 100", arg=region.element_handle())
+        region.evaluate("e => { e.style.maxHeight = '12rem'; e.scrollTop = 60; }")  # a tall one
+        boxes = region.evaluate("""e => {
+            const r = e.getBoundingClientRect();
+            const corner = e.querySelector('thead tr > :first-child').getBoundingClientRect();
+            const head = e.querySelector('thead th:nth-child(4)').getBoundingClientRect();
+            const first = e.querySelector('tbody tr > :first-child').getBoundingClientRect();
+            return {left: r.left, top: r.top, corner: [corner.left, corner.top],
+                    head: head.top, first: first.left, scrolled: [e.scrollLeft, e.scrollTop]};
+        }""")
+        screenshot(page, "a11y-portal-table-scrolled")
+    finally:
+        context.close()
+    assert boxes["scrolled"][0] > 100, boxes
+    assert abs(boxes["corner"][0] - boxes["left"]) <= 2, boxes  # the first column stays
+    assert abs(boxes["first"] - boxes["left"]) <= 2, boxes
+    assert boxes["scrolled"][1] > 0 and abs(boxes["head"] - boxes["top"]) <= 2, boxes  # header

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -38,6 +39,21 @@ _UNSET = object()
 
 environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_BILINGUAL = re.compile(r"^(?P<zh>.*?[^\x00-\x7f].*?) / (?P<en>[A-Za-z(\"'].*)$", re.S)
+
+
+def bilingual(text: object) -> Markup:
+    """A "中文 / English" message with each part marked with its language (``lang``), so that a
+    screen reader reads the English part as English; other text only escaped."""
+    shown = str(text)
+    found = _BILINGUAL.match(shown)
+    if found is None:
+        return Markup.escape(shown)
+    return Markup('<span lang="zh-CN">{}</span> / <span lang="en">{}</span>').format(
+        found.group("zh"), found.group("en"))
+
+
+environment.filters["bilingual"] = bilingual
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from markupsafe import escape
 
+from channels.portal.tables import scroll_regions
 from channels.weibo.settings import WeiboLimits
 from channels.weibo.text import Counter
 from publisher.app import App
@@ -50,10 +51,12 @@ class Preview:
 
 
 def document(title: str, body_html: str, look: str) -> str:
-    """A whole HTML document around a message body, for a sandboxed frame."""
+    """A whole HTML document around a message body, for a sandboxed frame (its tables in
+    focusable scroll regions, as the portal shows them)."""
     return ("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<link rel=\"stylesheet\" href=\"{PREVIEW_CSS}\"><title>{escape(title)}</title>"
-            f"</head><body class=\"{look}\">{body_html}</body></html>")
+            f"</head><body class=\"{look}\">{scroll_regions(body_html)}</body></html>")
 
 
 def of(app: App, row: Delivery) -> Preview:
