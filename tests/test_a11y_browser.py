@@ -222,3 +222,35 @@ def test_portal_data_table_keeps_its_header_and_first_column_in_view(browser: Br
     assert abs(boxes["corner"][0] - boxes["left"]) <= 2, boxes  # the first column stays
     assert abs(boxes["first"] - boxes["left"]) <= 2, boxes
     assert boxes["scrolled"][1] > 0 and abs(boxes["head"] - boxes["top"]) <= 2, boxes  # header
+
+
+def test_bilingual_message_marks_each_language() -> None:
+    """A "中文 / English" message is shown with its Chinese part marked zh-CN and its English
+    part marked en; any other text is only escaped."""
+    from publisher.web.console.deps import bilingual
+
+    assert str(bilingual("已由投递 21 撤回 / withdrawn by delivery 21")) == (
+        '<span lang="zh-CN">已由投递 21 撤回</span> / <span lang="en">withdrawn by delivery 21</span>')
+    assert str(bilingual("<b>只有中文</b>")) == "&lt;b&gt;只有中文&lt;/b&gt;"
+    assert str(bilingual("a / b")) == "a / b"  # no Chinese part: nothing to mark
+    assert "<script>" not in str(bilingual("错误 / <script>x</script>"))
+
+
+def test_board_marks_english_and_new_windows(browser: Browser, world: World) -> None:
+    """On a withdrawn incident's board the English half of a bilingual detail is marked
+    lang="en"; on an open one each link that opens a new window says so."""
+    context = _context(browser, "desktop")
+    try:
+        page = context.new_page()
+        sign_in(page, world)
+        page.goto(f"{world.base}/incidents/{world.withdrawn}")
+        english = page.locator('[data-detail] span[lang="en"]')
+        assert english.count() >= 1
+        assert "withdrawn" in english.first.inner_text()
+        page.goto(f"{world.base}/incidents/{world.incident}")
+        links = page.locator('a[target="_blank"]')
+        assert links.count() >= 1
+        for link in links.all():
+            assert "新窗口" in link.inner_text()
+    finally:
+        context.close()

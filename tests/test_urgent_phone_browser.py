@@ -180,7 +180,11 @@ def test_urgent_report_on_a_phone(phone: Page, site: Site, way: str) -> None:
     for channel in CHANNELS:
         expect(page.locator(f'#previews [data-channel="{channel}"][data-ok="true"]')).to_have_count(
             1, timeout=WAIT_MS)
+    # a short status line is announced, not the previews' hundreds of characters
     expect(page.locator("[data-preview-status]")).to_have_text("预览已更新：3 个渠道均可发布。")
+    expect(page.locator("[data-preview-status]")).to_have_attribute("role", "status")
+    assert page.locator("#previews").get_attribute("aria-live") is None
+    assert page.locator("#previews [aria-live], #previews [role=alert]").count() == 0
     fits(page, "the compose form, filled in")
     keep(page, f"{name}-compose")
     act: Callable[[str], None] = (lambda s: (tab_to(page, s), page.keyboard.press("Enter"))[-1]) \
