@@ -7,7 +7,6 @@ a gazette issue; the portal's site is then served on loopback beside the console
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +28,9 @@ from publisher.web import account as accounts
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
 
-from .conftest import ROOT
+from .console import PASSWORD
+from .test_console_urgent_browser import _project as copy_project
 
-PASSWORD = "correct horse battery staple"
 ACTOR = "staff:test"
 FACTS = "今日9时40分，某区某高架桥一段桥面垮塌，现场已封闭，伤亡情况正在核实。"
 
@@ -53,14 +52,6 @@ class World:
         return self.console.url.rstrip("/")
 
 
-def copy_project(root: Path) -> Path:
-    """A copy of the shipped project (config, templates, samples); the config's path."""
-    for name in ("schedules.yaml", "templates", "samples"):
-        source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    return root / "schedules.yaml"
-
-
 def _dispatch(app: App) -> None:
     dispatcher = Dispatcher(app)
     try:
@@ -73,7 +64,7 @@ def _dispatch(app: App) -> None:
 
 def build(root: Path) -> Iterator[World]:
     """Publish everything, serve the site and the console; stop both afterwards."""
-    config = copy_project(root)
+    config = copy_project(root)  # the shipped config, templates and samples
     MemoryStore.reset()
     app = App(loaded=config_module.load(config), store=Store(f"sqlite:///{root / 'bot.db'}"),
               sandbox=True)

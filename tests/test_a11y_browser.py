@@ -16,7 +16,7 @@ from publisher.store.models import Delivery
 from publisher.web import console
 
 from .a11y_world import PASSWORD, World, build
-from .browser import screenshot
+from .browser import screenshot, sideways
 from .support import axe
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
@@ -45,15 +45,6 @@ def _context(browser: Browser, size: str) -> BrowserContext:
                                   has_touch=size == "phone", is_mobile=size == "phone")
     context.set_default_timeout(15_000)
     return context
-
-
-def sideways(page: Page) -> int:
-    """How far the page scrolls sideways beyond the screen's width (0 when it reflows into it).
-    Measured against the viewport set, not ``innerWidth``: a mobile browser widens its layout
-    viewport to fit a page that overflows."""
-    size = page.viewport_size
-    assert size is not None
-    return int(page.evaluate("document.scrollingElement.scrollWidth")) - size["width"]
 
 
 def _here(page: Page, name: str, found: dict[str, str]) -> None:
@@ -226,12 +217,15 @@ def test_portal_data_table_keeps_its_header_and_first_column_in_view(browser: Br
 
 def test_bilingual_message_marks_each_language() -> None:
     """A "中文 / English" message is shown with its Chinese part marked zh-CN and its English
-    part marked en; any other text is only escaped."""
+    part marked en, as is an English word in full-width brackets; any other text is only
+    escaped."""
     from publisher.web.console.deps import bilingual
 
     assert str(bilingual("已由投递 21 撤回 / withdrawn by delivery 21")) == (
         '<span lang="zh-CN">已由投递 21 撤回</span> / <span lang="en">withdrawn by delivery 21</span>')
     assert str(bilingual("<b>只有中文</b>")) == "&lt;b&gt;只有中文&lt;/b&gt;"
+    assert str(bilingual("演练（Exercise）")) == '演练（<span lang="en">Exercise</span>）'
+    assert str(bilingual("<i>（Test）")) == '&lt;i&gt;（<span lang="en">Test</span>）'
     assert str(bilingual("a / b")) == "a / b"  # no Chinese part: nothing to mark
     assert "<script>" not in str(bilingual("错误 / <script>x</script>"))
 

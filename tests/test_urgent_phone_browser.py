@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .browser import screenshot
+from .browser import screenshot, sideways
 from .console import PASSWORD, cheap_hashing
 from .test_console_urgent_browser import CHANNELS, FACTS, WAIT_MS, Site, site
 
@@ -30,15 +30,6 @@ def phone(browser: Browser) -> Iterator[Page]:
         yield opened
     finally:
         context.close()
-
-
-def sideways(page: Page) -> int:
-    """How far the page scrolls sideways beyond the screen's width (0 when it reflows into it).
-    Measured against the viewport set, not ``innerWidth``: a mobile browser widens its layout
-    viewport to fit a page that overflows."""
-    size = page.viewport_size
-    assert size is not None
-    return int(page.evaluate("document.scrollingElement.scrollWidth")) - size["width"]
 
 
 def fits(page: Page, what: str) -> None:
