@@ -122,6 +122,11 @@ class ReleaseDefinition(_Model):
     # and its 成文日期, a template rendering to YYYY-MM-DD (absent: not recorded)
     document_type: DocumentType | None = None
     signed_date: str | None = None
+    # data intake: this long before each scheduled run the data of its period is checked
+    # (pre-flight); missing or invalid data alerts the office and ``data_contacts`` (Apprise
+    # URLs of the bureau that supplies it, secrets as ${ENV} references)
+    data_due_hours: float | None = Field(None, gt=0, le=30 * 24)
+    data_contacts: list[str] = Field(default_factory=list)
 
 
 class UrgentConfig(_Model):
@@ -217,6 +222,16 @@ class AlertsConfig(_Model):
     timeout_seconds: float = Field(10, gt=0, le=300)
 
 
+class IntakeConfig(_Model):
+    """Data handed in through the console or the API (``/data``, ``PUT /api/data/…``)."""
+
+    max_file_mib: float = Field(10, gt=0, le=200)  # a larger upload is refused unread
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mib * 1024 * 1024)
+
+
 class Config(_Model):
     """The whole of schedules.yaml."""
 
@@ -232,6 +247,7 @@ class Config(_Model):
     alerts: AlertsConfig = AlertsConfig()
     web: WebConfig = WebConfig()
     report: ReportConfig = ReportConfig()
+    intake: IntakeConfig = IntakeConfig()
 
     @field_validator("timezone")
     @classmethod

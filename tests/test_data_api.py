@@ -1,0 +1,235 @@
+"""The data API: a period's file pushed, checked with the release's reader, read back, replaced,
+refused with every problem named, and never stored on a refusal; over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openpyxl
+import pytest
+import requests
+from sqlalchemy import select
+
+from publisher import release
+from publisher.app import App
+from publisher.store.models import AuditEvent, DataFile
+from publisher.web import token as tokens
+from publisher.web.api import create_app
+from publisher.web.server import WebServer, serve
+
+TIMEOUT_SECONDS = 30
+WEEK = "/api/data/weekly/2026-W50/items"  # the test clock is in W49; W50 has no file yet
+CSV = "text/csv; charset=utf-8"
+GOOD = "项目,数量\n苹果,3\n梨,5\n".encode()
+
+
+@dataclass
+class DataApi:
+    """A running API over the test App with an editor token and supplier tokens."""
+
+    app: App
+    server: WebServer
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def call(self, method: str, path: str, data: bytes | None = None, *, who: str = "supplier",
+             content_type: str = CSV) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}", "Content-Type": content_type}
+        return requests.request(method, self.server.url.rstrip("/") + path, data=data,
+                                headers=headers, timeout=TIMEOUT_SECONDS)
+
+
+@pytest.fixture
+def data_api(app: App, project: Path) -> Iterator[DataApi]:
+    """The API with a second definition (``other``), a supplier token for ``weekly``, one for
+    ``other``, and an editor token."""
+    config = project / "schedules.yaml"
+    text = config.read_text(encoding="utf-8")
+    other = text[text.index("  weekly:"):].replace("  weekly:", "  other:", 1) \
+        .replace('"weekly/', '"other/').replace("    source:", "    templates: weekly\n    source:")
+    config.write_text(text + other, encoding="utf-8")
+    from publisher import config as config_module
+
+    app.loaded = config_module.load(config)
+    server = serve(create_app(app), "127.0.0.1", 0)
+    running = DataApi(app, server)
+    running.tokens["supplier"] = tokens.create(app, "bureau", "supplier", actor="staff:li",
+                                               definitions=["weekly"])
+    running.tokens["other"] = tokens.create(app, "other-bureau", "supplier", actor="staff:li",
+                                            definitions=["other"])
+    running.tokens["editor"] = tokens.create(app, "desk", "editor", actor="staff:li")
+    running.tokens["viewer"] = tokens.create(app, "reader", "viewer", actor="staff:li")
+    try:
+        yield running
+    finally:
+        server.stop()
+
+
+def _stored(app: App) -> list[Path]:
+    inbox = app.data_dir
+    return sorted(p.relative_to(inbox) for p in inbox.rglob("*") if p.is_file()
+                  and not p.name.startswith("."))
+
+
+def _audit(app: App, prefix: str = "data.") -> list[AuditEvent]:
+    with app.store.read() as session:
+        return [e for e in session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+                if e.action.startswith(prefix)]
+
+
+def _xlsx(rows: list[list[object]], sheet: str = "Sheet1") -> bytes:
+    book = openpyxl.Workbook()
+    worksheet = book.active
+    assert worksheet is not None
+    worksheet.title = sheet
+    for row in rows:
+        worksheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_upload_stores_in_the_inbox_and_reads_back_with_checksum_and_uploader(
+        data_api: DataApi) -> None:
+    """A valid CSV is stored at the inbox path of its period (201); GET returns its path,
+    SHA-256, size, format, rows and the token that uploaded it; the upload is audited."""
+    answer = data_api.call("PUT", WEEK, GOOD)
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["outcome"] == "created" and body["path"] == "weekly/2026-W50.csv"
+    assert (data_api.app.data_dir / "weekly" / "2026-W50.csv").read_bytes() == GOOD
+    back = data_api.call("GET", WEEK).json()
+    import hashlib
+
+    assert back["sha256"] == hashlib.sha256(GOOD).hexdigest()
+    assert back["uploaded_by"] == "api:bureau" and back["rows"] == 2
+    assert back["size_bytes"] == len(GOOD) and back["format"] == "csv"
+    events = _audit(data_api.app)
+    assert [e.action for e in events] == ["data.created"]
+    assert events[0].actor == "api:bureau" and events[0].subject == "data:weekly/2026-W50/items"
+
+
+def test_same_content_again_changes_nothing(data_api: DataApi) -> None:
+    """Putting the same bytes twice answers 200 ``unchanged`` the second time: no new version,
+    no second audit event."""
+    assert data_api.call("PUT", WEEK, GOOD).status_code == 201
+    again = data_api.call("PUT", WEEK, GOOD)
+    assert again.status_code == 200 and again.json()["outcome"] == "unchanged"
+    assert len(_audit(data_api.app)) == 1
+    with data_api.app.store.read() as session:
+        assert len(list(session.execute(select(DataFile)).scalars())) == 1
+
+
+def test_replacing_keeps_the_earlier_version(data_api: DataApi) -> None:
+    """A different file replaces the stored one (200 ``replaced``); the earlier file is kept
+    under the inbox's .intake folder, listed by GET, and the replacement audited with who."""
+    data_api.call("PUT", WEEK, GOOD)
+    newer = "项目,数量\n苹果,4\n".encode("gb18030")
+    answer = data_api.call("PUT", WEEK, newer, who="editor", content_type="text/csv")
+    assert answer.status_code == 200 and answer.json()["outcome"] == "replaced"
+    kept = answer.json()["kept"]
+    assert len(kept) == 1 and (data_api.app.data_dir / kept[0]).read_bytes() == GOOD
+    assert (data_api.app.data_dir / "weekly" / "2026-W50.csv").read_bytes() == newer
+    back = data_api.call("GET", WEEK).json()
+    assert back["uploaded_by"] == "api:desk" and back["rows"] == 1
+    assert [v["state"] for v in back["versions"]] == ["replaced"]
+    assert back["versions"][0]["uploaded_by"] == "api:bureau"
+    assert back["versions"][0]["ended_by"] == "api:desk"
+    assert [(e.action, e.actor) for e in _audit(data_api.app)] == [
+        ("data.created", "api:bureau"), ("data.replaced", "api:desk")]
+
+
+def test_bad_cells_are_named_by_row_column_and_value_and_nothing_is_stored(
+        data_api: DataApi) -> None:
+    """A GB18030 CSV with a bad number answers 422 listing the row, the column as written and
+    the value, in Chinese with English; nothing is stored or audited."""
+    bad = "项目,数量\n苹果,三个\n梨,5\n".encode("gb18030")
+    answer = data_api.call("PUT", WEEK, bad)
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["error"] == "invalid_data" and "未保存" in body["message_zh"]
+    [problem] = body["problems"]
+    assert problem["row"] == 2 and problem["column"] == "数量" and problem["value"] == "三个"
+    assert problem["field"] == "items"
+    assert "不是整数" in problem["message"] and "not a whole number" in problem["message"]
+    assert _stored(data_api.app) == [Path("weekly/2026-W49.csv")]
+    assert _audit(data_api.app) == []
+
+
+@pytest.mark.parametrize(("path", "status", "code"), [
+    ("/api/data/weekly/2026-W50/nothing", 404, "unknown_table"),
+    ("/api/data/weekly/2026-13/items", 404, "bad_period"),
+    ("/api/data/nowhere/2026-W50/items", 403, "forbidden"),  # not the supplier's
+])
+def test_wrong_names_are_refused_and_nothing_is_stored(data_api: DataApi, path: str,
+                                                       status: int, code: str) -> None:
+    """A table, period or definition that is not there (or not the token's) is refused with
+    the error shape, and nothing is stored."""
+    answer = data_api.call("PUT", path, GOOD)
+    assert answer.status_code == status and answer.json()["error"] == code, answer.text
+    assert _stored(data_api.app) == [Path("weekly/2026-W49.csv")]
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(data_api: DataApi, project: Path) -> None:
+    """With ``intake.max_file_mib`` set, a larger body answers 413 and nothing is stored."""
+    from publisher import config as config_module
+
+    config = project / "schedules.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "intake:\n  max_file_mib: 0.001\n",
+                      encoding="utf-8")
+    data_api.app.loaded = config_module.load(config)
+    big = GOOD + "桃,1\n".encode() * 200
+    answer = data_api.call("PUT", WEEK, big)
+    assert answer.status_code == 413 and answer.json()["error"] == "payload_too_large"
+    assert _stored(data_api.app) == [Path("weekly/2026-W49.csv")] and _audit(data_api.app) == []
+
+
+def test_a_token_for_another_definition_is_refused(data_api: DataApi) -> None:
+    """A supplier token named for ``other`` may neither put, read nor remove ``weekly``'s data
+    (403), and a viewer token may read but not put; nothing is stored."""
+    assert data_api.call("PUT", WEEK, GOOD, who="other").status_code == 403
+    assert data_api.call("GET", "/api/data/weekly/2026-W49/items", who="other").status_code == 403
+    assert data_api.call("DELETE", "/api/data/weekly/2026-W49/items",
+                         who="other").status_code == 403
+    assert data_api.call("PUT", WEEK, GOOD, who="viewer").status_code == 403
+    assert data_api.call("GET", "/api/data/weekly/2026-W49/items", who="viewer").status_code == 200
+    assert data_api.call("PUT", "/api/data/other/2026-W50/items", GOOD,
+                         who="other").status_code == 201
+    assert _stored(data_api.app) == [Path("other/2026-W50.csv"), Path("weekly/2026-W49.csv")]
+
+
+def test_a_file_dropped_in_the_inbox_reads_back_as_from_the_inbox(data_api: DataApi) -> None:
+    """GET of a file that arrived by other means gives its checksum and ``inbox`` as uploader;
+    removing it keeps it aside and audits who did."""
+    back = data_api.call("GET", "/api/data/weekly/2026-W49/items")
+    assert back.status_code == 200 and back.json()["uploaded_by"] == "inbox"
+    gone = data_api.call("DELETE", "/api/data/weekly/2026-W49/items")
+    assert gone.status_code == 200
+    assert data_api.call("GET", "/api/data/weekly/2026-W49/items").status_code == 404
+    [kept] = gone.json()["kept"]
+    assert (data_api.app.data_dir / kept).is_file()
+    assert [(e.action, e.actor) for e in _audit(data_api.app)] == [("data.removed", "api:bureau")]
+
+
+def test_xlsx_and_json_uploads_take_the_pattern_format(data_api: DataApi) -> None:
+    """A table whose path fixes ``.csv`` refuses an XLSX (415) and stores nothing."""
+    book = _xlsx([["项目", "数量"], ["苹果", 3]])
+    answer = data_api.call("PUT", WEEK, book, content_type="application/vnd.openxmlformats-"
+                           "officedocument.spreadsheetml.sheet")
+    assert answer.status_code == 415 and answer.json()["error"] == "unsupported_format"
+    assert _stored(data_api.app) == [Path("weekly/2026-W49.csv")]
+
+
+def test_data_cannot_change_once_the_release_was_created(data_api: DataApi) -> None:
+    """After the period's release is created from the inbox, a new put or a removal answers 409
+    and the file the release read stays."""
+    app = data_api.app
+    outcome = release.create(app, "weekly", app.clock.now(), actor="scheduler", origin="scheduled")
+    assert outcome.state == "active"
+    answer = data_api.call("PUT", "/api/data/weekly/2026-W49/items", GOOD + "桃,1\n".encode())
+    assert answer.status_code == 409 and answer.json()["error"] == "release_created"
+    assert data_api.call("DELETE", "/api/data/weekly/2026-W49/items").status_code == 409
+    assert (app.data_dir / "weekly" / "2026-W49.csv").read_text(encoding="utf-8") == \
+        "项目,数量\n苹果,3\n梨,5\n"
