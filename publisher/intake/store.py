@@ -126,17 +126,18 @@ def too_large(limit_bytes: int) -> IntakeRefused:
 # --------------------------------------------------------------------------- reading
 
 
-def _files(app: App, slot: Slot) -> list[Path]:
+def files(app: App, slot: Slot) -> list[Path]:
+    """The files in the inbox the slot's table would read (more than one: keep exactly one)."""
     return matching(app.data_dir, slot.resolved, slot.period)[1]
 
 
 def current(app: App, slot: Slot) -> Stored | None:
     """The file the slot's table reads now (the inbox is the truth), with who handed it in;
     None when no file is there. Several files (keep exactly one) give the first."""
-    files = _files(app, slot)
-    if not files:
+    found = files(app, slot)
+    if not found:
         return None
-    file = files[0]
+    file = found[0]
     relative = file.relative_to(app.data_dir).as_posix()
     sha = _file_digest(file)
     stat = file.stat()
@@ -243,13 +244,13 @@ def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> P
     sha = digest(data)
     with _locked(app) as kept_root:
         _refuse_if_locked(app, slot)
-        files = _files(app, slot)
+        present = files(app, slot)
         target_rel = slot.target(file_format)
-        if len(files) == 1 and files[0].relative_to(app.data_dir).as_posix() == target_rel \
-                and _file_digest(files[0]) == sha:
-            found = current(app, slot)
-            assert found is not None
-            return Put(UNCHANGED, found)
+        if len(present) == 1 and present[0].relative_to(app.data_dir).as_posix() == target_rel \
+                and _file_digest(present[0]) == sha:
+            stored = current(app, slot)
+            assert stored is not None
+            return Put(UNCHANGED, stored)
         now = app.clock.now()
         target = Path(app.data_dir) / target_rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +259,7 @@ def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> P
         kept: list[str] = []
         try:
             with app.store.write() as session:
-                for file in files:
+                for file in present:
                     relative = file.relative_to(app.data_dir).as_posix()
                     old_sha, size = _file_digest(file), file.stat().st_size
                     moved = _keep(app, kept_root, slot, file, now, old_sha)
@@ -271,7 +272,7 @@ def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> P
                                      table_name=slot.table, state="current", path=target_rel,
                                      sha256=sha, size_bytes=len(data), file_format=file_format,
                                      rows=rows, uploaded_by=actor, uploaded_at=now))
-                outcome = REPLACED if files else CREATED
+                outcome = REPLACED if present else CREATED
                 audit.append(session, at=now, actor=actor, action=f"data.{outcome}",
                              subject=slot.subject,
                              details={"definition": slot.definition_id,
@@ -291,14 +292,14 @@ def remove(app: App, slot: Slot, *, actor: str) -> tuple[str, ...]:
     IntakeRefused (404) when there is none, (409) once the period's release was created."""
     with _locked(app) as kept_root:
         _refuse_if_locked(app, slot)
-        files = _files(app, slot)
-        if not files:
+        present = files(app, slot)
+        if not present:
             raise IntakeRefused(404, "no_data", f"数据表 {slot.table} 本期没有文件",
                                 f"table {slot.table} has no file for this period")
         now = app.clock.now()
         kept: list[str] = []
         with app.store.write() as session:
-            for file in files:
+            for file in present:
                 relative = file.relative_to(app.data_dir).as_posix()
                 old_sha, size = _file_digest(file), file.stat().st_size
                 moved = _keep(app, kept_root, slot, file, now, old_sha)

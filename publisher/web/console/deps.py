@@ -77,6 +77,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("incidents", "/incidents", role.INCIDENT_READ),
     NavItem("audit", "/audit", role.AUDIT_READ),
     NavItem("reports", "/reports", role.REPORT_READ),
+    NavItem("data", "/data", role.DATA_READ),
 )
 
 

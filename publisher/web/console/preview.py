@@ -8,6 +8,7 @@ from typing import Any
 
 from markupsafe import escape
 
+from channels.base import Payload
 from channels.portal.tables import scroll_regions
 from channels.weibo.settings import WeiboLimits
 from channels.weibo.text import Counter
@@ -121,6 +122,14 @@ def _by_kind(app: App, row: Delivery, data: Mapping[str, Any], base: dict[str, A
         return Preview(**base, look="portal", title=title, facts=facts,
                        document=document(title, str(data.get("content") or ""), "portal"))
     return None
+
+
+def of_payload(app: App, channel: str, payload: Payload) -> Preview:
+    """The preview of a payload not yet recorded (a period's data previewed before its release
+    exists): shown as its delivery will be, ``delivery_id`` 0."""
+    row = Delivery(id=0, channel=channel, kind=payload.kind, action="send", state="pending",
+                   payload=payload.to_json())
+    return of(app, row)
 
 
 def summary(row: Delivery) -> str:
