@@ -21,6 +21,7 @@ from publisher.app import App
 from publisher.cron import cron_trigger
 from publisher.errors import SchedulerBusy
 from publisher.gazette import compile_next, gazette_channels
+from publisher.intake import preflight
 from publisher.logs import get_logger
 from publisher.process import holder_dead, holder_id
 from publisher.store.models import BotState, Lease, Release, ScheduleMark
@@ -172,6 +173,7 @@ class Scheduler:
         first = self._first_started()
         self.catch_up(first)
         self.check_credentials()
+        self.preflight()
         aps = BackgroundScheduler(timezone=self.app.loaded.zone, job_defaults={
             "coalesce": True, "max_instances": 1})
         for definition_id, trigger in self.triggers().items():
@@ -205,6 +207,9 @@ class Scheduler:
                 minute=minute, timezone=self.app.loaded.zone),
                 args=[name], id=f"gazette:{name}", name=f"gazette:{name}",
                 misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
+        aps.add_job(self.preflight, trigger=IntervalTrigger(  # data due before each run
+            seconds=preflight.SWEEP_SECONDS, timezone=self.app.loaded.zone), id="preflight",
+            name="preflight", coalesce=True, max_instances=1)
         aps.add_job(self.check_credentials, trigger=CronTrigger(  # Weibo authorisations, daily
             hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="credentials",
             name="credentials", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
@@ -384,6 +389,14 @@ class Scheduler:
             return review.hold_unapproved(self.app, actor=ACTOR)
         except Exception:
             log.exception("scheduler.review_check_failed")
+            return []
+
+    def preflight(self) -> list[preflight.Checked]:
+        """Check the data of runs due within their ``data_due_hours`` (alerting once each)."""
+        try:
+            return preflight.sweep(self.app)
+        except Exception:
+            log.exception("scheduler.preflight_failed")
             return []
 
     def check_credentials(self) -> None:

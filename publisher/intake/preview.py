@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -52,7 +53,7 @@ def prepare(app: App, definition_id: str, period: Period) -> PeriodPreview:
     try:
         tables = load_source(definition.source, app.loaded.config.schemas, app.data_dir, period)
     except DataError as exc:
-        return PeriodPreview(due, key, problems=tuple(exc.problems))
+        return PeriodPreview(due, key, problems=tuple(_located(app, exc)))
     number = _next_index_number(app, definition.organ_code, due.astimezone(app.loaded.zone).year)
     try:
         prepared = prepare_release(app, definition_id, key, due, index_number=number,
@@ -61,3 +62,16 @@ def prepare(app: App, definition_id: str, period: Period) -> PeriodPreview:
         return PeriodPreview(due, key, problems=tuple(exc.problems))
     return PeriodPreview(due, key, prepared.title, dict(prepared.payloads),
                          tuple(prepared.skipped))
+
+
+def _located(app: App, exc: DataError) -> list[str]:
+    """Each problem naming its file relative to the inbox (several tables' problems name
+    theirs already)."""
+    inbox = Path(app.data_dir)
+    if exc.file == inbox:
+        return [p.replace(f"{inbox}/", "") for p in exc.problems]
+    try:
+        name = exc.file.relative_to(inbox).as_posix()
+    except ValueError:
+        name = str(exc.file)
+    return [f"{name}: {p}" for p in exc.problems]
