@@ -21,7 +21,7 @@ from publisher.app import App
 from publisher.cron import cron_trigger
 from publisher.errors import SchedulerBusy
 from publisher.gazette import compile_next, gazette_channels
-from publisher.intake import preflight
+from publisher.intake import preflight, watch
 from publisher.logs import get_logger
 from publisher.process import holder_dead, holder_id
 from publisher.store.models import BotState, Lease, Release, ScheduleMark
@@ -156,6 +156,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._lock = threading.RLock()  # one pass over the fire times at a time
+        self.watch = watch.InboxWatch(app)
 
     def triggers(self) -> dict[str, CronTrigger]:
         zone = self.app.loaded.zone
@@ -207,6 +208,10 @@ class Scheduler:
                 minute=minute, timezone=self.app.loaded.zone),
                 args=[name], id=f"gazette:{name}", name=f"gazette:{name}",
                 misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
+        self.watch.prime()
+        aps.add_job(self.scan_inbox, trigger=IntervalTrigger(  # files dropped by other means
+            seconds=watch.SCAN_SECONDS, timezone=self.app.loaded.zone), id="inbox",
+            name="inbox", coalesce=True, max_instances=1)
         aps.add_job(self.preflight, trigger=IntervalTrigger(  # data due before each run
             seconds=preflight.SWEEP_SECONDS, timezone=self.app.loaded.zone), id="preflight",
             name="preflight", coalesce=True, max_instances=1)
@@ -389,6 +394,14 @@ class Scheduler:
             return review.hold_unapproved(self.app, actor=ACTOR)
         except Exception:
             log.exception("scheduler.review_check_failed")
+            return []
+
+    def scan_inbox(self) -> list[watch.Arrival]:
+        """Check the inbox files that appeared or changed (put there by other means)."""
+        try:
+            return self.watch.scan()
+        except Exception:
+            log.exception("scheduler.inbox_scan_failed")
             return []
 
     def preflight(self) -> list[preflight.Checked]:

@@ -1,5 +1,6 @@
 """Pre-flight: ``data_due_hours`` before a run its data is checked; missing data alerts the office
-and the bureau's contacts once, shows on the overview, and clears when the file arrives."""
+and the bureau's contacts once, shows on the overview, and clears when the file arrives. Files
+dropped into the inbox by other means are checked as they arrive, with the same report."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from channels.loopback import Loopback
 from publisher import overview
 from publisher.clock import ManualClock
-from publisher.intake import preflight
+from publisher.intake import preflight, watch
 from publisher.intake import slot as slots
 from publisher.intake import store as intake
 from publisher.scheduler import Scheduler
@@ -85,3 +86,38 @@ def test_no_lead_configured_means_no_check(project: Path, store: Store, clock: M
         assert preflight.sweep(app) == []
     finally:
         app.close()
+
+
+def test_a_file_dropped_in_the_inbox_is_checked_once_it_stops_changing(
+        project: Path, store: Store, clock: ManualClock,
+        receiver: tuple[Loopback[_Server], Inbox]) -> None:
+    """A file put into the inbox by other means is checked on the scan after it stops changing:
+    a bad cell alerts the office and the contact and is audited as from ``inbox`` with the
+    cell named; files there at start and files uploaded through the intake are not re-reported."""
+    server, inbox = receiver
+    app = make_app(project, store, clock, [f"json://127.0.0.1:{server.port}/office"],
+                   base=_yaml(f"json://127.0.0.1:{server.port}/bureau"))
+    watcher = watch.InboxWatch(app)
+    try:
+        assert watcher.prime() == 1  # W49's file, there at start
+        assert watcher.scan() == []
+        dropped = app.data_dir / "weekly" / "2026-W50.csv"
+        dropped.write_bytes("项目,数量\n苹果,三个\n".encode("gb18030"))
+        assert watcher.scan() == []  # seen once: it may still be being copied
+        [arrival] = watcher.scan()
+        assert arrival.path == "weekly/2026-W50.csv" and arrival.table == "items"
+        [problem] = arrival.problems
+        assert (problem.row, problem.column, problem.value) == (2, "数量", "三个")
+        assert watcher.scan() == []  # unchanged: reported once
+        assert app.alerts.flush(10)
+        assert sorted(p["path"] for p in inbox.wait_for(2)) == ["/bureau", "/office"]
+        slot = slots.slot(app, "weekly", "2026-W50", "items")
+        intake.put(app, slot, "项目,数量\n苹果,3\n".encode(), "csv", actor="api:bureau")
+        assert watcher.scan() == [] and watcher.scan() == []  # handed in: audited there
+    finally:
+        app.close()
+    with app.store.read() as session:
+        events = [(e.action, e.actor) for e in session.execute(
+            select(AuditEvent).where(AuditEvent.action.like("data.%"))
+            .order_by(AuditEvent.seq)).scalars()]
+    assert events == [("data.arrived", "inbox"), ("data.replaced", "api:bureau")]

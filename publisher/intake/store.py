@@ -58,7 +58,8 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks."""
     hasher = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -126,6 +127,25 @@ def too_large(limit_bytes: int) -> IntakeRefused:
 # --------------------------------------------------------------------------- reading
 
 
+def verify(app: App, slot: Slot) -> list[DataProblem]:
+    """The problems of the file the slot's table reads now, as an upload of it would list them
+    (a file put into the inbox by other means gets the same report); none when it reads."""
+    present = files(app, slot)
+    if len(present) > 1:
+        names = "、".join(p.relative_to(app.data_dir).as_posix() for p in present)
+        return [DataProblem(f"匹配到多个数据文件，只能保留一个 / several files match, keep exactly "
+                            f"one: {names}")]
+    if not present:
+        return []
+    file = present[0]
+    kind = FORMATS_BY_SUFFIX.get(file.suffix.lower(), "csv")
+    try:
+        check(app, slot, file.read_bytes(), kind)
+    except IntakeRefused as exc:
+        return exc.problems or [DataProblem(f"{exc.message_zh} / {exc.message_en}")]
+    return []
+
+
 def files(app: App, slot: Slot) -> list[Path]:
     """The files in the inbox the slot's table would read (more than one: keep exactly one)."""
     return matching(app.data_dir, slot.resolved, slot.period)[1]
@@ -139,7 +159,7 @@ def current(app: App, slot: Slot) -> Stored | None:
         return None
     file = found[0]
     relative = file.relative_to(app.data_dir).as_posix()
-    sha = _file_digest(file)
+    sha = file_digest(file)
     stat = file.stat()
     with app.store.read() as session:
         row = session.execute(select(DataFile).where(
@@ -247,7 +267,7 @@ def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> P
         present = files(app, slot)
         target_rel = slot.target(file_format)
         if len(present) == 1 and present[0].relative_to(app.data_dir).as_posix() == target_rel \
-                and _file_digest(present[0]) == sha:
+                and file_digest(present[0]) == sha:
             stored = current(app, slot)
             assert stored is not None
             return Put(UNCHANGED, stored)
@@ -261,7 +281,7 @@ def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> P
             with app.store.write() as session:
                 for file in present:
                     relative = file.relative_to(app.data_dir).as_posix()
-                    old_sha, size = _file_digest(file), file.stat().st_size
+                    old_sha, size = file_digest(file), file.stat().st_size
                     moved = _keep(app, kept_root, slot, file, now, old_sha)
                     kept.append(moved)
                     _end_rows(session, slot, relative, old_sha, state="replaced", actor=actor,
@@ -301,7 +321,7 @@ def remove(app: App, slot: Slot, *, actor: str) -> tuple[str, ...]:
         with app.store.write() as session:
             for file in present:
                 relative = file.relative_to(app.data_dir).as_posix()
-                old_sha, size = _file_digest(file), file.stat().st_size
+                old_sha, size = file_digest(file), file.stat().st_size
                 moved = _keep(app, kept_root, slot, file, now, old_sha)
                 kept.append(moved)
                 _end_rows(session, slot, relative, old_sha, state="removed", actor=actor,

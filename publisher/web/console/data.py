@@ -124,6 +124,8 @@ register({
     "data.version.removed": ("已撤下", "removed"),
     "data.ended": ("{by} 于 {at}", "by {by} at {at}"),
     "data.kept": ("留存于", "kept at"),
+    "data.file_problems": ("此文件有 {count} 处问题，发布时会被暂停：", "This file has {count} "
+                           "problem(s); the release would be held:"),
     "data.problems": ("文件未保存：{table} 有 {count} 处问题", "Not stored: {table} has {count} "
                       "problem(s)"),
     "data.problem.row": ("行", "Row"),
@@ -250,9 +252,11 @@ def _download(data: bytes, media_type: str, name: str) -> Response:
 # --------------------------------------------------------------------------- the page
 
 
-def _table_facts(app: App, definition: ReleaseDefinition, slot: slots.Slot) -> dict[str, Any]:
+def _table_facts(app: App, definition: ReleaseDefinition, slot: slots.Slot, lang: str
+                 ) -> dict[str, Any]:
     files = store.files(app, slot)
     return {"slot": slot, "stored": store.current(app, slot), "several": len(files) > 1,
+            "problems": _problem_rows(store.verify(app, slot), lang),
             "sheet": sheet_name(definition, slot.table) if "xlsx" in slot.accepts() else None,
             "versions": [row for row in store.history(app, slot) if row.state != "current"],
             "formats": "、".join(slots.FORMATS[f] for f in slot.accepts())}
@@ -285,13 +289,14 @@ def _data_page(request: Request, account: Account, definition_id: str, period_ke
     period = _period(request, definition_id, period_key)
     app = current_app(request)
     assert definition.source is not None
-    tables = [_table_facts(app, definition, s) for s in slots.slots(app, definition_id, period)]
+    lang = language(request)
+    tables = [_table_facts(app, definition, s, lang)
+              for s in slots.slots(app, definition_id, period)]
     shown = period_preview.prepare(app, definition_id, period)
     previews = [preview.of_payload(app, name, payload) for name, payload in shown.payloads.items()]
     due = slots.due_for(app, definition_id, period)
     hours = definition.data_due_hours
     locked = store.locked_by(app, tables[0]["slot"]) if tables else None
-    lang = language(request)
     return render(request, "data.html.j2", {
         "definition_id": definition_id, "definition": definition, "period": period,
         "page_path": _page_path(definition_id, period),
