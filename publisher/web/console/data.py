@@ -305,7 +305,7 @@ def _data_page(request: Request, account: Account, definition_id: str, period_ke
         "current_path": _page_path(definition_id, slots.current_period(app, definition_id,
                                                                        app.clock.now())),
         "due": due, "check_at": preflight.check_time(due, hours) if due and hours else None,
-        "hours": f"{hours:g}" if hours else None, "locked": locked, "tables": tables, "schemas": app.loaded.config.schemas,
+        "hours": f"{hours:g}" if hours else None, "locked": locked, "tables": tables,
         "preview": shown, "previews": previews, "releases": _releases(app, definition_id),
         "may_upload": account.may(role.DATA_UPLOAD) and locked is None,
         "max_mib": f"{app.loaded.config.intake.max_file_mib:g}",
