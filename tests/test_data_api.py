@@ -11,6 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import requests
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from publisher import release
@@ -19,6 +20,8 @@ from publisher.store.models import AuditEvent, DataFile
 from publisher.web import token as tokens
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
+
+from .test_console_auth import _routes
 
 TIMEOUT_SECONDS = 30
 WEEK = "/api/data/weekly/2026-W50/items"  # the test clock is in W49; W50 has no file yet
@@ -32,6 +35,7 @@ class DataApi:
 
     app: App
     server: WebServer
+    api: FastAPI
     tokens: dict[str, str] = field(default_factory=dict)
 
     def call(self, method: str, path: str, data: bytes | None = None, *, who: str = "supplier",
@@ -53,8 +57,9 @@ def data_api(app: App, project: Path) -> Iterator[DataApi]:
     from publisher import config as config_module
 
     app.loaded = config_module.load(config)
-    server = serve(create_app(app), "127.0.0.1", 0)
-    running = DataApi(app, server)
+    api = create_app(app)
+    server = serve(api, "127.0.0.1", 0)
+    running = DataApi(app, server, api)
     running.tokens["supplier"] = tokens.create(app, "bureau", "supplier", actor="staff:li",
                                                definitions=["weekly"])
     running.tokens["other"] = tokens.create(app, "other-bureau", "supplier", actor="staff:li",
@@ -233,3 +238,71 @@ def test_data_cannot_change_once_the_release_was_created(data_api: DataApi) -> N
     assert data_api.call("DELETE", "/api/data/weekly/2026-W49/items").status_code == 409
     assert (app.data_dir / "weekly" / "2026-W49.csv").read_text(encoding="utf-8") == \
         "项目,数量\n苹果,3\n梨,5\n"
+
+
+def test_a_supplier_token_reaches_no_other_api_route(data_api: DataApi) -> None:
+    """Every /api route other than the data ones answers a supplier token 403 (urgent posts,
+    incidents): the supplier role of the access table reaches data only."""
+    paths = [(m, p) for m, p in _routes(data_api.api)
+             if p.startswith("/api/") and not p.startswith("/api/data/") and m != "HEAD"]
+    assert ("POST", "/api/urgent") in paths
+    for method, path in paths:
+        answer = data_api.call(method, path, b"{}", content_type="application/json")
+        assert answer.status_code == 403, (method, path, answer.status_code)
+
+
+def test_supplier_scope_rules_refuse_what_would_widen_it(data_api: DataApi) -> None:
+    """A supplier token or account needs a configured definition; another role takes none; an
+    account cannot hold supplier with another role. Nothing is stored on a refusal."""
+    from publisher.web import account as accounts
+
+    app = data_api.app
+    before = len(tokens.list_tokens(app))
+    for definitions, message in (((), "at least one definition"),
+                                 (("nowhere",), "no such definition")):
+        with pytest.raises(tokens.TokenError, match=message):
+            tokens.create(app, "x", "supplier", actor="staff:li", definitions=definitions)
+    with pytest.raises(tokens.TokenError, match="only the supplier role"):
+        tokens.create(app, "y", "editor", actor="staff:li", definitions=["weekly"])
+    assert len(tokens.list_tokens(app)) == before
+    with pytest.raises(accounts.AccountError, match="together with another role"):
+        accounts.create(app, "zhao", "a long enough passphrase", ["supplier", "editor"],
+                        actor="staff:li", definitions=["weekly"])
+    assert accounts.get(app, "zhao") is None
+    made = accounts.create(app, "zhao", "a long enough passphrase", ["supplier"],
+                           actor="staff:li", definitions=["weekly", "other"])
+    assert made.definitions == ("other", "weekly") and made.covers("weekly")
+    assert not made.covers("nowhere")
+
+
+@pytest.mark.slow
+def test_tokens_and_users_cli_name_a_suppliers_definitions(project: Path,
+                                                           database_url: str) -> None:
+    """`publisher tokens add --role supplier --definition weekly` makes a token that pushes data
+    for weekly only, `list` shows its scope, and without --definition it is refused; `users add`
+    does the same for an account."""
+    import os
+    import subprocess
+    import sys
+
+    publisher = str(Path(sys.executable).parent / "publisher")
+    env = {**os.environ, "PUBLISHER_DATABASE_URL": database_url, "PUBLISHER_ACTOR": "staff:wang"}
+    env.pop("PUBLISHER_CONFIG", None)
+    config = str(project / "schedules.yaml")
+
+    def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([publisher, *args, "--config", config], env=env, text=True,
+                              capture_output=True, check=False, timeout=120, input=stdin)
+
+    added = cli("tokens", "add", "bureau", "--role", "supplier", "--definition", "weekly")
+    assert added.returncode == 0, added.stderr
+    refused = cli("tokens", "add", "loose", "--role", "supplier")
+    assert refused.returncode == 2 and "at least one definition" in refused.stderr
+    (row,) = [line for line in cli("tokens", "list").stdout.splitlines()
+              if line.startswith("bureau")]
+    assert row.split()[1] == "supplier(weekly)"
+    made = cli("users", "add", "zhao", "--role", "supplier", "--definition", "weekly",
+               "--password-stdin", stdin="a long enough passphrase\n")
+    assert made.returncode == 0, made.stderr
+    (row,) = [line for line in cli("users", "list").stdout.splitlines() if line.startswith("zhao")]
+    assert "supplier(weekly)" in row
