@@ -140,3 +140,39 @@ def test_supplier_sees_its_releases_outcome(console: Console) -> None:
     assert 'data-release="weekly@2026-12-02T10:00+08:00"' in page.text
     assert "data-release-outcome=" in page.text and "data-locked=" in page.text
     assert 'data-form="upload"' not in page.text
+
+
+def test_an_old_excel_file_is_refused_naming_what_to_do(console: Console) -> None:
+    """An .xls upload answers 415 saying to save it as .xlsx, and nothing is stored."""
+    supplier = console.signed_in("supplier")
+    answer = _upload(supplier, PAGE, "week.xls", b"\xd0\xcf\x11\xe0 old excel")
+    assert answer.status_code == 415 and "另存为 .xlsx" in answer.text
+    assert not (console.app.data_dir / "weekly" / "2026-W50.csv").exists()
+
+
+def test_the_overview_lists_runs_whose_data_is_not_ready(console: Console, project: Path) -> None:
+    """After the pre-flight finds next week's file missing, the overview lists that run with the
+    problem, linked to its data page; once a valid file is uploaded and checked again, it is gone."""
+    from datetime import datetime
+
+    from publisher.intake import preflight
+
+    from .conftest import SHANGHAI
+
+    config = project / "schedules.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "    channels: [mem-a, mem-b]\n", "    channels: [mem-a, mem-b]\n    data_due_hours: 18\n",
+        1), encoding="utf-8")
+    app = console.app
+    app.loaded = config_module.load(config)
+    app.clock.set(datetime(2026, 12, 8, 17, 0, tzinfo=SHANGHAI))  # type: ignore[attr-defined]
+    [checked] = preflight.sweep(app)
+    assert not checked.ready
+    staff = console.signed_in("viewer")
+    page = staff.get("/").text
+    assert 'data-not-ready="weekly@2026-12-09T10:00+08:00"' in page
+    assert 'href="/data/weekly"' in page and "数据文件尚未到达" in page
+    supplier = console.signed_in("supplier")
+    assert _upload(supplier, PAGE, "w.csv", "项目,数量\n苹果,3\n".encode()).status_code == 303
+    [again] = preflight.sweep(app)
+    assert again.ready and "data-not-ready=" not in staff.get("/").text

@@ -174,3 +174,14 @@ def detect_format(media_type: str | None, filename: str | None, data: bytes) -> 
         return "xlsx"
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     return "json" if head in (b"[", b"{") else "csv"
+
+
+def unsupported(filename: str) -> IntakeRefused:
+    """The refusal of a file whose name says no supported format (an old .xls: save as .xlsx)."""
+    shown = filename[:100]
+    if shown.lower().endswith(".xls"):
+        return IntakeRefused(415, "unsupported_format",
+                             f"不支持旧版 Excel 文件 {shown}，请另存为 .xlsx 后上传",
+                             f"old Excel files are not supported ({shown}): save it as .xlsx")
+    return IntakeRefused(415, "unsupported_format", f"不支持的文件格式：{shown}（支持 CSV、XLSX、"
+                         "JSON）", f"unsupported file type: {shown} (CSV, XLSX or JSON)")

@@ -17,7 +17,7 @@ from publisher.config import ReleaseDefinition
 from publisher.intake import preflight, store
 from publisher.intake import preview as period_preview
 from publisher.intake import slot as slots
-from publisher.intake.slot import IntakeRefused
+from publisher.intake.slot import IntakeRefused, unsupported
 from publisher.intake.template import csv_template, sheet_name, xlsx_template
 from publisher.logs import get_logger
 from publisher.outcome import of_releases
@@ -363,6 +363,8 @@ async def _upload_form(request: Request) -> FormData:
     found = signed_in(request)
     if found is None:
         raise SignInRequired("/")
+    if not found.account.may(role.DATA_UPLOAD):  # refused before the body is read
+        raise PageForbidden(role.DATA_UPLOAD)
     limit = current_app(request).loaded.config.intake.max_file_bytes + FORM_OVERHEAD_BYTES
     declared = request.headers.get("content-length", "")
     if declared.strip().isdigit() and int(declared) > limit:
@@ -397,9 +399,7 @@ async def upload(request: Request, definition_id: str, period_key: str, table: s
             raise store.too_large(app.loaded.config.intake.max_file_bytes)
         kind = slots.detect_format(chosen.content_type, chosen.filename, data)
         if kind is None:
-            raise IntakeRefused(415, "unsupported_format",
-                                f"不支持的文件格式：{chosen.filename[:100]}",
-                                f"unsupported file type: {chosen.filename[:100]}")
+            raise unsupported(chosen.filename)
         done = store.put(app, slot, data, kind, actor=account.actor)
     except IntakeRefused as exc:
         if exc.code in ("not_found", "bad_period", "unknown_table"):
