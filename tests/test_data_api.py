@@ -49,14 +49,7 @@ class DataApi:
 def data_api(app: App, project: Path) -> Iterator[DataApi]:
     """The API with a second definition (``other``), a supplier token for ``weekly``, one for
     ``other``, and an editor token."""
-    config = project / "schedules.yaml"
-    text = config.read_text(encoding="utf-8")
-    other = text[text.index("  weekly:"):].replace("  weekly:", "  other:", 1) \
-        .replace('"weekly/', '"other/').replace("    source:", "    templates: weekly\n    source:")
-    config.write_text(text + other, encoding="utf-8")
-    from publisher import config as config_module
-
-    app.loaded = config_module.load(config)
+    with_other_definition(app, project)
     api = create_app(app)
     server = serve(api, "127.0.0.1", 0)
     running = DataApi(app, server, api)
@@ -70,6 +63,20 @@ def data_api(app: App, project: Path) -> Iterator[DataApi]:
         yield running
     finally:
         server.stop()
+
+
+def with_other_definition(app: App, project: Path) -> App:
+    """The test project with a second definition, ``other``, like ``weekly`` but reading its own
+    folder; ``app`` loads it."""
+    from publisher import config as config_module
+
+    config = project / "schedules.yaml"
+    text = config.read_text(encoding="utf-8")
+    other = text[text.index("  weekly:"):].replace("  weekly:", "  other:", 1) \
+        .replace('"weekly/', '"other/').replace("    source:", "    templates: weekly\n    source:")
+    config.write_text(text + other, encoding="utf-8")
+    app.loaded = config_module.load(config)
+    return app
 
 
 def _stored(app: App) -> list[Path]:
@@ -306,3 +313,46 @@ def test_tokens_and_users_cli_name_a_suppliers_definitions(project: Path,
     assert made.returncode == 0, made.stderr
     (row,) = [line for line in cli("users", "list").stdout.splitlines() if line.startswith("zhao")]
     assert "supplier(weekly)" in row
+
+
+def _fail_writes_to(app: App, table: str, when: str) -> None:
+    """Make the database refuse every ``when`` (INSERT, UPDATE) on ``table``: a fault injected
+    at the database, the transaction that stores a file then fails after the files moved."""
+    from sqlalchemy import text
+
+    with app.store.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execute(text(f"CREATE TRIGGER injected BEFORE {when} ON {table} "
+                                    "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
+        else:
+            connection.execute(text("CREATE OR REPLACE FUNCTION injected() RETURNS trigger AS "
+                                    "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ "
+                                    "LANGUAGE plpgsql"))
+            connection.execute(text(f"CREATE TRIGGER injected BEFORE {when} ON {table} "
+                                    "FOR EACH ROW EXECUTE FUNCTION injected()"))
+
+
+def test_a_failed_record_leaves_the_inbox_as_it_was(data_api: DataApi) -> None:
+    """When the database refuses to record a replacement or a removal, the earlier file is back
+    in its place with its bytes, no new file is left there, and the API answers 500 without
+    the fault's text."""
+    app = data_api.app
+    inbox_file = app.data_dir / "weekly" / "2026-W50.csv"
+    assert data_api.call("PUT", WEEK, GOOD).status_code == 201
+    _fail_writes_to(app, "data_files", "INSERT")
+    answer = data_api.call("PUT", WEEK, "项目,数量\n苹果,9\n".encode())
+    assert answer.status_code == 500 and "injected" not in answer.text
+    assert inbox_file.read_bytes() == GOOD
+    assert [p for p in (app.data_dir / ".intake").rglob("*") if p.is_file()
+            and not p.name.startswith(".")] == []
+    assert [e.action for e in _audit(app)] == ["data.created"]
+
+
+def test_a_failed_removal_leaves_the_file_in_place(data_api: DataApi) -> None:
+    """When the database refuses to record a removal, the file stays where it was."""
+    app = data_api.app
+    _fail_writes_to(app, "data_files", "INSERT")  # the dropped file's row is inserted first
+    answer = data_api.call("DELETE", "/api/data/weekly/2026-W49/items")
+    assert answer.status_code == 500
+    assert (app.data_dir / "weekly" / "2026-W49.csv").read_text(encoding="utf-8") == \
+        "项目,数量\n苹果,3\n梨,5\n"

@@ -17,6 +17,7 @@ from publisher.config import TableSchema
 from publisher.source import read_table
 
 from .console import Browser, Console, cheap_hashing, console
+from .test_data_api import with_other_definition
 
 __all__ = ["cheap_hashing", "console"]  # fixtures, used by name
 
@@ -26,13 +27,7 @@ PAGE = "/data/weekly/2026-W50"  # the test clock is in W49, which has a file; W5
 @pytest.fixture
 def console_app(app: App, project: Path) -> App:
     """The test App with a second definition, ``other``, reading its own folder."""
-    config = project / "schedules.yaml"
-    text = config.read_text(encoding="utf-8")
-    other = text[text.index("  weekly:"):].replace("  weekly:", "  other:", 1) \
-        .replace('"weekly/', '"other/').replace("    source:", "    templates: weekly\n    source:")
-    config.write_text(text + other, encoding="utf-8")
-    app.loaded = config_module.load(config)
-    return app
+    return with_other_definition(app, project)
 
 
 def _upload(browser: Browser, path: str, name: str, data: bytes, table: str = "items",

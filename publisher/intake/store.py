@@ -254,6 +254,35 @@ def _end_rows(session: Session, slot: Slot, relative: str, sha: str, *, state: s
         stale.state, stale.ended_at = state, now
 
 
+def _set_aside(app: App, session: Session, kept_root: Path, slot: Slot, present: list[Path],
+               moves: list[tuple[Path, Path]], *, state: str, actor: str, now: datetime
+               ) -> list[str]:
+    """Move the slot's files into the kept versions and end their rows (in the caller's
+    transaction); each move is added to ``moves`` so a failure can undo it. The kept paths."""
+    kept = []
+    for file in present:
+        relative = file.relative_to(app.data_dir).as_posix()
+        old_sha, size = file_digest(file), file.stat().st_size
+        moved = _keep(app, kept_root, slot, file, now, old_sha)
+        moves.append((file, Path(app.data_dir) / moved))
+        kept.append(moved)
+        _end_rows(session, slot, relative, old_sha, state=state, actor=actor, now=now,
+                  kept=moved, size=size, kind=FORMATS_BY_SUFFIX.get(file.suffix.lower(), "csv"))
+    return kept
+
+
+def _restore(moves: list[tuple[Path, Path]]) -> None:
+    """Undo ``_set_aside`` and a stored file after the transaction failed: the inbox is as it
+    was (a new file put where none was is taken out; one kept aside goes back)."""
+    for original, moved in reversed(moves):
+        if original == moved:
+            continue
+        if moved == Path():
+            original.unlink(missing_ok=True)
+        elif moved.exists():
+            moved.replace(original)
+
+
 def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> Put:
     """Check ``data`` and store it as the slot's file; idempotent on its content.
 
@@ -276,18 +305,14 @@ def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> P
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.parent / f".upload-{secrets.token_hex(8)}.tmp"  # hidden: never read
         temporary.write_bytes(data)
-        kept: list[str] = []
+        moves: list[tuple[Path, Path]] = []
         try:
             with app.store.write() as session:
-                for file in present:
-                    relative = file.relative_to(app.data_dir).as_posix()
-                    old_sha, size = file_digest(file), file.stat().st_size
-                    moved = _keep(app, kept_root, slot, file, now, old_sha)
-                    kept.append(moved)
-                    _end_rows(session, slot, relative, old_sha, state="replaced", actor=actor,
-                              now=now, kept=moved, size=size,
-                              kind=FORMATS_BY_SUFFIX.get(file.suffix.lower(), "csv"))
+                kept = _set_aside(app, session, kept_root, slot, present, moves, state="replaced",
+                                  actor=actor, now=now)
+                had = target.exists()
                 temporary.replace(target)
+                moves.append((target, target) if had else (target, Path()))
                 session.add(DataFile(definition_id=slot.definition_id, period=slot.period.key,
                                      table_name=slot.table, state="current", path=target_rel,
                                      sha256=sha, size_bytes=len(data), file_format=file_format,
@@ -299,6 +324,9 @@ def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> P
                                       "period": slot.period.key, "table": slot.table,
                                       "path": target_rel, "sha256": sha, "size_bytes": len(data),
                                       "format": file_format, "rows": rows, "kept": kept})
+        except BaseException:
+            _restore(moves)
+            raise
         finally:
             temporary.unlink(missing_ok=True)
     log.info("data.stored", outcome=outcome, definition=slot.definition_id,
@@ -317,18 +345,17 @@ def remove(app: App, slot: Slot, *, actor: str) -> tuple[str, ...]:
             raise IntakeRefused(404, "no_data", f"数据表 {slot.table} 本期没有文件",
                                 f"table {slot.table} has no file for this period")
         now = app.clock.now()
-        kept: list[str] = []
-        with app.store.write() as session:
-            for file in present:
-                relative = file.relative_to(app.data_dir).as_posix()
-                old_sha, size = file_digest(file), file.stat().st_size
-                moved = _keep(app, kept_root, slot, file, now, old_sha)
-                kept.append(moved)
-                _end_rows(session, slot, relative, old_sha, state="removed", actor=actor,
-                          now=now, kept=moved, size=size,
-                          kind=FORMATS_BY_SUFFIX.get(file.suffix.lower(), "csv"))
-            audit.append(session, at=now, actor=actor, action="data.removed",
-                         subject=slot.subject,
-                         details={"definition": slot.definition_id, "period": slot.period.key,
-                                  "table": slot.table, "kept": kept})
+        moves: list[tuple[Path, Path]] = []
+        try:
+            with app.store.write() as session:
+                kept = _set_aside(app, session, kept_root, slot, present, moves, state="removed",
+                                  actor=actor, now=now)
+                audit.append(session, at=now, actor=actor, action="data.removed",
+                             subject=slot.subject,
+                             details={"definition": slot.definition_id,
+                                      "period": slot.period.key, "table": slot.table,
+                                      "kept": kept})
+        except BaseException:
+            _restore(moves)
+            raise
     return tuple(kept)
