@@ -356,3 +356,15 @@ def test_a_failed_removal_leaves_the_file_in_place(data_api: DataApi) -> None:
     assert answer.status_code == 500
     assert (app.data_dir / "weekly" / "2026-W49.csv").read_text(encoding="utf-8") == \
         "项目,数量\n苹果,3\n梨,5\n"
+
+
+def test_openapi_documents_the_data_routes(data_api: DataApi) -> None:
+    """The OpenAPI schema lists PUT, GET and DELETE of /api/data/… with the file's media types
+    and the 422 answer naming cells."""
+    schema = requests.get(data_api.server.url + "openapi.json", timeout=TIMEOUT_SECONDS).json()
+    route = schema["paths"]["/api/data/{definition}/{period}/{table}"]
+    assert {"put", "get", "delete"} <= set(route)
+    assert {"text/csv", "application/json"} <= set(route["put"]["requestBody"]["content"])
+    assert "422" in route["put"]["responses"]
+    problem = schema["components"]["schemas"]["Problem"]["properties"]
+    assert {"row", "column", "value"} <= set(problem)

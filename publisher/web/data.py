@@ -21,6 +21,7 @@ from publisher.web.token import TokenInfo
 log = get_logger("publisher.web")
 router = APIRouter(prefix="/api/data", tags=["data"])
 PATH = "/{definition}/{period}/{table}"
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": words} for status, words in (
         (401, "缺少或无效的令牌 / missing or invalid token"),
@@ -74,9 +75,15 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {  # the file's bytes, as they are
+    media: {"schema": {"type": "string", "format": "binary"}}
+    for media in ("text/csv", XLSX_MEDIA, "application/json")}}}
+
+
 @router.put(PATH, summary="上传本期数据文件 / Put a period's data file",
-            status_code=201, responses={200: {"description": "已替换或内容相同 / replaced, or "
-                                                             "the same content again"}, **ERRORS})
+            status_code=201, openapi_extra=UPLOAD_BODY,
+            responses={200: {"description": "已替换或内容相同 / replaced, or the same content "
+                                            "again"}, **ERRORS})
 async def put_data(request: Request, definition: str, period: str, table: str,
                    caller: Annotated[TokenInfo, Depends(require(role.DATA_UPLOAD))]
                    ) -> JSONResponse:
