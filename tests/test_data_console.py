@@ -168,6 +168,8 @@ def test_the_overview_lists_runs_whose_data_is_not_ready(console: Console, proje
     assert 'data-not-ready="weekly@2026-12-09T10:00+08:00"' in page
     assert 'href="/data/weekly"' in page and "数据文件尚未到达" in page
     supplier = console.signed_in("supplier")
+    assert 'data-preflight="not-ready"' in supplier.get(PAGE).text
     assert _upload(supplier, PAGE, "w.csv", "项目,数量\n苹果,3\n".encode()).status_code == 303
     [again] = preflight.sweep(app)
     assert again.ready and "data-not-ready=" not in staff.get("/").text
+    assert 'data-preflight="ready"' in supplier.get(PAGE).text

@@ -107,3 +107,9 @@ def not_ready(app: App, now: datetime) -> list[PreflightCheck]:
         return list(session.execute(select(PreflightCheck).where(
             PreflightCheck.ready.is_(False), PreflightCheck.due_at > now)
             .order_by(PreflightCheck.due_at)).scalars())
+
+
+def last(app: App, key: str) -> PreflightCheck | None:
+    """The last pre-flight check of the run ``key`` (None: not checked yet)."""
+    with app.store.read() as session:
+        return session.get(PreflightCheck, key)

@@ -77,6 +77,9 @@ register({
     "data.preflight": ("发布前检查", "Pre-flight check"),
     "data.preflight_at": ("将于 {at}（发布前 {hours} 小时）检查数据是否齐全有效", "The data is "
                           "checked at {at} ({hours} h before the run)"),
+    "data.preflight_ready": ("{at} 检查：数据齐全有效", "checked {at}: the data is ready"),
+    "data.preflight_not_ready": ("{at} 检查：数据未就绪，已通知", "checked {at}: the data was not "
+                                 "ready; alerted"),
     "data.preflight_none": ("未设置发布前检查（data_due_hours）", "No pre-flight check "
                             "(data_due_hours) is set"),
     "data.locked": ("本期发布 {release_key} 已创建，数据不能再更改。", "The release "
@@ -305,6 +308,7 @@ def _data_page(request: Request, account: Account, definition_id: str, period_ke
         "current_path": _page_path(definition_id, slots.current_period(app, definition_id,
                                                                        app.clock.now())),
         "due": due, "check_at": preflight.check_time(due, hours) if due and hours else None,
+        "checked": preflight.last(app, shown.key) if due else None,
         "hours": f"{hours:g}" if hours else None, "locked": locked, "tables": tables,
         "preview": shown, "previews": previews, "releases": _releases(app, definition_id),
         "may_upload": account.may(role.DATA_UPLOAD) and locked is None,
