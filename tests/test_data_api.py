@@ -368,3 +368,17 @@ def test_openapi_documents_the_data_routes(data_api: DataApi) -> None:
     assert "422" in route["put"]["responses"]
     problem = schema["components"]["schemas"]["Problem"]["properties"]
     assert {"row", "column", "value"} <= set(problem)
+
+
+def test_a_period_says_whether_its_release_would_be_made(data_api: DataApi) -> None:
+    """GET of a period lists each table's file and problems, and ``ready`` once the release
+    would be made from the data as it is; a supplier of another definition is refused."""
+    period = "/api/data/weekly/2026-W50"
+    before = data_api.call("GET", period).json()
+    assert before["ready"] is False and before["release"] == "weekly@2026-12-09T10:00+08:00"
+    assert before["tables"][0]["stored"] is None and before["problems"]
+    data_api.call("PUT", WEEK, GOOD)
+    after = data_api.call("GET", period).json()
+    assert after["ready"] is True and after["problems"] == []
+    assert after["tables"][0]["stored"]["uploaded_by"] == "api:bureau"
+    assert data_api.call("GET", period, who="other").status_code == 403

@@ -173,3 +173,20 @@ def test_the_overview_lists_runs_whose_data_is_not_ready(console: Console, proje
     [again] = preflight.sweep(app)
     assert again.ready and "data-not-ready=" not in staff.get("/").text
     assert 'data-preflight="ready"' in supplier.get(PAGE).text
+
+
+def test_supplier_sees_why_its_release_was_held(console: Console) -> None:
+    """A release held because its file never came shows, on the supplier's data page, its
+    outcome and the reason, and the period stays open for the file."""
+    app = console.app
+    from datetime import datetime
+
+    from .conftest import SHANGHAI
+
+    due = datetime(2026, 12, 9, 10, 0, tzinfo=SHANGHAI)
+    held = release.create(app, "weekly", due, actor="scheduler", origin="scheduled")
+    assert held.state == "held"
+    page = console.signed_in("supplier").get(PAGE).text
+    assert 'data-release="weekly@2026-12-09T10:00+08:00"' in page
+    assert "data-hold-reasons" in page and "数据文件尚未到达" in page
+    assert 'data-form="upload"' in page  # held: the data may still come

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from publisher.intake import preview as period_preview
 from publisher.intake import slot as slots
 from publisher.intake import store
 from publisher.intake.slot import IntakeRefused
@@ -113,6 +114,34 @@ async def put_data(request: Request, definition: str, period: str, table: str,
         raise api_error(exc, table[:100]) from None
     return JSONResponse(stored_json(slot, done.stored, outcome=done.outcome, kept=list(done.kept)),
                         status_code=201 if done.outcome == store.CREATED else 200)
+
+
+@router.get("/{definition}/{period}", summary="本期数据是否就绪 / Whether a period's data is ready",
+            responses={k: v for k, v in ERRORS.items() if k in (401, 403, 404)})
+def get_period(request: Request, definition: str, period: str,
+               caller: Annotated[TokenInfo, Depends(require(role.DATA_READ))]) -> JSONResponse:
+    """本期各数据表的文件与问题，以及以当前数据这一期发布能否生成（或会因哪些问题暂停）。
+
+    Each table's file for the period and its problems, and whether the period's release would
+    be made from the data as it is (``ready``), or the problems that would hold it.
+    """
+    _admit(caller, definition)
+    app = current_app(request)
+    try:
+        found = slots.period_for(app, definition, period)
+    except IntakeRefused as exc:
+        raise api_error(exc) from None
+    tables = []
+    for slot in slots.slots(app, definition, found):
+        stored = store.current(app, slot)
+        tables.append({"table": slot.table, "path": slot.resolved,
+                       "stored": stored_json(slot, stored) if stored else None,
+                       "problems": [problem_of(p, slot.table).model_dump(exclude_none=True)
+                                    for p in store.verify(app, slot)]})
+    shown = period_preview.prepare(app, definition, found)
+    return JSONResponse({"definition": definition, "period": found.key, "release": shown.key,
+                         "due_at": shown.due_at.isoformat(), "ready": shown.ready,
+                         "problems": list(shown.problems), "tables": tables})
 
 
 @router.get(PATH, summary="查看本期已存数据文件 / What is stored for a table",

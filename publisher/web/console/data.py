@@ -280,7 +280,8 @@ def _releases(app: App, definition_id: str) -> list[dict[str, Any]]:
             url = (delivery.receipt or {}).get("url")
             if url:
                 urls.setdefault(delivery.release_id, []).append((delivery.channel, str(url)))
-    return [{"row": r, "outcome": outcomes[r.id], "urls": sorted(urls.get(r.id, []))}
+    return [{"row": r, "outcome": outcomes[r.id], "urls": sorted(urls.get(r.id, [])),
+             "problems": [str(p) for p in (r.hold_reason or {}).get("problems") or []]}
             for r in rows]
 
 
