@@ -77,6 +77,9 @@ def test_templates_read_back_through_the_release_reader(console: Console, tmp_pa
     for name, data in (("t.xlsx", book.content), ("t.csv", plain.content)):
         (tmp_path / name).write_bytes(data)
         assert read_table(tmp_path / name, _schema(console.app), "items") == []
+    english = supplier.get(f"{PAGE}?lang=en")
+    assert english.status_code == 200 and "Expected columns" in english.text
+    assert "Download the XLSX template" in english.text
     whole = supplier.get("/data/weekly/template.xlsx")
     assert openpyxl.load_workbook(io.BytesIO(whole.content)).sheetnames == ["items"]
 
