@@ -382,3 +382,67 @@ def test_a_period_says_whether_its_release_would_be_made(data_api: DataApi) -> N
     assert after["ready"] is True and after["problems"] == []
     assert after["tables"][0]["stored"]["uploaded_by"] == "api:bureau"
     assert data_api.call("GET", period, who="other").status_code == 403
+
+
+PAIR = """\
+  pair:
+    title: "{{ period.label }}两表"
+    issuing_organ: 测试局
+    organ_code: "MB0000001"
+    subject_category: 综合政务
+    column: news
+    schedule: "0 10 * * wed"
+    templates: weekly
+    source:
+      period: week
+      tables:
+        items:
+          path: "pair/{iso_year}-W{iso_week:02d}.xlsx"
+          sheet: 甲
+          schema: simple
+        extra:
+          path: "pair/{iso_year}-W{iso_week:02d}.xlsx"
+          sheet: 乙
+          schema: simple
+    channels: [mem-a]
+"""
+
+
+def test_tables_sharing_one_workbook_are_checked_and_recorded_together(
+        data_api: DataApi, project: Path) -> None:
+    """Two tables read from one workbook (a sheet each): a workbook lacking one sheet is refused
+    naming that table; a whole one is stored once and each table reads back who gave it."""
+    from publisher import config as config_module
+
+    config = project / "schedules.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + PAIR, encoding="utf-8")
+    data_api.app.loaded = config_module.load(config)
+    rows: list[list[object]] = [["项目", "数量"], ["苹果", 3]]
+    book = openpyxl.load_workbook(io.BytesIO(_xlsx(rows, "甲")))
+    book.create_sheet("说明")  # two sheets, neither 乙 (one sheet alone serves every table)
+    out = io.BytesIO()
+    book.save(out)
+    half = out.getvalue()
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    answer = data_api.call("PUT", "/api/data/pair/2026-W50/items", half, who="editor",
+                           content_type=xlsx)
+    assert answer.status_code == 422
+    assert any(p["message"].startswith("extra: ") and "乙" in p["message"]
+               for p in answer.json()["problems"])
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "甲"
+    for row in rows:
+        first.append(row)
+    second = book.create_sheet("乙")
+    for row in [["项目", "数量"], ["梨", 5], ["桃", 1]]:
+        second.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    stored = data_api.call("PUT", "/api/data/pair/2026-W50/items", out.getvalue(), who="editor",
+                           content_type=xlsx)
+    assert stored.status_code == 201, stored.text
+    other = data_api.call("GET", "/api/data/pair/2026-W50/extra", who="editor").json()
+    assert other["uploaded_by"] == "api:desk" and other["rows"] == 2
+    assert other["path"] == "pair/2026-W50.xlsx"

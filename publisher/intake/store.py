@@ -70,9 +70,9 @@ def file_digest(path: Path) -> str:
 # --------------------------------------------------------------------------- checking
 
 
-def check(app: App, slot: Slot, data: bytes, file_format: str) -> int:
+def check(app: App, slot: Slot, data: bytes, file_format: str) -> dict[str, int]:
     """Read ``data`` as ``file_format`` through the release's reader, for the slot's table and
-    every table sharing its file; the number of rows, or IntakeRefused listing every problem."""
+    every table sharing its file; the rows of each, or IntakeRefused listing every problem."""
     limit = app.loaded.config.intake.max_file_bytes
     if len(data) > limit:
         raise too_large(limit)
@@ -86,7 +86,7 @@ def check(app: App, slot: Slot, data: bytes, file_format: str) -> int:
     with tempfile.TemporaryDirectory(prefix="intake-") as folder:
         file = Path(folder) / f"{slot.table}{FORMATS[file_format]}"
         file.write_bytes(data)
-        count = 0
+        counts: dict[str, int] = {}
         problems: list[DataProblem] = []
         for name in (slot.table, *slot.sharing):
             table = definition.source.tables[name]
@@ -99,14 +99,13 @@ def check(app: App, slot: Slot, data: bytes, file_format: str) -> int:
                 problems.append(DataProblem(
                     f"数据表 {name} 为空，不发布空表 / table {name} has no rows: never publish an "
                     "empty table"))
-            if name == slot.table:
-                count = len(rows)
+            counts[name] = len(rows)
     if problems:
         raise IntakeRefused(422, "invalid_data",
                             f"数据文件有 {len(problems)} 处问题，未保存",
                             f"the data file has {len(problems)} problem(s); nothing was stored",
                             problems)
-    return count
+    return counts
 
 
 def _named(problem: DataProblem, table: str, shared: int) -> DataProblem:
@@ -233,23 +232,23 @@ def _keep(app: App, kept_root: Path, slot: Slot, file: Path, now: datetime, sha:
     return target.relative_to(app.data_dir).as_posix()
 
 
-def _end_rows(session: Session, slot: Slot, relative: str, sha: str, *, state: str, actor: str,
-              now: datetime, kept: str, size: int, kind: str) -> None:
-    """Mark the slot's current row for the file at ``relative`` ended (a file that arrived by
+def _end_rows(session: Session, slot: Slot, table: str, relative: str, sha: str, *, state: str,
+              actor: str, now: datetime, kept: str, size: int, kind: str) -> None:
+    """Mark ``table``'s current row for the file at ``relative`` ended (a file that arrived by
     other means gets a row of its own, so its version is on record too)."""
     row = session.execute(select(DataFile).where(
         DataFile.definition_id == slot.definition_id, DataFile.period == slot.period.key,
-        DataFile.table_name == slot.table, DataFile.state == "current",
+        DataFile.table_name == table, DataFile.state == "current",
         DataFile.path == relative, DataFile.sha256 == sha)).scalars().first()
     if row is None:
         row = DataFile(definition_id=slot.definition_id, period=slot.period.key,
-                       table_name=slot.table, path=relative, sha256=sha, size_bytes=size,
+                       table_name=table, path=relative, sha256=sha, size_bytes=size,
                        file_format=kind, rows=-1, uploaded_by=INBOX_ACTOR, uploaded_at=now)
         session.add(row)
     row.state, row.kept_path, row.ended_by, row.ended_at = state, kept, actor, now
     for stale in session.execute(select(DataFile).where(  # rows whose file is gone meanwhile
             DataFile.definition_id == slot.definition_id, DataFile.period == slot.period.key,
-            DataFile.table_name == slot.table, DataFile.state == "current",
+            DataFile.table_name == table, DataFile.state == "current",
             DataFile.id != row.id, DataFile.path == relative)).scalars():
         stale.state, stale.ended_at = state, now
 
@@ -266,8 +265,10 @@ def _set_aside(app: App, session: Session, kept_root: Path, slot: Slot, present:
         moved = _keep(app, kept_root, slot, file, now, old_sha)
         moves.append((file, Path(app.data_dir) / moved))
         kept.append(moved)
-        _end_rows(session, slot, relative, old_sha, state=state, actor=actor, now=now,
-                  kept=moved, size=size, kind=FORMATS_BY_SUFFIX.get(file.suffix.lower(), "csv"))
+        for table in (slot.table, *slot.sharing):  # one file, read by each of them
+            _end_rows(session, slot, table, relative, old_sha, state=state, actor=actor,
+                      now=now, kept=moved, size=size,
+                      kind=FORMATS_BY_SUFFIX.get(file.suffix.lower(), "csv"))
     return kept
 
 
@@ -289,7 +290,8 @@ def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> P
     A different earlier file is kept aside (``.intake/`` in the inbox) and stays on record;
     nothing is stored when the file has a problem or the period's release was created.
     """
-    rows = check(app, slot, data, file_format)
+    counts = check(app, slot, data, file_format)
+    rows = counts[slot.table]
     sha = digest(data)
     with _locked(app) as kept_root:
         _refuse_if_locked(app, slot)
@@ -313,10 +315,12 @@ def put(app: App, slot: Slot, data: bytes, file_format: str, *, actor: str) -> P
                 had = target.exists()
                 temporary.replace(target)
                 moves.append((target, target) if had else (target, Path()))
-                session.add(DataFile(definition_id=slot.definition_id, period=slot.period.key,
-                                     table_name=slot.table, state="current", path=target_rel,
-                                     sha256=sha, size_bytes=len(data), file_format=file_format,
-                                     rows=rows, uploaded_by=actor, uploaded_at=now))
+                for table, count in counts.items():  # a shared workbook: each table's row
+                    session.add(DataFile(definition_id=slot.definition_id,
+                                         period=slot.period.key, table_name=table,
+                                         state="current", path=target_rel, sha256=sha,
+                                         size_bytes=len(data), file_format=file_format,
+                                         rows=count, uploaded_by=actor, uploaded_at=now))
                 outcome = REPLACED if present else CREATED
                 audit.append(session, at=now, actor=actor, action=f"data.{outcome}",
                              subject=slot.subject,
