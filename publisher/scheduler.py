@@ -210,7 +210,8 @@ class Scheduler:
                 misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
         self.watch.prime()
         aps.add_job(self.scan_inbox, trigger=IntervalTrigger(  # files dropped by other means
-            seconds=watch.SCAN_SECONDS, timezone=self.app.loaded.zone), id="inbox",
+            seconds=self.app.loaded.config.intake.inbox_scan_seconds,
+            timezone=self.app.loaded.zone), id="inbox",
             name="inbox", coalesce=True, max_instances=1)
         aps.add_job(self.preflight, trigger=IntervalTrigger(  # data due before each run
             seconds=preflight.SWEEP_SECONDS, timezone=self.app.loaded.zone), id="preflight",

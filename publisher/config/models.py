@@ -226,6 +226,7 @@ class IntakeConfig(_Model):
     """Data handed in through the console or the API (``/data``, ``PUT /api/data/…``)."""
 
     max_file_mib: float = Field(10, gt=0, le=200)  # a larger upload is refused unread
+    inbox_scan_seconds: float = Field(15, ge=0.5, le=3600)  # how often the inbox is looked at
 
     @property
     def max_file_bytes(self) -> int:

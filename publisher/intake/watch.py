@@ -21,8 +21,6 @@ from publisher.store.models import DataFile
 
 log = get_logger("publisher.intake")
 ACTOR = store.INBOX_ACTOR
-SCAN_SECONDS = 15  # how often the daemon looks at the inbox (a file is checked one scan after
-# it stops changing, so a half-copied file is not reported)
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,9 @@ class Arrival:
 
 @dataclass
 class InboxWatch:
-    """Remembers each inbox file's size and time between scans (one per daemon)."""
+    """Remembers each inbox file's size and time between scans (one per daemon, every
+    ``intake.inbox_scan_seconds``): a file is checked on the scan after it stops changing, so a
+    half-copied file is not reported."""
 
     app: App
     seen: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (size, mtime_ns)
