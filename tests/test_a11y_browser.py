@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select
 
+from publisher.intake import slot as slots
 from publisher.store.models import Delivery
 from publisher.web import console
 
@@ -83,7 +84,10 @@ def test_every_portal_page_kind_passes_axe(browser: Browser, world: World, size:
 
 
 def _param(world: World, name: str, route: str) -> str:
-    samples = {"key": world.incident, "delivery_id": "1", "key_or_id": "1"}
+    definition = "food-safety-sampling"  # the data pages: the shipped definition's current period
+    period = slots.current_period(world.app, definition, world.app.clock.now()).key
+    samples = {"key": world.incident, "delivery_id": "1", "key_or_id": "1",
+               "definition_id": definition, "period_key": period, "channel": "portal-main"}
     if name not in samples:
         pytest.fail(f"{route}: give the accessibility test a sample value for {{{name}}} "
                     "(tests/test_a11y_browser.py, _param)")
