@@ -14,7 +14,8 @@ busy remote produce, injected between the two processes, never by patching our c
 - ``error``: answer ``status`` without forwarding (a gateway error).
 
 Rules are used up in order: each matches a method and a path pattern, ``times`` times
-(0 = for ever), with probability ``chance`` (for campaigns: a seeded ``random.Random``).
+(0 = for ever), with probability ``chance`` (for campaigns: a seeded ``random.Random``); a
+request a rule's chance spared is offered to the next matching rule.
 Tests call ``serve(upstream)`` and ``proxy.state.add(Rule(...))``; another process can run
 ``python -m tests.support.fault_proxy UPSTREAM [PORT]`` and ``POST /_fault_proxy/rules``
 a JSON list of rules, and ``GET /_fault_proxy/state`` reads what it did.
@@ -103,7 +104,7 @@ class ProxyState:
             for rule in self.rules:
                 if rule.matches(method, path):
                     if rule.chance < 1.0 and self.rng.random() >= rule.chance:
-                        return None
+                        continue  # this one spared it; a later rule may still hit it
                     if rule.times > 0:
                         rule.times -= 1
                         if rule.times == 0:
