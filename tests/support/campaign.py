@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 import requests
 from sqlalchemy import select
 
+from channels.gazette.state import load_state
 from publisher.cron import cron_trigger
 from publisher.scheduler import fire_times
 from publisher.store import Store
@@ -53,7 +54,7 @@ PUBLISHER = str(Path(sys.executable).parent / "publisher")
 ZONE = ZoneInfo("Asia/Shanghai")
 PG_ADMIN = os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SETTLED = ("published", "failed", "retracted", "queued")
-KINDS = ("portal", "webhook", "wordpress", "weibo", "wechat")
+KINDS = ("portal", "webhook", "wordpress", "weibo", "wechat", "gazette")
 URGENT_KINDS = ("portal", "webhook", "weibo", "wechat")  # no urgent template for WordPress
 STARTED = '"event": "run.started"'
 
@@ -94,6 +95,10 @@ channels:
                app_secret: "${{WECHAT_SECRET}}", portal_base_url: "http://127.0.0.1:8180/",
                cover_image: templates/_layouts/wechat-cover.jpg, timeout_seconds: {timeout},
                settle_seconds: {settle}, find_budget_seconds: {settle}}}
+  gazette:
+    kind: gazette
+    settings: {{gazette_name: 演练公报, site_name: 演练门户, site_dir: site,
+               base_url: "http://127.0.0.1:8180/", publication_days: [5, 20]}}
 urgent:
   issuing_organ: 演练新闻办公室
   organ_code: "MB0000999"
@@ -104,7 +109,7 @@ urgent:
   retry_deadline_hours: 1
 releases:
   tick:
-    title: "例行发布〔{{{{ release.key[5:24] }}}}〕"
+    title: "例行发布〔{{{{ release.key[5:] }}}}〕"  # the whole time: no two alike (Weibo 20017)
     issuing_organ: 演练局
     organ_code: "MB0000001"
     subject_category: 综合政务
@@ -118,6 +123,7 @@ TEMPLATES = {
     "wordpress.html.j2": "<p>{{ release.title }}：例行演练内容。</p>",
     "weibo.txt.j2": "{{ release.title }}：例行演练内容。",
     "wechat.html.j2": "<p>{{ release.title }}：例行演练内容。</p>",
+    "gazette.html.j2": "<p>{{ release.title }}：例行演练内容。</p>",
 }
 
 
@@ -129,11 +135,12 @@ class Plan:
     kills: int
     fault_rate: float = 0.2
     database: str = "sqlite"  # or "postgresql" (PUBLISHER_TEST_PG's server, own database)
-    every_seconds: int = 3  # the release's cron: a fire time every this many seconds
+    every_seconds: int = 4  # the release's cron: a fire time every this many seconds
     timeout_seconds: float = 2.0  # the bot's HTTP timeout
     held_seconds: float = 4.0  # delay / late_answer hold a request this long (> timeout)
     settle_seconds: float = 8.0  # an unknown create is looked for after this (> held)
-    up_seconds: tuple[float, float] = (1.0, 10.0)  # a daemon lives this long, then SIGKILL
+    up_seconds: tuple[float, float] = (0.0, 8.0)  # a daemon runs this long, then SIGKILL
+    startup_kill_chance: float = 0.15  # ...or is killed while it starts
     down_seconds: tuple[float, float] = (0.0, 4.0)  # then stays down this long
     urgent_chance: float = 0.5  # of an urgent post being filed while a daemon runs
     settle_limit_seconds: float = 420.0  # the last daemon's time to settle everything
@@ -283,6 +290,11 @@ class Bot:
             return 0
         return self.log.read_text(encoding="utf-8", errors="replace").count(STARTED)
 
+    def wait_started(self, daemon: subprocess.Popen[bytes], before: int, seconds: float) -> bool:
+        """Wait until ``daemon`` says ``run.started`` (``before`` had been said until then)."""
+        _wait(lambda: self.starts() > before or daemon.poll() is not None, seconds)
+        return self.starts() > before
+
     def start(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [PUBLISHER, "run", "--config", str(self.config), "--no-serve", "--no-web",
@@ -333,9 +345,14 @@ def run(plan: Plan, folder: Path, say: Callable[[str], None] = print) -> Result:
         bot = Bot(config, env, result.log)
         filers: list[tuple[int, subprocess.Popen[bytes]]] = []
         for _ in range(plan.kills):
+            before = bot.starts()
             daemon = bot.start()
             result.starts += 1
-            up = rng.uniform(*plan.up_seconds)
+            if rng.random() < plan.startup_kill_chance:  # while it opens, migrates, catches up
+                up = rng.uniform(0.2, 3.0)
+            else:  # once it runs: sends in flight
+                bot.wait_started(daemon, before, 90)
+                up = rng.uniform(*plan.up_seconds)
             if rng.random() < plan.urgent_chance:
                 at = rng.uniform(0, up)
                 time.sleep(at)
@@ -343,6 +360,8 @@ def run(plan: Plan, folder: Path, say: Callable[[str], None] = print) -> Result:
                 filers.append((result.urgent_filed, bot.urgent(result.urgent_filed, plan.seed)))
                 up -= at
             time.sleep(max(0.0, up))
+            if daemon.poll() is not None:
+                result.violate("unsettled", f"a daemon exited {daemon.returncode} by itself")
             daemon.send_signal(signal.SIGKILL)
             daemon.wait(30)
             result.kills += 1
@@ -376,7 +395,7 @@ def _settle(plan: Plan, bot: Bot, store: Store, result: Result,
     daemon = bot.start()
     result.starts += 1
     try:
-        if not _wait(lambda: bot.starts() > before, 120):
+        if not bot.wait_started(daemon, before, 120):
             result.violate("unsettled", "the last daemon did not start")
         cut = datetime.now(UTC)
         def settled() -> bool:
@@ -412,10 +431,17 @@ def _portal_pages(folder: Path) -> list[dict[str, Any]]:
     return pages
 
 
+def _gazette_items(folder: Path) -> list[dict[str, Any]]:
+    """The gazette's queued and published items (its state file), as publications."""
+    state = load_state(folder / "site")
+    items = [*state.queue, *(item for issue in state.issues for item in issue.items)]
+    return [{"text": item.title, "id": item.item_id, "live": True} for item in items]
+
+
 def _count(plan: Plan, store: Store, folder: Path, published: dict[str, list[dict[str, Any]]],
            cut: datetime, stopped_at: datetime, result: Result) -> None:
     """Match every delivery with what its emulator holds, and every fire time with a row."""
-    published = {**published, "portal": _portal_pages(folder)}
+    published = {**published, "portal": _portal_pages(folder), "gazette": _gazette_items(folder)}
     with store.read() as session:
         releases = list(session.execute(select(Release)).scalars())
         deliveries = list(session.execute(select(Delivery)).scalars())
