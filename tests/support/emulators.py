@@ -100,7 +100,7 @@ class Emulators:
                                 for post_id, post in wp.posts.items()]
         platform = self.weibo.platform
         with platform.lock:
-            out["weibo"] = [{"text": post["text"], "id": post.get("id"),
+            out["weibo"] = [{"text": post["text"], "id": post.get("idstr"),
                              "live": not post["deleted"]} for post in platform.posts]
         account = self.wechat.account
         with account.lock:

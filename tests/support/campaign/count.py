@@ -75,6 +75,9 @@ def count(plan: Plan, store: Store, folder: Path, published: dict[str, list[dict
             elif d.state not in SETTLED and r.created_at <= cut:
                 result.violate("unsettled", f"{where}: still {d.state}"
                                + (f" ({d.reason})" if d.reason else ""))
+            elif d.state not in SETTLED and live:
+                result.landed_outstanding.append(f"{d.id}:{d.channel}:{d.state}"
+                                                 f"{':unconfirmed' if d.unconfirmed_at else ''}")
     for kind, items in published.items():
         for i, item in enumerate(items):
             if i not in claimed.get(kind, set()) and item["live"]:

@@ -41,6 +41,9 @@ class Result:
     missed_runs: int = 0
     publications: Counter[str] = field(default_factory=Counter)  # live, by kind
     removed_copies: Counter[str] = field(default_factory=Counter)  # extra copies taken down
+    # deliveries still outstanding when the last daemon stopped (made after it started) that
+    # are already at their emulator: each must be found, not sent again, at the next start
+    landed_outstanding: list[str] = field(default_factory=list)
     faults: dict[str, dict[str, int]] = field(default_factory=dict)
     violations: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -74,6 +77,8 @@ class Result:
             + " ".join(f"{k}={v}" for k, v in sorted(self.publications.items())),
             f"  {'copies made and removed':<28}{sum(self.removed_copies.values()):>8}  "
             + " ".join(f"{k}={v}" for k, v in sorted(self.removed_copies.items())),
+            f"  {'outstanding, already landed':<28}{len(self.landed_outstanding):>8}  "
+            + " ".join(self.landed_outstanding[:5]),
             f"  {'requests through proxies':<28}{faults['requests']:>8}",
             f"  {'faults injected':<28}{sum(faults[f] for f in FAULT_NAMES):>8}  "
             + " ".join(f"{f}={faults[f]}" for f in FAULT_NAMES),

@@ -55,7 +55,7 @@ channels:
     kind: weibo
     settings: {{base_url: "{weibo[url]}", access_token: "${{WEIBO_TOKEN}}",
                link_base_url: "http://127.0.0.1:8180/", rip: 127.0.0.1, posts_per_hour: 1000,
-               timeout_seconds: {timeout}}}
+               timeout_seconds: {timeout}, settle_seconds: {settle}}}
   wechat:
     kind: wechat
     settings: {{base_url: "{wechat[url]}", app_id: {wechat[app_id]},
