@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.campaign.plan import Plan
+from tests.support.pg import own_database
 
 ROOT = Path(__file__).resolve().parents[3]
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
-PG_ADMIN = os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 KINDS = ("portal", "webhook", "wordpress", "weibo", "wechat", "gazette")
 URGENT_KINDS = ("portal", "webhook", "weibo", "wechat")  # no urgent template for WordPress
 STARTED = '"event": "run.started"'
@@ -123,17 +121,8 @@ def database(plan: Plan, folder: Path) -> Iterator[str]:
     if plan.database == "sqlite":
         yield f"sqlite:///{folder / 'bot.db'}"
         return
-    import psycopg
-
-    name = f"publisher_campaign_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect(PG_ADMIN.replace("postgresql+psycopg://", "postgresql://"),
-                            autocommit=True, connect_timeout=5)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with own_database("publisher_campaign") as url:
+        yield url
 
 
 def project(folder: Path, described: dict[str, Any], plan: Plan) -> Path:
