@@ -37,8 +37,9 @@ def _portal_pages(folder: Path) -> list[dict[str, Any]]:
 def _gazette_items(folder: Path) -> list[dict[str, Any]]:
     """The gazette's queued and published items (its state file), as publications."""
     state = load_state(folder / "site")
-    items = [*state.queue, *(item for issue in state.issues for item in issue.items)]
-    return [{"text": item.title, "id": item.item_id, "live": True} for item in items]
+    issued = [item for issue in state.issues for item in issue.items]
+    return [{"text": item.title, "id": item.item_id, "live": True, "queued": queued}
+            for queued, items in ((True, state.queue), (False, issued)) for item in items]
 
 
 def count(plan: Plan, store: Store, folder: Path, published: dict[str, list[dict[str, Any]]],
@@ -68,6 +69,8 @@ def count(plan: Plan, store: Store, folder: Path, published: dict[str, list[dict
                 result.violate("duplicates", f"{where}: {len(live)} live copies")
             if d.state == "published" and not live:
                 result.violate("lost", f"{where}: recorded published, not at the emulator")
+            elif d.state == "published" and all(item.get("queued") for item in live):
+                result.violate("misrecorded", f"{where}: recorded published, only queued")
             elif d.state == "failed" and live:
                 result.violate("unrecorded", f"{where}: recorded failed, live at the emulator")
             elif d.state == "failed" and not (d.reason or d.last_error):

@@ -96,6 +96,6 @@ class Result:
 
 
 FAULT_NAMES = ("delay", "late_answer", "drop", "reset", "error")
-VIOLATIONS = ("lost", "duplicates", "unrecorded", "unsettled", "no reason",
+VIOLATIONS = ("lost", "duplicates", "unrecorded", "misrecorded", "unsettled", "no reason",
               "fire times unaccounted")
 
