@@ -58,9 +58,6 @@ def test_nothing_published_twice_or_misrecorded(campaign: Result) -> None:
     assert campaign.count("misrecorded") == 0, table
 
 
-@pytest.mark.xfail(reason="issue 11 item 2 (branch h11-sched): a fire time falling between "
-                          "catch_up() and APScheduler's start is neither released nor missed",
-                   strict=False)
 def test_every_fire_time_is_accounted_for(campaign: Result) -> None:
     """Each fire time between the first start and the last stop is a release or a recorded
     missed run, however the restarts fell."""
