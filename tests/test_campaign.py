@@ -63,3 +63,8 @@ def test_every_fire_time_is_accounted_for(campaign: Result) -> None:
     missed run, however the restarts fell."""
     assert campaign.fire_times > 0, campaign.table()
     assert campaign.count("fire times unaccounted") == 0, campaign.table()
+
+
+def test_no_secret_reaches_the_logs(campaign: Result) -> None:
+    """No credential shows in what the bot and the CLI wrote, through every fault and kill."""
+    assert campaign.count("secret in log") == 0, campaign.table()

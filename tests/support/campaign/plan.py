@@ -97,5 +97,5 @@ class Result:
 
 FAULT_NAMES = ("delay", "late_answer", "drop", "reset", "error")
 VIOLATIONS = ("lost", "duplicates", "unrecorded", "misrecorded", "unsettled", "no reason",
-              "fire times unaccounted")
+              "secret in log", "fire times unaccounted")
 

@@ -40,11 +40,11 @@ def run(plan: Plan, folder: Path, say: Callable[[str], None] = say_now) -> Resul
     with emulators(plan, result.log) as described, database(plan, folder) as url:
         config = project(folder, described, plan)
         Store(url).dispose()  # migrated once, before the first daemon
-        env = {**os.environ, "PUBLISHER_DATABASE_URL": url,
-               "SINK_TOKEN": described["webhook"]["token"],
-               "WP_PASSWORD": described["wordpress"]["password"],
-               "WEIBO_TOKEN": described["weibo"]["token"],
-               "WECHAT_SECRET": described["wechat"]["secret"]}
+        secrets = {"SINK_TOKEN": described["webhook"]["token"],
+                   "WP_PASSWORD": described["wordpress"]["password"],
+                   "WEIBO_TOKEN": described["weibo"]["token"],
+                   "WECHAT_SECRET": described["wechat"]["secret"]}
+        env = {**os.environ, "PUBLISHER_DATABASE_URL": url, **secrets}
         env.pop("PUBLISHER_CONFIG", None)
         bot = Bot(config, env, result.log)
         filers: list[tuple[int, subprocess.Popen[bytes]]] = []
@@ -88,6 +88,10 @@ def run(plan: Plan, folder: Path, say: Callable[[str], None] = say_now) -> Resul
     result.seconds = time.monotonic() - started
     for refused in result.urgent_refused:
         result.violate("lost", refused)
+    logged = result.log.read_text(encoding="utf-8", errors="replace")
+    for name, secret in secrets.items():  # the bot's and the CLI's output, faults and all
+        if secret in logged or secret.replace(" ", "") in logged:
+            result.violate("secret in log", f"{name} appears in {result.log}")
     return result
 
 
