@@ -93,7 +93,9 @@ def api(urgent_app: App) -> Iterator[Api]:
     server = serve(create_app(urgent_app, wake=lambda: wakes.append(1)), "127.0.0.1", 0)
     running = Api(urgent_app, server, wakes)
     for role in tokens.ROLES:
-        running.tokens[role] = tokens.create(urgent_app, f"desk-{role}", role, actor="staff:li")
+        running.tokens[role] = tokens.create(
+            urgent_app, f"desk-{role}", role, actor="staff:li",
+            definitions=("weekly",) if role == "supplier" else ())
     try:
         yield running
     finally:

@@ -17,6 +17,7 @@ from publisher.source.problem import (
     SUFFIXES,
     DataError,
     DataMissing,
+    DataProblem,
     Grid,
     Table,
     Where,
@@ -26,8 +27,8 @@ from publisher.source.problem import (
 from publisher.source.value import _typed, normalise_header
 
 __all__ = [
-    "MAX_PROBLEMS", "SUFFIXES", "DataError", "DataMissing", "Table", "headers_of", "load_source",
-    "locate",
+    "MAX_PROBLEMS", "SUFFIXES", "DataError", "DataMissing", "DataProblem", "Table", "headers_of",
+    "load_source", "locate",
     "matching", "normalise_header", "parse_data_option", "read_table",
 ]
 
@@ -44,6 +45,7 @@ def matching(data_dir: Path, pattern: str, period: Period) -> tuple[str, list[Pa
         path for path in Path(data_dir).glob(relative)
         if path.is_file()
         and not path.name.startswith(("~$", "."))
+        and not any(part.startswith(".") for part in path.relative_to(data_dir).parts)
         and (not any_format or path.suffix.lower() in SUFFIXES)
     )
     return relative, found
@@ -121,7 +123,7 @@ def _records(file: Path, schema: TableSchema, grid: Grid, problems: _Problems,
     if missing:
         problems.add(f"数据文件缺少列 / missing column(s): {'、'.join(missing)}")
     rows: list[dict[str, Any]] = []
-    for (where_zh, where_en), cells in grid[at + 1:]:
+    for (where_zh, where_en, number), cells in grid[at + 1:]:
         present = {cid: cells[pos] if pos < len(cells) else None
                    for cid, (pos, _) in columns.items()}
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in present.values()):
@@ -136,8 +138,10 @@ def _records(file: Path, schema: TableSchema, grid: Grid, problems: _Problems,
                 row[spec.id] = _typed(present[spec.id], spec)
             except _BadValue as exc:
                 shown = str(present[spec.id]).strip()[:40]
-                problems.add(f"{where_zh}「{header}」列 / {where_en}, column {header}: "
-                             f"{exc}: {shown!r}")
+                problems.add(DataProblem(
+                    f"{where_zh}「{header}」列 / {where_en}, column {header}: {exc}: {shown!r}",
+                    row=number, row_label_zh=where_zh, row_label_en=where_en, column=header,
+                    value=shown, message_zh=exc.zh, message_en=exc.en))
         rows.append(row)
         if wheres is not None:
             wheres.append((where_zh, where_en))

@@ -77,6 +77,13 @@ WORDS: dict[str, tuple[str, str]] = {
                               "Preview: what each channel will publish shows here, with its "
                               "length."),
     "urgent.previews.pending": ("请先填写必填项。", "Fill in the required fields first."),
+    "urgent.previews.status_ok": ("预览已更新：{count} 个渠道均可发布。", "Previews updated: all "
+                                  "{count} channels can publish."),
+    "urgent.previews.status_problems": ("预览已更新：有 {count} 处问题。", "Previews updated: "
+                                        "{count} problems."),
+    "urgent.previews.status_pending": ("请先填写必填项。", "Fill in the required fields first."),
+    "urgent.problem.preview": ("{channel} 预览", "{channel} preview"),
+    "urgent.confirm.actions": ("发布操作", "Publish or go back"),
     "urgent.problems": ("未能预览或发布，请处理以下问题：", "Not previewed or published; please fix "
                         "these problems:"),
     "urgent.problem.required": ("请填写{field}。", "{field} is required."),
@@ -149,6 +156,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "urgent.board.link": ("链接", "Link"),
     "urgent.board.detail": ("说明", "Detail"),
     "urgent.board.open_link": ("查看", "Open"),
+    "urgent.new_window": ("（在新窗口打开）", " (opens in a new window)"),
     "urgent.board.refresh": ("刷新", "Refresh"),
     "urgent.board.live": ("状态实时更新中", "Updating live"),
     "urgent.board.stale": ("状态暂时无法更新，请刷新页面。", "The status cannot be updated just now; "
