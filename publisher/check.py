@@ -13,6 +13,7 @@ from publisher.period import period_of
 from publisher.release import ReleaseProblems, occurrence_key, prepare_release
 from publisher.scan import ListError
 from publisher.source import DataError, Table, headers_of, read_table
+from publisher.source.problem import Where
 from publisher.store import Store
 
 
@@ -38,7 +39,7 @@ def sample_tables(loaded: LoadedConfig, definition_id: str, problems: list[Probl
             return None  # loading the config already named the unknown schema
         file = loaded.resolve(table.sample)
         schema = loaded.config.schemas[table.table_schema]
-        wheres: list[tuple[str, str]] = []
+        wheres: list[Where] = []
         try:
             rows = read_table(file, schema, table.sheet, wheres=wheres)
         except DataError as exc:

@@ -144,7 +144,7 @@ def _records(file: Path, schema: TableSchema, grid: Grid, problems: _Problems,
                     value=shown, message_zh=exc.zh, message_en=exc.en))
         rows.append(row)
         if wheres is not None:
-            wheres.append((where_zh, where_en))
+            wheres.append((where_zh, where_en, number))
     return rows
 
 
