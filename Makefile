@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test quick lint typecheck pytest bench clean
+.PHONY: run test quick lint typecheck pytest bench campaign clean
 
 $(STAMP): pyproject.toml setup/debian-packages.txt
 	bash setup/install-system-packages.sh
@@ -34,6 +34,14 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/dispatch_throughput.py
+
+## campaign: the full fault campaign: 40 SIGKILLs under 20 % network faults on SQLite, 20 on
+## PostgreSQL (127.0.0.1:5432, its own database); prints a summary table each; SEED=N replays
+campaign: $(STAMP)
+	seed=$(SEED); seed=$${seed:-$$($(BIN)/python -c 'import random; print(random.SystemRandom().randrange(1, 10**6))')}; rc=0; \
+	$(BIN)/python -m tests.support.campaign --seed $$seed --kills 40 --fault-rate 0.2 --database sqlite || rc=1; \
+	$(BIN)/python -m tests.support.campaign --seed $$seed --kills 20 --fault-rate 0.2 --database postgresql || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

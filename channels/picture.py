@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageFile
 
 TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif"}  # taken at intake
 # what a channel that converts pictures reads (a release's chart may be WebP); never Pillow's
@@ -26,6 +29,7 @@ MAX_DECODED_BYTES = 160 * 1024 * 1024  # width × height × bytes per pixel, onc
 PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
                  struct.error, zlib.error, Image.DecompressionBombError)
 _BYTES_PER_BAND = {"I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}
+_STRICT = threading.Lock()
 
 
 class PictureProblem(ValueError):
@@ -53,7 +57,26 @@ def check(data: bytes, declared: str | None = None, *,
     Never decodes more than the limits allow: the header gives the size, ``verify()`` checks
     a PNG's chunks, a JPEG is decoded at 1/8 scale (all of its data, 1/64 of the memory) to
     find truncation, other types' first frame is decoded within the limits."""
-    types = TYPES if types is None else types
+    with _refusing_truncated():
+        return _check(data, declared, TYPES if types is None else types)
+
+
+@contextmanager
+def _refusing_truncated() -> Iterator[None]:
+    """Pillow reads a cut-short file without complaint while ``ImageFile.LOAD_TRUNCATED_IMAGES``
+    is on, and WeasyPrint (the gazette's PDF) turns it on for the whole process when imported:
+    the check turns it off while it reads. A PDF rendered in that instant in another thread
+    refuses a truncated picture rather than padding it, which is the safer way to be wrong."""
+    with _STRICT:
+        before = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = before
+
+
+def _check(data: bytes, declared: str | None, types: dict[str, str]) -> Checked:
     try:
         image = Image.open(io.BytesIO(data), formats=tuple(types))
     except Image.DecompressionBombError:

@@ -23,6 +23,7 @@ from publisher.tokens import DatabaseTokenCache
 
 if TYPE_CHECKING:
     from publisher.alert import Alerts
+    from publisher.scan import Scanner
 
 DRILL_DIR = "var/drill"  # where drills of kinds without an emulator write (the portal's site)
 
@@ -53,6 +54,13 @@ class App:
     def renderer(self) -> Renderer:
         """One renderer per App, so compiled templates are reused across releases."""
         return Renderer(self.loaded.resolve(self.loaded.config.templates_dir))
+
+    @cached_property
+    def scanner(self) -> Scanner:
+        """The content checks' lists compiled once per App; ListError when a list is unusable."""
+        from publisher.scan import scanner_of
+
+        return scanner_of(self.loaded)
 
     @property
     def data_dir(self) -> Path:

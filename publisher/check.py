@@ -11,7 +11,9 @@ from publisher.app import App
 from publisher.config import LoadedConfig, Problem
 from publisher.period import period_of
 from publisher.release import ReleaseProblems, occurrence_key, prepare_release
-from publisher.source import DataError, Table, read_table
+from publisher.scan import ListError
+from publisher.source import DataError, Table, headers_of, read_table
+from publisher.source.problem import Where
 from publisher.store import Store
 
 
@@ -36,19 +38,30 @@ def sample_tables(loaded: LoadedConfig, definition_id: str, problems: list[Probl
         if table.table_schema not in loaded.config.schemas:
             return None  # loading the config already named the unknown schema
         file = loaded.resolve(table.sample)
+        schema = loaded.config.schemas[table.table_schema]
+        wheres: list[Where] = []
         try:
-            rows = read_table(file, loaded.config.schemas[table.table_schema], table.sheet)
+            rows = read_table(file, schema, table.sheet, wheres=wheres)
         except DataError as exc:
             problems.append(loaded.problem(path, str(exc)))
             return None
-        tables[name] = Table(name=name, file=file, rows=rows)
+        tables[name] = Table(name=name, file=file, rows=rows, wheres=tuple(wheres),
+                             headers=headers_of(schema))
     return tables
 
 
-def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[Problem]:
-    """Every problem found in templates, samples and limits (the config itself already loaded)."""
+def check(loaded: LoadedConfig, *, at: datetime, online: bool = False,
+          warnings: list[str] | None = None) -> list[Problem]:
+    """Every problem found in templates, samples, limits and the content checks' lists (the
+    config itself already loaded); the samples' ``review`` and ``warn`` findings go to
+    ``warnings``."""
     app = preview_app(loaded)
     problems: list[Problem] = []
+    if loaded.config.checks.enabled:
+        try:
+            app.scanner  # noqa: B018 (reads and compiles the lists)
+        except ListError as exc:
+            problems += exc.problems
     renderer = app.renderer
     unusable = _unusable_channels(app)
     for definition_id, definition in loaded.config.releases.items():
@@ -71,12 +84,18 @@ def check(loaded: LoadedConfig, *, at: datetime, online: bool = False) -> list[P
         period = (period_of(at.astimezone(loaded.zone).date(), definition.source.period,
                             definition.source.period_offset) if definition.source else None)
         try:
-            prepare_release(app, definition_id, occurrence_key(definition_id, at, app), at,
-                            index_number=format_index_number(definition.organ_code,
-                                                             at.year, 1),
-                            tables=tables, period=period)
+            prepared = prepare_release(app, definition_id, occurrence_key(definition_id, at, app),
+                                       at, index_number=format_index_number(definition.organ_code,
+                                                                            at.year, 1),
+                                       tables=tables, period=period)
         except ReleaseProblems as exc:
-            problems.extend(loaded.problem(path, message) for path, message in exc.located)
+            listed = {str(p) for p in problems}  # an unusable list: said once, above
+            problems.extend(loaded.problem(path, message) for path, message in exc.located
+                            if message not in listed)
+        else:
+            if warnings is not None:
+                warnings += [f"releases.{definition_id}: {f.describe()}"
+                             for f in prepared.findings]
     if loaded.config.urgent is not None and not unusable.intersection(loaded.config.urgent.channels):
         problems += _check_urgent(app, at)  # (an unusable channel's settings are reported)
     problems += check_urls(loaded, app.environ)  # by index: the URLs hold secrets

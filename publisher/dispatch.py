@@ -264,10 +264,8 @@ class Dispatcher:
             return self._finish(delivery, "unknown", error=exc,
                                 reason="发送时出现意外错误，结果不明 / unexpected error while sending")
         if is_queued(receipt):
-            issue = str(receipt.details.get("queued_for") or "")
-            issue_en = str(receipt.details.get("queued_for_en") or issue)
             return self._finish(delivery, "queued", receipt=receipt,
-                                reason=f"排入{issue} / queued for {issue_en}")
+                                reason=_queued_reason(receipt))
         # sent again after a lost answer: look once more later for a late copy (recheck)
         again = app.clock.now() if delivery.unconfirmed_at is not None else None
         return self._finish(delivery, "published", receipt=receipt, accepted_at=accepted[0],
@@ -279,6 +277,11 @@ class Dispatcher:
         channel's settle time has passed, so the claim sends."""
         verdict = reconcile.look(channel, delivery)
         now = self.app.clock.now()
+        if verdict.outcome == "landed" and verdict.receipt is not None and \
+                is_queued(verdict.receipt):  # found waiting in the channel's own queue
+            return self._finish(delivery, "queued", receipt=verdict.receipt,
+                                reason=_queued_reason(verdict.receipt, "核实：已",
+                                                      "confirmed: "), confirmed=True)
         if verdict.outcome == "landed":
             return self._finish(delivery, "published", receipt=verdict.receipt,
                                 reason=reconcile.LANDED, confirmed=True)
@@ -557,7 +560,13 @@ class Dispatcher:
             if row is None or row.state != "sending" or row.claimed_by != previous:
                 return
             row.claimed_by = self.worker
-            if verdict.outcome == "landed":
+            if verdict.outcome == "landed" and verdict.receipt is not None and \
+                    is_queued(verdict.receipt):  # waiting in the channel's queue: not out yet
+                row.accepted_at, row.unconfirmed_at = now, None
+                self._finish_in(session, row, "queued", now, receipt=verdict.receipt,
+                                reason=_queued_reason(verdict.receipt, "重启后核实：已",
+                                                      "confirmed after restart: "))
+            elif verdict.outcome == "landed":
                 row.accepted_at = row.published_at = now  # the earliest we know it was there
                 row.unconfirmed_at = None
                 self._finish_in(session, row, "published", now, receipt=verdict.receipt,
@@ -583,3 +592,10 @@ class Dispatcher:
         """Look once more at deliveries published by a resend after a lost answer (see
         ``reconcile.recheck``); returns how many were looked at."""
         return reconcile.recheck(self.app, actor=self.worker)
+
+
+def _queued_reason(receipt: Receipt, zh: str = "", en: str = "") -> str:
+    """排入2026年第1期 / queued for 2026 No. 1: where a queued item waits (after ``zh``/``en``)."""
+    issue = str(receipt.details.get("queued_for") or "")
+    issue_en = str(receipt.details.get("queued_for_en") or issue)
+    return f"{zh}排入{issue} / {en}queued for {issue_en}"

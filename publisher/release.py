@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from publisher.config import ReleaseDefinition
 from publisher.logs import get_logger
 from publisher.period import Period, period_of
 from publisher.render import RenderError
+from publisher.scan import Finding, ListError, blocking, link, summary
+from publisher.scan.finding import Level
 from publisher.source import DataError, Table, load_source
 from publisher.store.models import Delivery, IndexCounter, Release
 
@@ -65,6 +67,12 @@ class Prepared:
     skipped: list[str]  # disabled channels
     data_files: dict[str, str]
     signed_date: date | None = None  # 成文日期, when the definition gives one
+    findings: tuple[Finding, ...] = ()  # the content checks' warnings and review findings
+
+    @property
+    def needs_review(self) -> bool:
+        """Whether a finding sends the release to an approver (as ``review: required`` does)."""
+        return any(f.level == "review" for f in self.findings)
 
 
 def catalogue(definition: ReleaseDefinition, part: str = "document") -> dict[str, Any]:
@@ -156,11 +164,30 @@ def prepare_release(app: App, definition_id: str, key: str, due_at: datetime, *,
             app, definition.channels, folder, context,
             key=key, definition_id=definition_id, due_at=due_at, urgent=urgent,
             where=(*base, "channels"), problems=problems)
+    findings: list[Finding] = []
+    if payloads and not problems and config.checks.enabled:
+        findings = screen(app, payloads, tables, definition.checks.allow_personal,
+                          (*base, "checks"), problems)
     if problems:
-        raise ReleaseProblems(problems)
+        raise ReleaseProblems(problems, findings)
     files = {n: str(t.file) for n, t in (tables or {}).items()}
     signed = release_ctx["signed_date"] if definition.signed_date else None
-    return Prepared(title, period, payloads, skipped, files, signed)
+    return Prepared(title, period, payloads, skipped, files, signed, tuple(findings))
+
+
+def screen(app: App, payloads: Mapping[str, Payload], tables: Mapping[str, Table] | None,
+           allow_personal: list[str], where: tuple[str | int, ...],
+           problems: list[tuple[tuple[str | int, ...], str]]) -> list[Finding]:
+    """The content checks over every channel's payload and the data's cells; a ``block``
+    finding (or an unusable list) is a problem that holds the release."""
+    try:
+        findings = app.scanner.scan(payloads, (tables or {}).values(),
+                                    allow_personal=allow_personal)
+    except ListError as exc:
+        problems.extend((where, str(p)) for p in exc.problems)
+        return []
+    problems.extend((where, f.describe()) for f in blocking(findings))
+    return findings
 
 
 def _signed_date(text: str, where: str) -> date:
@@ -245,10 +272,13 @@ def _metadata(release_ctx: Mapping[str, Any], key: str) -> dict[str, str]:
 
 
 class ReleaseProblems(Exception):
-    """Rendering or preparing problems that hold a release, each with its YAML path."""
+    """Rendering or preparing problems that hold a release, each with its YAML path; with the
+    content checks' findings, when they ran."""
 
-    def __init__(self, located: list[tuple[tuple[str | int, ...], str]]) -> None:
+    def __init__(self, located: list[tuple[tuple[str | int, ...], str]],
+                 findings: list[Finding] | None = None) -> None:
         self.located = located
+        self.findings = list(findings or [])
         self.problems = [f"{'.'.join(map(str, path))}: {message}" for path, message in located]
         super().__init__("; ".join(self.problems))
 
@@ -280,6 +310,14 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
         if existing is not None and _settled(existing):
             return Outcome(existing.id, key, existing.state, False)
     period, tables, problems = _read_data(app, definition, due_at, data)
+    findings: list[Finding] = []
+    links_found: list[Finding] = []
+    if not problems and app.loaded.config.checks.links.enabled:  # HTTP: outside the transaction
+        links_found = dead_links(app, definition_id, key, due_at, tables, period,
+                                 level=app.loaded.config.checks.links.at_due)
+        problems = [f"releases.{definition_id}.checks: {f.describe()}"
+                    for f in blocking(links_found)]
+        findings = list(links_found) if problems else []
     if not problems:
         try:
             with app.store.write() as session:
@@ -294,7 +332,7 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
                     partner_row = session.execute(
                         select(Release).where(Release.key == paired)).scalar_one_or_none()
                     parts.append((paired, INTERPRETATION, key, partner_row))
-                prepared_parts, located = [], []
+                prepared_parts, located, found = [], [], []
                 for part_key, part, partner, row in parts:  # both parts before either is kept
                     number = next_index_number(session, definition.organ_code, year)
                     try:
@@ -304,20 +342,23 @@ def create(app: App, definition_id: str, due_at: datetime, *, actor: str, origin
                             row, number))
                     except ReleaseProblems as exc:
                         located += exc.located
+                        found += exc.findings
                 if located:
-                    raise ReleaseProblems(located)
+                    raise ReleaseProblems(located, found)
                 for part_key, prepared, row, number in prepared_parts:
+                    if part_key == key and links_found:
+                        prepared = replace(prepared, findings=(*prepared.findings, *links_found))
                     release = _record(session, app, definition_id, part_key, due_at, now, actor,
                                       origin, prepared, row, number)
                     if part_key == key:
                         release_id, state = release.id, release.state
         except ReleaseProblems as exc:  # the transaction rolled back: no serial, no rows
-            problems = exc.problems
+            problems, findings = exc.problems, exc.findings
         else:
             log.info("release.created", release_id=release_id, key=key,
                      channels=sorted(prepared.payloads), skipped=prepared.skipped)
             return Outcome(release_id, key, state, True)
-    return _hold(app, definition_id, key, due_at, now, actor, origin, problems)
+    return _hold(app, definition_id, key, due_at, now, actor, origin, problems, findings)
 
 
 NOTHING_SENT = ("held", "missed", "rejected")  # release states that put nothing out
@@ -347,6 +388,24 @@ def of_period(app: App, definition_id: str, due_at: datetime) -> Release | None:
         return next((row for row in rows if period(row.due_at) == wanted), None)
 
 
+def dead_links(app: App, definition_id: str, key: str, due_at: datetime,
+               tables: Mapping[str, Table] | None, period: Period | None, *, level: Level
+               ) -> list[Finding]:
+    """The dead links of the release as it would be prepared now (its own page excepted, which
+    is not published yet); nothing when it cannot be prepared (that is reported anyway)."""
+    definition = app.loaded.config.releases[definition_id]
+    from channels.portal.catalogue import format_index_number
+
+    try:
+        prepared = prepare_release(
+            app, definition_id, key, due_at, tables=tables, period=period,
+            index_number=format_index_number(definition.organ_code, due_at.year, 1))
+    except ReleaseProblems:
+        return []
+    return link.check(prepared.payloads, app.loaded.config.checks.links, level=level,
+                      session_factory=app.session_factory, own=slug_of(key))
+
+
 def _settled(existing: Release) -> bool:
     """Whether an existing release stands as it is: only one held for its content or data is
     rendered again (one held unapproved has deliveries, failed: trigger it anew instead)."""
@@ -372,7 +431,11 @@ def _record(session: Session, app: App, definition_id: str, key: str, due_at: da
             now: datetime, actor: str, origin: str, prepared: Prepared,
             existing: Release | None, index_number: str) -> Release:
     deadline = due_at + timedelta(hours=app.loaded.retry_deadline_hours(definition_id))
-    details = {"skipped_channels": prepared.skipped, "data_files": prepared.data_files}
+    details: dict[str, Any] = {"skipped_channels": prepared.skipped,
+                               "data_files": prepared.data_files}
+    if prepared.findings:
+        details["findings"] = [f.to_json() for f in prepared.findings]
+        details["findings_summary"] = summary(prepared.findings)
     if existing is None:
         release = Release(key=key, definition_id=definition_id, origin=origin, state="active",
                           due_at=due_at, created_at=now, deadline_at=max(deadline, now),
@@ -396,9 +459,12 @@ def _record(session: Session, app: App, definition_id: str, key: str, due_at: da
                  details={"release_id": release.id, "origin": origin, "title": prepared.title,
                           "channels": sorted(prepared.payloads), **details})
     record_deliveries(session, release, prepared.payloads, actor=actor, now=now)
-    if app.loaded.config.releases[definition_id].review == "required":
+    required = app.loaded.config.releases[definition_id].review == "required"
+    if required or prepared.needs_review:
         from publisher import review  # never "active" before an approver says so
 
+        if not required:  # sent to an approver by its content: it may be approved late
+            release.details = {**release.details, "content_review": True}
         review.await_approval(session, app, release, actor=actor, now=now)
     return release
 
@@ -436,7 +502,7 @@ def add_delivery(session: Session, release: Release, name: str, payload: Payload
 
 
 def _hold(app: App, definition_id: str, key: str, due_at: datetime, now: datetime, actor: str,
-          origin: str, problems: list[str]) -> Outcome:
+          origin: str, problems: list[str], findings: list[Finding] | None = None) -> Outcome:
     from publisher.alert import alert
 
     with app.store.write() as session:
@@ -449,9 +515,13 @@ def _hold(app: App, definition_id: str, key: str, due_at: datetime, now: datetim
             session.add(release)
         release.state = "held"
         release.hold_reason = {"problems": problems, "at": now.isoformat()}
+        audited: dict[str, Any] = {"problems": problems}
+        if findings:
+            release.hold_reason["findings"] = [f.to_json() for f in findings]
+            audited["findings_summary"] = summary(findings)
         session.flush()
         audit.append(session, at=now, actor=actor, action="release.held",
-                     subject=f"release:{key}", details={"problems": problems})
+                     subject=f"release:{key}", details=audited)
         release_id = release.id
     alert(app, "release.held", f"发布已暂停：{key}", f"release held: {key}",
           problems=problems, release_id=release_id)

@@ -117,6 +117,12 @@ def await_approval(session: Session, app: App, release: Release, *, actor: str, 
                  details={"release_id": release.id, "due_at": release.due_at.isoformat()})
 
 
+def late_allowed(release: Release) -> bool:
+    """A release sent to an approver by the content checks (a ``review`` finding), not by its
+    definition: it may be approved after its due time, and then goes out at once."""
+    return bool((release.details or {}).get("content_review"))
+
+
 def awaiting(app: App) -> list[Awaiting]:
     """Every release awaiting approval, soonest due first (an interpretation is listed under
     its document)."""
@@ -141,7 +147,7 @@ def awaiting(app: App) -> list[Awaiting]:
             release_id=row.id, key=row.key, definition_id=row.definition_id, title=row.title,
             due_at=row.due_at, created_at=row.created_at, author=row.actor,
             origin=row.origin, channels=tuple(channels.get(row.id, ())), parts=parts,
-            overdue=row.due_at <= now))
+            overdue=row.due_at <= now and not late_allowed(row)))
     return items
 
 
@@ -163,7 +169,7 @@ def approve(app: App, release: int | str, *, actor: str) -> Decision:
             refusal = ReviewRefused(
                 "own_release", f"不能审核自己创建的发布：{row.key}",
                 f"an approver cannot approve their own release: {row.key}")
-        if refusal is None and row.due_at <= now:
+        if refusal is None and row.due_at <= now and not late_allowed(row):
             held = _hold_in(session, rows, now, actor=actor)
             refusal = ReviewRefused(
                 "past_due", f"已过发布时间，不能再审核，发布已暂停；如仍需发布请重新触发：{row.key}",
@@ -174,6 +180,8 @@ def approve(app: App, release: int | str, *, actor: str) -> Decision:
                 part.state = APPROVED
                 part.details = {**(part.details or {}), "approved_by": actor,
                                 "approved_at": now.isoformat()}
+                if late_allowed(part):  # due already: it goes out now, with its full deadline
+                    part.deadline_at = max(part.deadline_at, now + (part.deadline_at - part.due_at))
                 for delivery in _deliveries(session, part):
                     delivery.reason = f"已审核 / approved by {actor}"
                     delivery.updated_at = now
@@ -226,8 +234,9 @@ def hold_unapproved(app: App, *, actor: str = "scheduler") -> list[str]:
     and from several processes: each release is held once."""
     now = app.clock.now()
     with app.store.read() as session:
-        ids = list(session.execute(select(Release.id).where(
-            Release.state == AWAITING, Release.due_at <= now).order_by(Release.id)).scalars())
+        ids = [row.id for row in session.execute(select(Release).where(
+            Release.state == AWAITING, Release.due_at <= now).order_by(Release.id)).scalars()
+            if not late_allowed(row)]
     held: list[Release] = []
     for release_id in ids:
         with app.store.write() as session:

@@ -21,6 +21,7 @@ from publisher.app import App
 from publisher.cron import cron_trigger
 from publisher.errors import SchedulerBusy
 from publisher.gazette import compile_next, gazette_channels
+from publisher.intake import preflight, watch
 from publisher.logs import get_logger
 from publisher.process import holder_dead, holder_id
 from publisher.store.models import BotState, Lease, Release, ScheduleMark
@@ -155,6 +156,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._lock = threading.RLock()  # one pass over the fire times at a time
+        self.watch = watch.InboxWatch(app)
 
     def triggers(self) -> dict[str, CronTrigger]:
         zone = self.app.loaded.zone
@@ -172,6 +174,8 @@ class Scheduler:
         first = self._first_started()
         self.catch_up(first)
         self.check_credentials()
+        self.check_freshness()
+        self.preflight()
         aps = BackgroundScheduler(timezone=self.app.loaded.zone, job_defaults={
             "coalesce": True, "max_instances": 1})
         for definition_id, trigger in self.triggers().items():
@@ -205,6 +209,17 @@ class Scheduler:
                 minute=minute, timezone=self.app.loaded.zone),
                 args=[name], id=f"gazette:{name}", name=f"gazette:{name}",
                 misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
+        aps.add_job(self.check_freshness, trigger=CronTrigger(  # accounts and columns, daily
+            hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="freshness",
+            name="freshness", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
+        self.watch.prime()
+        aps.add_job(self.scan_inbox, trigger=IntervalTrigger(  # files dropped by other means
+            seconds=self.app.loaded.config.intake.inbox_scan_seconds,
+            timezone=self.app.loaded.zone), id="inbox",
+            name="inbox", coalesce=True, max_instances=1)
+        aps.add_job(self.preflight, trigger=IntervalTrigger(  # data due before each run
+            seconds=preflight.SWEEP_SECONDS, timezone=self.app.loaded.zone), id="preflight",
+            name="preflight", coalesce=True, max_instances=1)
         aps.add_job(self.check_credentials, trigger=CronTrigger(  # Weibo authorisations, daily
             hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="credentials",
             name="credentials", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
@@ -384,6 +399,30 @@ class Scheduler:
             return review.hold_unapproved(self.app, actor=ACTOR)
         except Exception:
             log.exception("scheduler.review_check_failed")
+            return []
+
+    def check_freshness(self) -> None:
+        """Alert staff to accounts and columns about to go stale (at start, then daily)."""
+        from publisher.scan import freshness
+
+        try:
+            freshness.alert_stale(self.app)
+        except Exception:
+            log.exception("scheduler.freshness_check_failed")
+    def scan_inbox(self) -> list[watch.Arrival]:
+        """Check the inbox files that appeared or changed (put there by other means)."""
+        try:
+            return self.watch.scan()
+        except Exception:
+            log.exception("scheduler.inbox_scan_failed")
+            return []
+
+    def preflight(self) -> list[preflight.Checked]:
+        """Check the data of runs due within their ``data_due_hours`` (alerting once each)."""
+        try:
+            return preflight.sweep(self.app)
+        except Exception:
+            log.exception("scheduler.preflight_failed")
             return []
 
     def check_credentials(self) -> None:

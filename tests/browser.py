@@ -54,3 +54,12 @@ def screenshot(page: Page, name: str) -> Path:
     path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sideways(page: Page) -> int:
+    """How far the page scrolls sideways beyond the screen's width (0 when it reflows into it).
+    Measured against the viewport set, not ``innerWidth``: a mobile browser widens its layout
+    viewport to fit a page that overflows."""
+    size = page.viewport_size
+    assert size is not None
+    return int(page.evaluate("document.scrollingElement.scrollWidth")) - size["width"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
-import uuid
 from collections.abc import Generator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,19 +14,13 @@ from publisher import config as config_module
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.store import Store
+from tests.support import pg
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.browser",  # the page and browser fixtures of the console's browser tests
                   "tests.report_history"]  # a year of history for the annual report's tests
-PG_ADMIN = os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg_admin() -> object:
-    import psycopg
-
-    url = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
-    return psycopg.connect(url, autocommit=True, connect_timeout=5)
+PG_ADMIN = pg.PG_ADMIN
 
 
 @pytest.fixture(autouse=True)
@@ -45,14 +37,8 @@ def _fresh_weibo_windows() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A PostgreSQL database made for this test run and dropped after it."""
-    name = f"publisher_test_{uuid.uuid4().hex[:10]}"
-    admin = _pg_admin()
-    admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
-        admin.close()  # type: ignore[attr-defined]
+    with pg.own_database("publisher_test") as url:
+        yield url
 
 
 def _reset_pg(url: str) -> None:

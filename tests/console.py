@@ -107,11 +107,15 @@ class Console:
         return Browser(self.base)
 
     def account(self, *roles: str, name: str | None = None, password: str = PASSWORD,
-                display_name: str | None = None) -> accounts.Account:
-        """Create an account with ``roles`` (named after them unless ``name`` is given)."""
+                display_name: str | None = None, definitions: tuple[str, ...] | None = None
+                ) -> accounts.Account:
+        """Create an account with ``roles`` (named after them unless ``name`` is given); a
+        supplier is named for ``definitions`` (default: the test project's ``weekly``)."""
         chosen = name or f"{'-'.join(roles) or 'nobody'}-{next(self._serial)}"
+        if definitions is None:
+            definitions = ("weekly",) if "supplier" in roles else ()
         return accounts.create(self.app, chosen, password, roles, actor="staff:test",
-                               display_name=display_name)
+                               display_name=display_name, definitions=definitions)
 
     def sign_in(self, name: str, password: str = PASSWORD, *,
                 browser: Browser | None = None, next_path: str | None = None
@@ -127,9 +131,11 @@ class Console:
         return browser.post("/login", data=fields)
 
     def signed_in(self, *roles: str, name: str | None = None,
-                  display_name: str | None = None) -> Browser:
+                  display_name: str | None = None, definitions: tuple[str, ...] | None = None
+                  ) -> Browser:
         """A browser signed in as a new account holding ``roles``."""
-        made = self.account(*roles, name=name, display_name=display_name)
+        made = self.account(*roles, name=name, display_name=display_name,
+                            definitions=definitions)
         browser = Browser(self.base, made)
         answer = self.sign_in(made.name, browser=browser)
         assert answer.status_code == 303, (answer.status_code, answer.text[:500])

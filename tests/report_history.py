@@ -12,14 +12,12 @@ drill. Every step goes through ``release.create``, the scheduler's catch-up, the
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -490,16 +488,10 @@ def releases_by_key(app: App) -> dict[str, Release]:
 
 
 def _pg_history_database() -> Iterator[str]:
-    from tests.conftest import PG_ADMIN, _pg_admin
+    from tests.support.pg import own_database
 
-    name = f"publisher_report_{uuid.uuid4().hex[:10]}"
-    admin: Any = _pg_admin()
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with own_database("publisher_report") as url:
+        yield url
 
 
 @pytest.fixture(scope="session",

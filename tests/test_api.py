@@ -93,7 +93,9 @@ def api(urgent_app: App) -> Iterator[Api]:
     server = serve(create_app(urgent_app, wake=lambda: wakes.append(1)), "127.0.0.1", 0)
     running = Api(urgent_app, server, wakes)
     for role in tokens.ROLES:
-        running.tokens[role] = tokens.create(urgent_app, f"desk-{role}", role, actor="staff:li")
+        running.tokens[role] = tokens.create(
+            urgent_app, f"desk-{role}", role, actor="staff:li",
+            definitions=("weekly",) if role == "supplier" else ())
     try:
         yield running
     finally:
@@ -266,6 +268,8 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("unknown channel", {"json": {**POST, "channels": ["mem-a", "nope"]}}, 422,
      "urgent_rejected"),
     ("over a channel limit", {"json": {**POST, "title": "某" * 80}}, 422, "urgent_rejected"),
+    ("an ID number in the facts (content checks)",
+     {"json": {**POST, "facts": "伤者身份证310101199001011234。"}}, 422, "content_blocked"),
 ]
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bench.audit_view import main as audit_view_main
+from bench.content_checks import main as content_checks_main
 from bench.dispatch_throughput import main
 from bench.log_page import main as log_page_main
 from bench.picture_memory import main as picture_memory_main
@@ -117,3 +118,14 @@ def test_quick_audit_view_bench_recomputes_only_the_new_events(
     assert result["ok"] is True and result["problems"] == []
     assert result["view_checked"] == result["new"] == 10
     assert result["full_checked"] == result["events"] == 510
+
+
+def test_quick_content_checks_agree_with_naive_matching(capsys: pytest.CaptureFixture[str]) -> None:
+    """A --quick content-checks run finds the same list words with the automaton as with naive
+    matching, finds the planted wording error, and reports both prepare times."""
+    assert content_checks_main(["--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True and result["problems"] == []
+    assert result["rows"] == 200 and result["list_entries"] > 1000
+    assert result["prepare_ms_without_checks"] > 0 and result["prepare_ms_with_checks"] > 0
+    assert result["naive_over_automaton"] > 0

@@ -333,10 +333,11 @@ def test_sign_in_form_without_its_csrf_token_is_refused(console: Console) -> Non
 
 
 # What each role may do, written out (not computed from role.PERMISSIONS, which it checks).
-READ = {"log.read", "incident.read", "audit.read", "report.read"}
+READ = {"log.read", "incident.read", "audit.read", "report.read", "data.read"}
 EXPECTED_PERMISSIONS = {
+    "supplier": {"data.read", "data.upload"},  # and only for the definitions named for it
     "viewer": READ,
-    "editor": READ | {"release.preview", "release.trigger", "delivery.retry"},
+    "editor": READ | {"release.preview", "release.trigger", "delivery.retry", "data.upload"},
     "approver": READ | {"release.approve"},
     "urgent": READ | {"urgent.post", "urgent.update", "urgent.cancel"},
     "admin": set(role.ALL_PERMISSIONS),
@@ -344,35 +345,41 @@ EXPECTED_PERMISSIONS = {
 
 # What each role sees in the header navigation.
 EXPECTED_NAV = {
-    "viewer": ["overview", "deliveries", "incidents", "audit", "reports"],
-    "editor": ["overview", "deliveries", "incidents", "audit", "reports"],
-    "approver": ["overview", "deliveries", "incidents", "audit", "reports"],
-    "urgent": ["overview", "deliveries", "urgent", "incidents", "audit", "reports"],
-    "admin": ["overview", "deliveries", "urgent", "incidents", "audit", "reports"],
+    "supplier": ["data"],
+    "viewer": ["overview", "deliveries", "incidents", "audit", "reports", "data"],
+    "editor": ["overview", "deliveries", "incidents", "audit", "reports", "data"],
+    "approver": ["overview", "deliveries", "incidents", "audit", "reports", "data"],
+    "urgent": ["overview", "deliveries", "urgent", "incidents", "audit", "reports", "data"],
+    "admin": ["overview", "deliveries", "urgent", "incidents", "audit", "reports", "data"],
 }
 
+STAFF = [name for name in role.ROLES if name != "supplier"]  # a supplier reads no staff page
+
 # (role, method, path, status) of console pages: add a row for each page and each role.
-# A POST row sends the form with the session's CSRF token and no fields.
+# A POST row sends the form with the session's CSRF token and no fields. The test App's one
+# definition that reads data is ``weekly`` (a supplier is named for it); W50 has no file.
 PAGE_ROWS: list[tuple[str, str, str, int]] = [
-    *[(name, "GET", "/", 200) for name in role.ROLES],
+    *[(name, "GET", "/", 200) for name in STAFF],
+    ("supplier", "GET", "/", 303),  # to /data, its home
     *[(name, "GET", "/account", 200) for name in role.ROLES],
     *[(name, "POST", "/logout", 303) for name in role.ROLES],
     ("viewer", "POST", "/account", 422),  # signed in, token right, fields missing
+    ("supplier", "POST", "/account", 422),
     # urgent posts (this App has no urgent section: the page says so, a post is refused)
     *[(name, "GET", "/urgent", 200 if name in ("urgent", "admin") else 403)
       for name in role.ROLES],
     *[(name, "POST", path, 422 if name in ("urgent", "admin") else 403) for name in role.ROLES
       for path in ("/urgent/preview", "/urgent/preview.json", "/urgent")],
-    *[(name, "GET", "/incidents", 200) for name in role.ROLES],
-    *[(name, "GET", path, 404) for name in role.ROLES
+    *[(name, "GET", "/incidents", 200 if name in STAFF else 403) for name in role.ROLES],
+    *[(name, "GET", path, 404 if name in STAFF else 403) for name in role.ROLES
       for path in ("/incidents/1", "/incidents/1/status.json")],
     *[(name, "POST", f"/incidents/1/{step}", 404 if name in ("urgent", "admin") else 403)
       for name in role.ROLES for step in ("update/preview", "update", "cancel/preview", "cancel")],
     # the delivery log, deliveries, releases, the audit chain (this database is empty: an
     # allowed action on delivery or release 1 reaches "not found"; a refused one stops at 403)
-    *[(name, "GET", path, 200) for name in role.ROLES
+    *[(name, "GET", path, 200 if name in STAFF else 403) for name in role.ROLES
       for path in ("/deliveries", "/deliveries.csv", "/audit")],
-    *[(name, "GET", path, 404) for name in role.ROLES
+    *[(name, "GET", path, 404 if name in STAFF else 403) for name in role.ROLES
       for path in ("/deliveries/1", "/deliveries/1/preview", "/releases/1")],
     *[(name, "POST", "/deliveries/1/retry", 404 if name in ("editor", "admin") else 403)
       for name in role.ROLES],
@@ -384,15 +391,29 @@ PAGE_ROWS: list[tuple[str, str, str, int]] = [
       for name in role.ROLES],  # no definition chosen
     *[(name, "POST", f"/releases/1/{step}", 404 if name in ("approver", "admin") else 403)
       for name in role.ROLES for step in ("approve", "reject")],
-    # the annual report (read by every role): the page, its downloads, one figure's rows (a
-    # figure id it does not know answers 400 naming the parameter)
-    *[(name, "GET", path, 200) for name in role.ROLES
+    # the annual report (read by every staff role): the page, its downloads, one figure's rows
+    # (a figure id it does not know answers 400 naming the parameter)
+    *[(name, "GET", path, 200 if name in STAFF else 403) for name in role.ROLES
       for path in ("/reports", "/reports?year=2026", "/reports/annual.xlsx",
                    "/reports/annual.docx", "/reports/annual.csv", "/reports/annual.json",
                    "/reports/figure?year=2026&id=publications/totals/items/value")],
-    *[(name, "GET", path, 400) for name in role.ROLES
+    *[(name, "GET", path, 400 if name in STAFF else 403) for name in role.ROLES
       for path in ("/reports/figure?year=2026&id=nothing", "/reports?year=20x6",
                    "/reports/annual.pdf")],
+    # data pages: every role reads them (a supplier only its own definitions'); uploading and
+    # removing need data.upload (a form without a file is refused 422, nothing to remove 404)
+    *[(name, "GET", path, 200) for name in role.ROLES
+      for path in ("/data", "/data/weekly/2026-W50", "/data/weekly/template.xlsx",
+                   "/data/weekly/template/items.csv", "/data/weekly/template/items.xlsx")],
+    *[(name, "GET", "/data/weekly", 303) for name in role.ROLES],  # to the current period
+    *[(name, "GET", path, 404) for name in role.ROLES
+      for path in ("/data/nothing", "/data/weekly/2026-13", "/data/weekly/template/none.csv",
+                   "/data/weekly/2026-W50/preview/mem-a")],  # no file for W50: no preview
+    *[(name, "GET", "/data/weekly/2026-W49/preview/mem-a", 404) for name in role.ROLES],
+    *[(name, "POST", "/data/weekly/2026-W50/items",
+       422 if name in ("supplier", "editor", "admin") else 403) for name in role.ROLES],
+    *[(name, "POST", "/data/weekly/2026-W50/items/remove",
+       404 if name in ("supplier", "editor", "admin") else 403) for name in role.ROLES],
 ]
 
 
@@ -421,8 +442,9 @@ def test_each_role_gets_each_page_as_the_table_says(console: Console, who: str, 
 
 @pytest.mark.parametrize("who", list(role.ROLES))
 def test_each_role_sees_exactly_its_navigation(console: Console, who: str) -> None:
-    """The header navigation of a page lists exactly the entries the role may open."""
-    page = console.signed_in(who).get("/")
+    """The header navigation of a page lists exactly the entries the role may open (a
+    supplier's home is /data)."""
+    page = console.signed_in(who).get("/", follow=True)
     assert nav_keys(page.text) == EXPECTED_NAV[who]
 
 

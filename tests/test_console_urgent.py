@@ -198,15 +198,19 @@ def test_compose_form_preselects_neither_kind_nor_grade(console: Console) -> Non
     assert " checked" not in page.split('class="status-choice"')[1].split("</fieldset>")[0]
     for status in ("Actual", "Exercise", "Test"):
         assert f'name="status" value="{status}" required>' in page
-    assert '<select name="severity" required>' in page
+    assert '<select id="field-severity" name="severity" required>' in page
     assert '<option value="" disabled selected>请选择</option>' in page
     assert re.findall(r'<option value="([^"]+)"', page) == ["特别重大", "重大", "较大", "一般", "未定级"]
     unchosen = {k: v for k, v in POST.items() if k not in ("status", "severity")}
     for path in ("/urgent/preview", "/urgent"):
         answer = _post(browser, path, unchosen)
         assert answer.status_code == 422, path
-        assert '<li data-problem-for="status">请选择发布性质。</li>' in answer.text
-        assert '<li data-problem-for="severity">请选择事件等级。</li>' in answer.text
+        assert ('<li data-problem-for="status"><a href="#field-status">请选择发布性质。</a></li>'
+                in answer.text)  # the error summary links to the field
+        assert ('<li data-problem-for="severity"><a href="#field-severity">请选择事件等级。</a></li>'
+                in answer.text)
+        assert 'id="field-status" type="radio"' in answer.text
+        assert 'id="field-severity" name="severity"' in answer.text
         assert 'value="某高架桥发生垮塌"' in answer.text
     live = _post(browser, "/urgent/preview.json", unchosen).json()
     assert live["ok"] is False and set(live["fields"]) == {"status", "severity"}

@@ -96,3 +96,48 @@ def test_refused_connection_never_left() -> None:
     with pytest.raises(requests.ConnectionError) as info:
         requests.post(f"{url}/deliveries", json={}, timeout=TIMEOUT)
     assert not may_have_landed(info.value)
+
+
+def test_a_spared_request_meets_the_next_rule() -> None:
+    """A campaign's rules (one per fault, each with a chance) hit about the share asked for,
+    every fault about equally: a request one rule spared is offered to the next."""
+    from collections import Counter
+    from random import Random
+
+    from tests.support.emulators import fault_rules
+    from tests.support.fault_proxy import FAULTS, ProxyState
+
+    state = ProxyState(upstream="http://127.0.0.1:1", rng=Random(5))
+    state.add(*fault_rules(0.2, held_seconds=1.0))
+    hits = Counter(rule.fault if rule else None
+                   for rule in (state.take("POST", "/x") for _ in range(20_000)))
+    assert 0.18 < 1 - hits[None] / 20_000 < 0.22
+    assert all(600 < hits[fault] < 1000 for fault in FAULTS), hits
+
+
+def test_a_request_cut_short_is_not_forwarded(proxy: FaultProxy, sink: Sink) -> None:
+    """A client that dies after its headers (a bot killed mid-send) has its request dropped,
+    as a real proxy would: the sink never sees a bodiless copy of it."""
+    import socket
+
+    with socket.create_connection((proxy.server.server_address[0], proxy.port), timeout=5) as raw:
+        raw.sendall(b"POST /deliveries HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k9\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n")
+    assert proxy.state.wait("truncated", forwarded=False, timeout=10)
+    assert _post(proxy, "k10").status_code == 201
+    assert sink.state.count("k9") == 0 and "k9" not in sink.state.accepted
+
+
+def test_the_sink_ignores_a_request_cut_short(sink: Sink) -> None:
+    """The webhook sink, like a real receiver, takes nothing from a request whose body never
+    fully arrived (it would otherwise accept the key with an empty post)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", sink.port), timeout=5) as raw:
+        raw.sendall(b"POST /deliveries HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k11\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n")
+    answer = requests.post(f"{sink.url}/deliveries", json={"key": "k12", "title": "t"},
+                           headers={"Idempotency-Key": "k12"}, timeout=TIMEOUT)
+    assert answer.status_code == 201  # by now the cut request's EOF has long been read
+    assert requests.get(f"{sink.url}/deliveries/k11", timeout=5).status_code == 404
+    assert [post["key"] for post in sink.state.posts] == ["k12"]

@@ -77,3 +77,43 @@ def test_scheduled_compile_publishes_the_queued_items(app: App, project: Path,
     with app.store.read() as session:
         assert len(session.execute(select(AuditEvent).where(
             AuditEvent.action == "gazette.compiled")).all()) == 1
+
+
+def test_an_item_queued_before_a_crash_is_found_queued_not_published(
+        app: App, project: Path, clock: ManualClock) -> None:
+    """The process died after the item joined the gazette's queue, before recording it (or the
+    answer was lost): reconciling finds it waiting for the next issue, so the delivery is
+    queued, not published, until that issue is compiled."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    app = _gazette_app(app, project)
+    outcome = release.create(app, "weekly", datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI),
+                             actor="staff:li", origin="manual")
+    dispatcher = Dispatcher(app)
+    try:
+        dispatcher.drain()
+        with app.store.write() as session:  # as a process killed between enqueue and record
+            session.execute(update(Delivery).values(
+                state="sending", receipt=None, reason=None, claimed_by="gone-host:1:dead",
+                claimed_at=clock.now() - timedelta(hours=1)))
+        assert dispatcher.recover() == 1
+        with app.store.read() as session:
+            after_crash = session.execute(select(Delivery)).scalar_one()
+        with app.store.write() as session:  # as a claim whose answer was lost
+            session.execute(update(Delivery).values(
+                state="retry_wait", receipt=None, unconfirmed_at=clock.now(),
+                next_attempt_at=clock.now()))
+        delivery_id = after_crash.id
+        assert dispatcher.deliver(delivery_id) == "queued"
+    finally:
+        dispatcher.shutdown()
+    assert outcome.state == "active"
+    assert after_crash.state == "queued" and after_crash.published_at is None, after_crash.reason
+    assert after_crash.receipt and after_crash.receipt["details"]["state"] == "queued"
+    assert "confirmed after restart: queued for" in (after_crash.reason or "")
+    Scheduler(app).compile_gazette("gazette-x")
+    with app.store.read() as session:
+        published = session.execute(select(Delivery)).scalar_one()
+    assert published.state == "published" and "#item-1" in (published.receipt or {})["url"]

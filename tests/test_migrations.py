@@ -117,3 +117,34 @@ def test_optimize_gives_sqlite_planner_statistics(tmp_path: Path) -> None:
         assert "deliveries" in tables
     finally:
         store.dispose()
+
+
+def test_migration_0014_adds_the_intake_tables_and_keeps_accounts_and_tokens(
+        database_url: str) -> None:
+    """Upgrading from 0013 keeps an account and a token (with no definitions: not suppliers) and
+    adds data_files and preflight_checks; downgrading to 0013 removes them and the columns."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic(connection), "0013")
+            connection.execute(text(
+                "INSERT INTO accounts (id, name, display_name, password_hash, roles, created_at, "
+                "created_by, password_changed_at) VALUES (1, 'li', 'li', 'x', 'editor', "
+                "'2026-12-02 02:00:00', 't', '2026-12-02 02:00:00')"))
+            connection.execute(text(
+                "INSERT INTO api_tokens (id, name, token_sha256, role, created_at, created_by) "
+                "VALUES (1, 'desk', 'abc', 'urgent', '2026-12-02 02:00:00', 't')"))
+            command.upgrade(_alembic(connection), "0014")
+            names = set(inspect(connection).get_table_names())
+            assert {"data_files", "preflight_checks"} <= names
+            assert tuple(connection.execute(text(
+                "SELECT a.roles, a.definitions, t.role, t.definitions FROM accounts a, "
+                "api_tokens t")).one()) == ("editor", None, "urgent", None)
+            command.downgrade(_alembic(connection), "0013")
+            names = set(inspect(connection).get_table_names())
+            assert not {"data_files", "preflight_checks"} & names
+            columns = {c["name"] for c in inspect(connection).get_columns("accounts")}
+            assert "definitions" not in columns
+            assert connection.execute(text("SELECT name FROM accounts")).scalar_one() == "li"
+    finally:
+        engine.dispose()

@@ -8,14 +8,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from channels.webhook.sandbox import Sink, serve
 from publisher.store import Store
-from publisher.store.models import Delivery, Release
+from publisher.store.models import AuditEvent, Delivery, Release
 
 from .conftest import ROOT, TEMPLATE
 
@@ -299,3 +301,48 @@ def test_demo_twice_publishes_the_period_once(tmp_path: Path) -> None:
     said = [line for line in second_log.read_text(encoding="utf-8").splitlines()
             if "--demo" in line]
     assert len(said) == 1 and re.search(r"本期（\d{4}年第\d+周）已发布", said[0]), said
+
+
+def test_a_bad_file_dropped_into_the_inbox_is_reported_by_the_daemon(tmp_path: Path,
+                                                                      sink: Sink) -> None:
+    """With `publisher run` going, a GB18030 CSV with a bad cell copied into the inbox for a
+    coming run is checked within a few scans: audited as from the inbox with the row, column
+    and value, and alerted (a log line), with nothing published from it."""
+    config = _project(tmp_path, sink.url)
+    text = config.read_text(encoding="utf-8").replace('schedule: "*/3 * * * * *"',
+                                                      'schedule: "0 10 * * wed"')
+    text = text.replace('items: {path: "items.csv", schema: simple}',
+                        'items: {path: "{date:%Y-%m-%d}.csv", schema: simple}')
+    config.write_text(text + "intake: {inbox_scan_seconds: 0.5}\n", encoding="utf-8")
+    db = tmp_path / "bot.db"
+    env = {**os.environ, "PUBLISHER_DATABASE_URL": f"sqlite:///{db}", "SINK_TOKEN": "tok-e2e-1234"}
+    log = tmp_path / "run.log"
+    daemon = _start(config, env, log)
+    store = Store(f"sqlite:///{db}")
+    try:
+        _wait(lambda: "run.started" in (log.read_text(encoding="utf-8") if log.exists() else ""),
+              30, "the daemon")
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        ahead = (2 - today.weekday()) % 7
+        due = today + timedelta(days=ahead)
+        if ahead == 0 and datetime.now(ZoneInfo("Asia/Shanghai")).hour >= 10:
+            due += timedelta(days=7)
+        bad = tmp_path / "inbox" / f"{due:%Y-%m-%d}.csv"
+        bad.write_bytes("项目,数量\n苹果,三个\n".encode("gb18030"))
+        def reported() -> bool:
+            with store.read() as session:
+                return session.execute(select(AuditEvent).where(
+                    AuditEvent.action == "data.arrived")).first() is not None
+
+        _wait(reported, 30, "the inbox check")
+        with store.read() as session:
+            event = session.execute(select(AuditEvent).where(
+                AuditEvent.action == "data.arrived")).scalar_one()
+        assert event.actor == "inbox" and event.details["ready"] is False
+        assert any("三个" in p and "数量" in p for p in event.details["problems"])
+        assert '"alert": "data.invalid"' in log.read_text(encoding="utf-8")
+        assert _rows(store) == ([], [])
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(20)
+        store.dispose()

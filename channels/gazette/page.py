@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from channels.gazette.numbering import IssueNumber
 from channels.gazette.state import ERRATA_SECTION, ERRATA_SECTION_NAME, GazetteItem, Issue
+from channels.portal.tables import scroll_regions
 
 PORTAL_TEMPLATES = Path(__file__).parent.parent / "portal" / "templates"
 
@@ -87,7 +88,7 @@ def render_issue(info: PageInfo, number: IssueNumber, published_date: str,
             **{k: getattr(item, k) for k in ("anchor", "title", "doc_no", "organ", "signed_date",
                                              "published_date", "effective_date", "kind",
                                              "corrects")},
-            "body": Markup(item.body_html),  # noqa: S704 - rendered with autoescape by the core
+            "body": Markup(scroll_regions(item.body_html)),  # noqa: S704 - autoescaped by the core
             "partner": partner,
         })
     html = _environment.get_template("issue.html.j2").render(

@@ -13,6 +13,7 @@ from channels.portal.cap import CAP_FEED_PATH
 from channels.portal.feed import build_cap_feed, build_feed, build_sitemap
 from channels.portal.manifest import Item, Manifest, Source, local_stamp, shown_time
 from channels.portal.storage import write_atomic
+from channels.portal.tables import scroll_regions
 
 HOME_ITEMS_PER_COLUMN = 10
 FEED_NAME = "feed.atom"
@@ -74,7 +75,7 @@ def render_page(info: SiteInfo, item: Item, source: Source) -> bytes:
     """The full HTML5 page of one live release; ``source.body_html`` is trusted markup."""
     updates = [
         _ShownUpdate(local_stamp(u.at, info.zone), shown_time(u.at, info.zone), u.title,
-                     Markup(u.body_html))  # noqa: S704
+                     Markup(scroll_regions(u.body_html)))  # noqa: S704
         for u in source.updates
     ]
     html = _environment.get_template("page.html.j2").render(
@@ -83,7 +84,7 @@ def render_page(info: SiteInfo, item: Item, source: Source) -> bytes:
         item=item,
         panel=metadata_panel(item.metadata),
         updates=updates,
-        body=Markup(source.body_html),  # noqa: S704 - rendered with autoescape by the core
+        body=Markup(scroll_regions(source.body_html)),  # noqa: S704 - rendered with autoescape by the core
     )
     return html.encode("utf-8")
 

@@ -85,6 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        if len(raw) < length:  # the sender went away mid-request: nothing was received
+            self.close_connection = True
+            return
         if self._refused():
             return
         try:

@@ -33,6 +33,7 @@ class _Message:
     kind: str
     title: str
     body: str
+    contacts_of: str | None = None  # a definition whose data contacts are told too
 
 
 class Alerts:
@@ -53,20 +54,24 @@ class Alerts:
         self._closed = False
         self._thread: threading.Thread | None = None
         self.targets: list[Target] | None = None  # built on the sender thread
+        self.contacts: dict[str, list[Target]] = {}  # a definition's data contacts, as needed
 
     def start(self) -> None:
         """Start the sender thread now (it checks every URL and logs the unusable ones)."""
         with self._cond:
-            self._start_locked()
+            if self.settings.urls:
+                self._start_locked()
 
     def _start_locked(self) -> None:
-        if self._thread is None and not self._closed and self.settings.urls:
+        if self._thread is None and not self._closed:
             self._thread = threading.Thread(target=self._run, name="alert-sender", daemon=True)
             self._thread.start()
             atexit.register(self.close)
 
-    def submit(self, kind: str, text_zh: str, text_en: str, details: Mapping[str, Any]) -> bool:
-        """Queue an alert unless the same (kind, subject) went out within the interval."""
+    def submit(self, kind: str, text_zh: str, text_en: str, details: Mapping[str, Any], *,
+               contacts_of: str | None = None) -> bool:
+        """Queue an alert unless the same (kind, subject) went out within the interval; with
+        ``contacts_of``, that definition's ``data_contacts`` are sent it too."""
         now = self.app.clock.now()
         key = (kind, subject_of(text_en, details))
         title, body = compose(kind, text_zh, text_en, details, now, self.app.loaded.zone)
@@ -82,7 +87,7 @@ class Alerts:
                     outcome = "repeated"
                 else:
                     try:
-                        self._queue.put_nowait(_Message(kind, title, body))
+                        self._queue.put_nowait(_Message(kind, title, body, contacts_of))
                     except queue.Full:
                         outcome = "dropped"
                     else:
@@ -163,8 +168,28 @@ class Alerts:
                 log.exception("alert.url_unusable", url_index=index)
         return targets
 
+    def _contacts(self, definition_id: str | None) -> list[Target]:
+        """The Apprise targets of a definition's data contacts (built once, on this thread)."""
+        if definition_id is None:
+            return []
+        if definition_id not in self.contacts:
+            definition = self.app.loaded.config.releases.get(definition_id)
+            found = []
+            for index, raw in enumerate(definition.data_contacts if definition else []):
+                try:
+                    found.append(target(index, raw, self.app.environ,
+                                        self.settings.timeout_seconds))
+                except Unusable as exc:
+                    log.error("alert.contact_unusable", release=definition_id, url_index=index,
+                              reason=exc.reason)
+                except Exception:
+                    log.exception("alert.contact_unusable", release=definition_id,
+                                  url_index=index)
+            self.contacts[definition_id] = found
+        return self.contacts[definition_id]
+
     def _send(self, message: _Message) -> None:
-        for one in self.targets or []:
+        for one in [*(self.targets or []), *self._contacts(message.contacts_of)]:
             REASONS.watch()
             try:
                 sent = bool(one.plugin.notify(body=message.body, title=message.title))

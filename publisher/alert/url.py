@@ -174,7 +174,12 @@ def check_urls(loaded: LoadedConfig, environ: dict[str, str] | None = None) -> l
     channel secrets are in an offline check.
     """
     problems: list[Problem] = []
-    for index, raw in enumerate(loaded.config.alerts.urls):
+    listed: list[tuple[tuple[str | int, ...], str]] = [
+        (("alerts", "urls", index), raw) for index, raw in enumerate(loaded.config.alerts.urls)]
+    for name, definition in loaded.config.releases.items():  # a bureau's data contacts
+        listed += [(("releases", name, "data_contacts", index), raw)
+                   for index, raw in enumerate(definition.data_contacts)]
+    for where, raw in listed:
         try:
             url = resolve_url(raw, environ)
         except KeyError:
@@ -182,12 +187,12 @@ def check_urls(loaded: LoadedConfig, environ: dict[str, str] | None = None) -> l
         _register(url, raw, environ)
         plugin = _instantiate(url)
         if plugin is None:
-            problems.append(loaded.problem(("alerts", "urls", index), UNPARSEABLE_PROBLEM))
+            problems.append(loaded.problem(where, UNPARSEABLE_PROBLEM))
             continue
         private = _private_values(plugin, url)
         for value in private:
             register_secret(value)
         if any(len(value) >= 4 and (value in raw or quote(value, safe="") in raw)
                for value in private):
-            problems.append(loaded.problem(("alerts", "urls", index), LITERAL_PROBLEM))
+            problems.append(loaded.problem(where, LITERAL_PROBLEM))
     return problems

@@ -61,6 +61,7 @@ def open_app(path: Path, *, sandbox: bool = False, json_logs: bool | None = None
 def main() -> None:
     """Console-script entry point."""
     from publisher.cli import (  # noqa: F401
+        checks,
         content,
         gazette,
         inspect,

@@ -15,7 +15,8 @@ from publisher.cli import CONFIG_OPTION, cli, fail, load_config
 from publisher.config import Problem
 from publisher.logs import configure
 from publisher.period import period_of
-from publisher.release import ReleaseProblems, occurrence_key, prepare_release
+from publisher.release import ReleaseProblems, occurrence_key, prepare_release, slug_of
+from publisher.scan import link
 from publisher.source import DataError, load_source, parse_data_option
 
 
@@ -31,16 +32,22 @@ def check(
         loaded, problems = config_module.load_with_problems(config)
     except config_module.ConfigError as exc:
         raise fail(str(exc), 1) from None
+    warnings: list[str] = []
     if loaded is not None:
-        problems += check_module.check(loaded, at=datetime.now(UTC), online=online)
+        problems += check_module.check(loaded, at=datetime.now(UTC), online=online,
+                                       warnings=warnings)
+    for warning in warnings:  # the samples' review and warn findings: shown, never failing
+        typer.echo(f"内容检查 / content check: {warning}")
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
         raise fail(f"发现 {len(problems)} 处问题 / {len(problems)} problem(s) found", 1)
     assert loaded is not None
     definitions = len(loaded.config.releases)
+    entries = check_module.preview_app(loaded).scanner.lists.entries \
+        if loaded.config.checks.enabled else 0
     typer.echo(f"配置正常 / config OK: {definitions} release definitions, "
-               f"{len(loaded.config.channels)} channels")
+               f"{len(loaded.config.channels)} channels, {entries} content-check list entries")
 
 
 def _with_samples(loaded: config_module.LoadedConfig, definition: str, data: list[str]
@@ -101,6 +108,11 @@ def preview(
             tables=tables, period=period)
     except ReleaseProblems as exc:
         raise fail("\n".join(exc.problems), 1) from None
+    links = loaded.config.checks.links
+    checked = [*prepared.findings, *link.check(
+        prepared.payloads, links, level=links.at_preview, session_factory=app.session_factory,
+        own=slug_of(occurrence_key(definition, now, app)))]
+    findings = [f for f in checked if not channel or f.channel in channel]
     chosen = {name: payload for name, payload in prepared.payloads.items()
               if not channel or name in channel}
     if output == "json":
@@ -116,3 +128,7 @@ def preview(
             typer.echo(f"--- {key} ---\n{text}" if "\n" in text else f"{key}: {text}")
     for name in prepared.skipped:
         typer.echo(f"\n(渠道 {name} 未启用 / channel {name} is disabled)")
+    if findings:
+        typer.echo(f"\n===== 内容检查 / content checks: {len(findings)} =====")
+        for finding in findings:
+            typer.echo(f"- {finding.describe()}")

@@ -25,12 +25,15 @@ def _when(moment: datetime | None, zone: tzinfo) -> str:
 def tokens_add(
     name: str = typer.Argument(..., help="令牌名称 / token name (the audit actor is api:NAME)"),
     role: str = typer.Option(..., "--role", help=f"角色 / role: {' | '.join(ROLES)}"),
+    definition: list[str] = typer.Option([], "--definition", help=(
+        "数据报送（supplier）令牌可操作的发布定义，可重复 / a definition a supplier token may "
+        "act on, repeatable")),
     config: Path = CONFIG_OPTION,
 ) -> None:
     """新建令牌，只显示一次 / Create a token; it is shown this once and stored only as a hash."""
     app = open_app(config, json_logs=True)
     try:
-        token = create(app, name, role, actor=actor())
+        token = create(app, name, role, actor=actor(), definitions=definition)
     except TokenError as exc:
         raise fail(str(exc), 2) from None
     finally:
@@ -52,7 +55,8 @@ def tokens_list(config: Path = CONFIG_OPTION) -> None:
     zone = app.loaded.zone
     typer.echo("名称/name  角色/role  创建/created  创建人/by  最近使用/last used  吊销/revoked")
     for row in rows:
-        typer.echo(f"{row.name}  {row.role}  {_when(row.created_at, zone)}  {row.created_by}  "
+        scope = f"({','.join(row.definitions)})" if row.definitions else ""
+        typer.echo(f"{row.name}  {row.role}{scope}  {_when(row.created_at, zone)}  {row.created_by}  "
                    f"{_when(row.last_used_at, zone)}  {_when(row.revoked_at, zone)}")
 
 

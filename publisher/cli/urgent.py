@@ -14,6 +14,7 @@ from publisher.app import App
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
 from publisher.cli.run import FOREGROUND_WAIT
 from publisher.dispatch import Dispatcher
+from publisher.scan import Finding
 from publisher.severity import LEVELS
 from publisher.urgent import (
     Draft,
@@ -31,6 +32,7 @@ from publisher.urgent import (
     open_incident,
     prepare,
     preview_step,
+    screen,
     timeline,
     update_incident,
 )
@@ -157,18 +159,33 @@ def local_time(text: str, zone: tzinfo) -> datetime:
 
 
 def _preview(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel, target: str | None
-             ) -> tuple[list[tuple[str, Payload]], Draft]:
-    """Each channel's message of the step as it would be recorded now, and its draft."""
+             ) -> tuple[list[tuple[str, Payload]], Draft, list[Finding]]:
+    """Each channel's message of the step as it would be recorded now, its draft, and the
+    content checks' findings."""
     now = app.clock.now()
     if isinstance(step, UrgentPost):
         context, payloads, skipped = prepare(app, step, now)
         for name in skipped:
             typer.echo(f"\n(渠道 {name} 未启用 / channel {name} is disabled)")
-        return list(payloads.items()), draft_of(context, payloads, now)
+        return (list(payloads.items()), draft_of(context, payloads, now),
+                screen.findings_of(app, [(n, "send", p) for n, p in payloads.items()]))
     assert target is not None
     planned = preview_step(app, target, step, at=now)
     return ([(f"{p.channel} [{p.action}]", payload) for p, payload in planned.prepared],
-            planned.draft)
+            planned.draft, planned.findings)
+
+
+def _show_findings(findings: list[Finding], draft: Draft) -> None:
+    """The content checks' findings, and the preview an approver must override if they stop it."""
+    if not findings:
+        return
+    typer.echo(f"\n===== 内容检查 / content checks: {len(findings)} =====")
+    for finding in findings:
+        typer.echo(f"- {finding.describe()}")
+    if screen.stopping(findings):
+        typer.echo(f"须由另一位审核人放行本预览后再确认（保持此提示不关闭）/ a second person with the "
+                   f"approver role must first run (keep this prompt open):\n"
+                   f"  publisher override {draft.fingerprint} --reason …")
 
 
 def _preview_and_record(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel,
@@ -178,13 +195,14 @@ def _preview_and_record(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel
     show the new previews."""
     for _round in range(MAX_ROUNDS):
         try:
-            previews, draft = _preview(app, step, target)
+            previews, draft, findings = _preview(app, step, target)
         except IncidentNotFound as exc:
             raise fail(str(exc), 2) from None
         except UrgentRejected as exc:
             raise fail(str(exc), 1) from None
         for label, payload in previews:
             _show_preview(label, payload)
+        _show_findings(findings, draft)
         if not yes and not typer.confirm("\n确认发布？/ Publish now?", default=False):
             raise fail("已取消，未发布 / cancelled, nothing published", 1)
         try:

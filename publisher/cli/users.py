@@ -17,6 +17,8 @@ users_cli = typer.Typer(help="工作台账号 / Accounts of the staff console (a
 cli.add_typer(users_cli, name="users")
 
 ROLE_HELP = f"角色，可重复 / role, repeatable: {' | '.join(ROLES)}"
+DEFINITION_HELP = ("数据报送（supplier）角色可操作的发布定义，可重复 / a definition the supplier role "
+                   "may act on, repeatable")
 STDIN_HELP = "从标准输入读取密码（一行）/ read the password from standard input (one line)"
 
 
@@ -43,6 +45,7 @@ def users_add(
     name: str = typer.Argument(..., help="账号名 / account name (signs in with it; audited as "
                                          "console:NAME)"),
     role: list[str] = typer.Option(..., "--role", help=ROLE_HELP),
+    definition: list[str] = typer.Option([], "--definition", help=DEFINITION_HELP),
     display_name: str | None = typer.Option(None, "--display-name",
                                             help="显示名称 / the name shown on pages"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help=STDIN_HELP),
@@ -52,12 +55,12 @@ def users_add(
     app = open_app(config, json_logs=True)
     try:
         normal = accounts.check_name(name)
-        accounts.check_roles(role)
+        accounts.check_scope(app, accounts.check_roles(role), definition)
         if accounts.get(app, normal) is not None:
             raise accounts.AccountError(f"已有账号 {normal}", f"an account named {normal} exists")
         password = _password(password_stdin, name)
         made = accounts.create(app, name, password, role, actor=actor(),
-                               display_name=display_name)
+                               display_name=display_name, definitions=definition)
     except accounts.AccountError as exc:
         raise fail(str(exc), 2) from None
     finally:
@@ -89,12 +92,13 @@ def users_passwd(
 def users_roles(
     name: str = typer.Argument(..., help="账号名 / account name"),
     role: list[str] = typer.Option(..., "--role", help=ROLE_HELP),
+    definition: list[str] = typer.Option([], "--definition", help=DEFINITION_HELP),
     config: Path = CONFIG_OPTION,
 ) -> None:
-    """替换账号的角色 / Replace an account's roles."""
+    """替换账号的角色 / Replace an account's roles (a supplier's definitions too)."""
     app = open_app(config, json_logs=True)
     try:
-        changed = accounts.set_roles(app, name, role, actor=actor())
+        changed = accounts.set_roles(app, name, role, actor=actor(), definitions=definition)
     except accounts.AccountError as exc:
         raise fail(str(exc), 2) from None
     finally:
@@ -149,6 +153,7 @@ def users_list(config: Path = CONFIG_OPTION) -> None:
     typer.echo("账号/name  显示名/display  角色/roles  创建/created  创建人/by  最近登录/last sign-in  "
                "停用/disabled")
     for row in rows:
-        typer.echo(f"{row.name}  {row.display_name}  {','.join(row.roles)}  "
+        scope = f"({','.join(row.definitions)})" if row.definitions else ""
+        typer.echo(f"{row.name}  {row.display_name}  {','.join(row.roles)}{scope}  "
                    f"{_when(row.created_at, zone)}  {row.created_by}  "
                    f"{_when(row.last_sign_in_at, zone)}  {_when(row.disabled_at, zone)}")

@@ -18,6 +18,7 @@ from publisher.config.models import (
     ColumnSpec,
     Config,
     Defaults,
+    IntakeConfig,
     InterpretationConfig,
     ReleaseDefinition,
     RetryPolicy,
@@ -30,7 +31,7 @@ from publisher.config.models import (
 
 __all__ = [
     "ENV_REF", "ENV_REF_WHOLE", "ID_PATTERN", "AlertsConfig", "ChannelConfig", "ColumnSpec", "Config",
-    "ConfigError", "Defaults", "InterpretationConfig", "LoadedConfig", "Problem",
+    "ConfigError", "Defaults", "IntakeConfig", "InterpretationConfig", "LoadedConfig", "Problem",
     "ReleaseDefinition", "RetryPolicy", "SourceConfig", "TableSchema", "TableSource",
     "UrgentConfig", "WebConfig", "cross_check", "load", "load_with_problems", "resolve_env",
 ]

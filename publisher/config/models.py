@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from publisher.config.checks import ChecksConfig, DefinitionChecks
 from publisher.period import PeriodUnit
 from publisher.report.settings import DocumentType, ReportConfig
 from publisher.severity import DEFAULT_CAP, CapSeverity, Level
@@ -122,6 +123,12 @@ class ReleaseDefinition(_Model):
     # and its 成文日期, a template rendering to YYYY-MM-DD (absent: not recorded)
     document_type: DocumentType | None = None
     signed_date: str | None = None
+    checks: DefinitionChecks = DefinitionChecks()  # allowances of the content checks
+    # data intake: this long before each scheduled run the data of its period is checked
+    # (pre-flight); missing or invalid data alerts the office and ``data_contacts`` (Apprise
+    # URLs of the bureau that supplies it, secrets as ${ENV} references)
+    data_due_hours: float | None = Field(None, gt=0, le=30 * 24)
+    data_contacts: list[str] = Field(default_factory=list)
 
 
 class UrgentConfig(_Model):
@@ -217,6 +224,17 @@ class AlertsConfig(_Model):
     timeout_seconds: float = Field(10, gt=0, le=300)
 
 
+class IntakeConfig(_Model):
+    """Data handed in through the console or the API (``/data``, ``PUT /api/data/…``)."""
+
+    max_file_mib: float = Field(10, gt=0, le=200)  # a larger upload is refused unread
+    inbox_scan_seconds: float = Field(15, ge=0.5, le=3600)  # how often the inbox is looked at
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mib * 1024 * 1024)
+
+
 class Config(_Model):
     """The whole of schedules.yaml."""
 
@@ -232,6 +250,8 @@ class Config(_Model):
     alerts: AlertsConfig = AlertsConfig()
     web: WebConfig = WebConfig()
     report: ReportConfig = ReportConfig()
+    checks: ChecksConfig = ChecksConfig()  # content checks (publisher/scan)
+    intake: IntakeConfig = IntakeConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -17,15 +17,18 @@ from publisher.source.problem import (
     SUFFIXES,
     DataError,
     DataMissing,
+    DataProblem,
     Grid,
     Table,
+    Where,
     _BadValue,
     _Problems,
 )
 from publisher.source.value import _typed, normalise_header
 
 __all__ = [
-    "MAX_PROBLEMS", "SUFFIXES", "DataError", "DataMissing", "Table", "load_source", "locate",
+    "MAX_PROBLEMS", "SUFFIXES", "DataError", "DataMissing", "DataProblem", "Table", "headers_of",
+    "load_source", "locate",
     "matching", "normalise_header", "parse_data_option", "read_table",
 ]
 
@@ -42,6 +45,7 @@ def matching(data_dir: Path, pattern: str, period: Period) -> tuple[str, list[Pa
         path for path in Path(data_dir).glob(relative)
         if path.is_file()
         and not path.name.startswith(("~$", "."))
+        and not any(part.startswith(".") for part in path.relative_to(data_dir).parts)
         and (not any_format or path.suffix.lower() in SUFFIXES)
     )
     return relative, found
@@ -99,7 +103,7 @@ def _lookup(schema: TableSchema, *, by_id: bool) -> dict[str, ColumnSpec]:
 
 
 def _records(file: Path, schema: TableSchema, grid: Grid, problems: _Problems,
-             *, by_id: bool) -> list[dict[str, Any]]:
+             *, by_id: bool, wheres: list[Where] | None = None) -> list[dict[str, Any]]:
     """Rows keyed by column id; ``by_id`` (JSON): the first row holds column ids."""
     lookup = _lookup(schema, by_id=by_id)
     at = (0 if grid else None) if by_id else _header_index(grid, lookup)
@@ -119,7 +123,7 @@ def _records(file: Path, schema: TableSchema, grid: Grid, problems: _Problems,
     if missing:
         problems.add(f"数据文件缺少列 / missing column(s): {'、'.join(missing)}")
     rows: list[dict[str, Any]] = []
-    for (where_zh, where_en), cells in grid[at + 1:]:
+    for (where_zh, where_en, number), cells in grid[at + 1:]:
         present = {cid: cells[pos] if pos < len(cells) else None
                    for cid, (pos, _) in columns.items()}
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in present.values()):
@@ -134,14 +138,20 @@ def _records(file: Path, schema: TableSchema, grid: Grid, problems: _Problems,
                 row[spec.id] = _typed(present[spec.id], spec)
             except _BadValue as exc:
                 shown = str(present[spec.id]).strip()[:40]
-                problems.add(f"{where_zh}「{header}」列 / {where_en}, column {header}: "
-                             f"{exc}: {shown!r}")
+                problems.add(DataProblem(
+                    f"{where_zh}「{header}」列 / {where_en}, column {header}: {exc}: {shown!r}",
+                    row=number, row_label_zh=where_zh, row_label_en=where_en, column=header,
+                    value=shown, message_zh=exc.zh, message_en=exc.en))
         rows.append(row)
+        if wheres is not None:
+            wheres.append((where_zh, where_en, number))
     return rows
 
 
-def read_table(file: Path, schema: TableSchema, sheet: str | None = None) -> list[dict[str, Any]]:
-    """Typed rows of one data file, keyed by column id; DataError lists every problem found."""
+def read_table(file: Path, schema: TableSchema, sheet: str | None = None, *,
+               wheres: list[Where] | None = None) -> list[dict[str, Any]]:
+    """Typed rows of one data file, keyed by column id; DataError lists every problem found.
+    ``wheres`` receives each row's place in the file (for the content checks' findings)."""
     file = Path(file)
     kind = SUFFIXES.get(file.suffix.lower())
     if kind is None:
@@ -170,7 +180,7 @@ def read_table(file: Path, schema: TableSchema, sheet: str | None = None) -> lis
                     if kind == "json" else _csv_grid(text, "\t" if tabs else ","))
         except csv.Error as exc:
             raise DataError(file, [f"CSV 格式错误 / malformed CSV: {exc}"]) from exc
-    rows = _records(file, schema, grid, problems, by_id=kind == "json")
+    rows = _records(file, schema, grid, problems, by_id=kind == "json", wheres=wheres)
     if problems.items:
         raise DataError(file, problems.listed())
     return rows
@@ -193,11 +203,13 @@ def load_source(
         try:
             chosen = (overrides or {}).get(name)
             file = Path(chosen) if chosen else locate(data_dir, table.path, period)
-            rows = read_table(file, schemas[table.table_schema], table.sheet)
+            schema = schemas[table.table_schema]
+            wheres: list[Where] = []
+            rows = read_table(file, schema, table.sheet, wheres=wheres)
             if not rows and not table.allow_empty:
                 raise DataMissing(file, [f"数据表 {name} 为空，不发布空表 / table {name} has no "
                                          "rows: never publish an empty table"])
-            tables[name] = Table(name, file, rows)
+            tables[name] = Table(name, file, rows, tuple(wheres), headers_of(schema))
         except DataError as exc:
             errors.append(exc)
     if len(errors) == 1:
@@ -206,6 +218,11 @@ def load_source(
         kind = DataMissing if all(isinstance(e, DataMissing) for e in errors) else DataError
         raise kind(Path(data_dir), [f"{e.file}: {p}" for e in errors for p in e.problems])
     return tables
+
+
+def headers_of(schema: TableSchema) -> dict[str, str]:
+    """Column id -> the header staff know it by."""
+    return {spec.id: spec.header for spec in schema.columns}
 
 
 def parse_data_option(values: list[str], source: SourceConfig) -> dict[str, Path]:

@@ -39,7 +39,7 @@ def _csv_grid(text: str, delimiter: str) -> Grid:
         zh, en = f"第 {number} 行", f"row {number}"
         if first_line != number:  # multi-line cells above: say where a text editor shows it
             zh, en = f"{zh}（文本第 {first_line} 行）", f"{en} (text line {first_line})"
-        grid.append(((zh, en), cells))
+        grid.append(((zh, en, number), cells))
     return grid
 
 
@@ -62,7 +62,7 @@ def _xlsx_grid(file: Path, sheet: str | None) -> Grid:
             raise DataError(file, [f"工作表不存在 / no sheet named {sheet}"
                                    f"（现有 / present: {'、'.join(names)}）"])
         worksheet.reset_dimensions()  # some exporters write a wrong <dimension>
-        return [((f"第 {n} 行", f"row {n}"), list(cells))
+        return [((f"第 {n} 行", f"row {n}", n), list(cells))
                 for n, cells in enumerate(worksheet.iter_rows(values_only=True), start=1)]
     finally:
         book.close()
@@ -95,8 +95,8 @@ def _json_grid(file: Path, text: str, problems: _Problems,
                 mapped[spec.id] = value
         ids.update(dict.fromkeys(mapped))
         objects.append((number, mapped))
-    grid: Grid = [(("表头", "header"), list(ids))]
-    grid += [((f"第 {n} 条", f"item {n}"), [item.get(i) for i in ids]) for n, item in objects]
+    grid: Grid = [(("表头", "header", None), list(ids))]
+    grid += [((f"第 {n} 条", f"item {n}", n), [item.get(i) for i in ids]) for n, item in objects]
     return grid
 
 

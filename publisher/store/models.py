@@ -287,6 +287,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(20))
+    definitions: Mapped[str | None] = mapped_column(Text)  # a supplier's, comma-separated
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None]
@@ -303,6 +304,7 @@ class Account(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
     roles: Mapped[str] = mapped_column(String(200))  # comma-separated, e.g. "editor,approver"
+    definitions: Mapped[str | None] = mapped_column(Text)  # a supplier's, comma-separated
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
     password_changed_at: Mapped[datetime]
@@ -336,3 +338,42 @@ class SignInFailure(Base):
     name: Mapped[str] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
+
+
+class DataFile(Base):
+    """One data file handed in for a table of a definition's period (console or API): where it
+    lies in the inbox, its SHA-256, who gave it; a replaced or removed one is kept aside."""
+
+    __tablename__ = "data_files"
+    __table_args__ = (Index("ix_data_files_slot", "definition_id", "period", "table_name",
+                            "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition_id: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(20))  # Period.key: 2026-W49
+    table_name: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))  # current | replaced | removed
+    path: Mapped[str] = mapped_column(String(500))  # relative to the inbox
+    kept_path: Mapped[str | None] = mapped_column(String(500))  # once replaced or removed
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    file_format: Mapped[str] = mapped_column(String(10))  # csv | xlsx | json
+    rows: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime]
+    ended_by: Mapped[str | None] = mapped_column(String(100))
+    ended_at: Mapped[datetime | None]
+
+
+class PreflightCheck(Base):
+    """The pre-flight check of one scheduled run's data (``data_due_hours`` before it): whether
+    it was ready, and its problems; one row per run, so a run is alerted once."""
+
+    __tablename__ = "preflight_checks"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # the occurrence key
+    definition_id: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime]
+    checked_at: Mapped[datetime]
+    ready: Mapped[bool] = mapped_column(Boolean)
+    problems: Mapped[list[str]] = mapped_column(JSON)

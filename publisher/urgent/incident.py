@@ -29,7 +29,7 @@ from publisher.config import UrgentConfig
 from publisher.release import add_delivery, next_index_number, prepare_one, slug_of
 from publisher.render import RenderError
 from publisher.store.models import Incident, IndexCounter, Release
-from publisher.urgent import document, draft, mark
+from publisher.urgent import document, draft, mark, screen
 from publisher.urgent.post import (
     UrgentOutcome,
     UrgentPost,
@@ -277,12 +277,15 @@ def _open(app: App, post: UrgentPost, actor: str, preview: draft.Draft | None) -
             prepared = _prepare(app, plan, context, key=key, now=at, drill=post.drill,
                                 attachments=_store_picture(post, folder))
             draft.check(preview, key, [(i.channel, i.action, p) for i, p in prepared])
+            cap, prepared = _with_cap(app, section, prepared, key=key,
+                                      incident_key=incident_key, now=at, status=post.status,
+                                      msg_type="Alert", context=context, earlier=[])
+            findings = screen.findings_of(app, [(i.channel, i.action, p) for i, p in prepared])
+            screen.enforce(session, findings, fingerprint=preview.fingerprint if preview else None,
+                           actor=actor, key=key, now=now)
         except UrgentRejected:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        cap, prepared = _with_cap(app, section, prepared, key=key, incident_key=incident_key,
-                                  now=at, status=post.status, msg_type="Alert",
-                                  context=context, earlier=[])
         incident = Incident(key=incident_key, title=post.title, area=post.area,
                             severity=post.severity, status="open", drill=post.drill,
                             opened_at=now, opened_by=actor, event_at=post.event_at)
@@ -299,7 +302,8 @@ def _open(app: App, post: UrgentPost, actor: str, preview: draft.Draft | None) -
                           details={"area": post.area, "severity": post.severity,
                                    "status": post.status, "category": post.category,
                                    "event": post.event, "cap": cap,
-                                   "picture": post.picture.name if post.picture else None})
+                                   "picture": post.picture.name if post.picture else None,
+                                   **screen.kept(findings)})
     return UrgentOutcome(incident_key, release.id, key, tuple(sorted(names)), tuple(skipped),
                          "Alert")
 

@@ -6,7 +6,7 @@ its preview plans and prepares it in the same transaction and rolls it back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +18,9 @@ from publisher import audit
 from publisher.app import App
 from publisher.config import UrgentConfig
 from publisher.release import next_index_number, slug_of
+from publisher.scan import Finding
 from publisher.store.models import Delivery, Incident, Release
-from publisher.urgent import draft, mark
+from publisher.urgent import draft, mark, screen
 from publisher.urgent.incident import (
     AUDIT_ACTION,
     LIVE,
@@ -127,6 +128,7 @@ class StepPreview:
 
     prepared: list[tuple[Planned, Payload]]
     draft: draft.Draft
+    findings: list[Finding] = field(default_factory=list)  # the content checks'
 
 
 class _Preview(Exception):
@@ -198,8 +200,13 @@ def _later(app: App, incident_key: str, actor: str, step: str, fields: dict[str,
                                        "sent": r.details["cap"]["sent"]}
                                       for r in dict.fromkeys(r for r, _d in rows)
                                       if r.details.get("cap")])
+        findings = screen.findings_of(
+            app, [(item.channel, item.action, payload) for item, payload in prepared])
         if preview_at is not None:
-            raise _Preview(StepPreview(prepared, draft.Draft(at, draft.fingerprint(key, shown))))
+            raise _Preview(StepPreview(prepared, draft.Draft(at, draft.fingerprint(key, shown)),
+                                       findings))
+        screen.enforce(session, findings, fingerprint=draft_.fingerprint if draft_ else None,
+                       actor=actor, key=key, now=now)
         if step == "withdrawal":
             incident.status = "withdrawn"
         elif fields.get("severity"):
@@ -211,8 +218,9 @@ def _later(app: App, incident_key: str, actor: str, step: str, fields: dict[str,
         release = _record(session, app, section, incident, prepared, key=key, number=number,
                           title=context["release"]["title"], step=step, now=now, actor=actor,
                           skipped=skipped, details={
-                              "cap": cap, **{k: v for k, v in fields.items()
-                                             if k in ("correction", "reason") and v is not None}})
+                              "cap": cap, **screen.kept(findings),
+                              **{k: v for k, v in fields.items()
+                                 if k in ("correction", "reason") and v is not None}})
     return UrgentOutcome(incident.key, release.id, key,
                          tuple(sorted({item.channel for item, _ in prepared})), tuple(skipped),
                          MSG_TYPE[step])

@@ -59,6 +59,7 @@ class Account:
     password_changed_at: datetime
     disabled_at: datetime | None
     last_sign_in_at: datetime | None
+    definitions: tuple[str, ...] = ()  # a supplier's: the only definitions it may act on
 
     @property
     def actor(self) -> str:
@@ -73,6 +74,38 @@ class Account:
         """Whether one of the account's roles allows ``permission``."""
         return role.allows(self.roles, permission)
 
+    def covers(self, definition_id: str) -> bool:
+        """Whether the account may act on ``definition_id`` (a supplier: one named for it)."""
+        return role.covers(self.roles, self.definitions, definition_id)
+
+
+def split_definitions(text: str | None) -> tuple[str, ...]:
+    """The definitions stored as ``"a,b"``, sorted; none for ``None``."""
+    return tuple(sorted({name.strip() for name in (text or "").split(",") if name.strip()}))
+
+
+def check_scope(app: App, roles: Iterable[str], definitions: Iterable[str]) -> tuple[str, ...]:
+    """The definitions named for a supplier, checked: a supplier needs at least one, each
+    configured, and holds no other role; other roles take none. AccountError otherwise."""
+    named = tuple(sorted({d.strip() for d in definitions if d.strip()}))
+    roles = tuple(roles)
+    if not role.scoped(roles):
+        if named:
+            raise AccountError("只有数据报送（supplier）角色限定发布定义",
+                               "only the supplier role is limited to definitions")
+        return ()
+    if len(roles) > 1:
+        raise AccountError("数据报送（supplier）角色不能与其他角色同时授予",
+                           "the supplier role cannot be held together with another role")
+    if not named:
+        raise AccountError("数据报送（supplier）角色须指定至少一个发布定义",
+                           "the supplier role needs at least one definition")
+    unknown = [d for d in named if d not in app.loaded.config.releases]
+    if unknown:
+        raise AccountError(f"没有这个发布定义：{'、'.join(unknown)}",
+                           f"no such definition: {', '.join(unknown)}")
+    return named
+
 
 def split_roles(text: str) -> tuple[str, ...]:
     """The roles stored as ``"editor,approver"``, in the order of ``role.ROLES``."""
@@ -83,7 +116,8 @@ def split_roles(text: str) -> tuple[str, ...]:
 def account_of(row: AccountRow) -> Account:
     """The shown form of a row."""
     return Account(row.id, row.name, row.display_name, split_roles(row.roles), row.created_at,
-                   row.created_by, row.password_changed_at, row.disabled_at, row.last_sign_in_at)
+                   row.created_by, row.password_changed_at, row.disabled_at, row.last_sign_in_at,
+                   split_definitions(row.definitions))
 
 
 def normal_name(name: str) -> str:
@@ -142,10 +176,12 @@ def _row(session: Session, name: str) -> AccountRow:
 
 
 def create(app: App, name: str, password: str, roles: Iterable[str], *, actor: str,
-           display_name: str | None = None) -> Account:
-    """Make an account holding ``roles``; only the argon2 hash of ``password`` is stored."""
+           display_name: str | None = None, definitions: Iterable[str] = ()) -> Account:
+    """Make an account holding ``roles`` (a supplier: for ``definitions``); only the argon2
+    hash of ``password`` is stored."""
     normal = check_name(name)
     ordered = check_roles(roles)
+    scope = check_scope(app, ordered, definitions)
     check_password(password, normal)
     shown = (display_name or normal).strip()[:MAX_DISPLAY_NAME_CHARS] or normal
     hashed = HASHER.hash(password)
@@ -157,12 +193,15 @@ def create(app: App, name: str, password: str, roles: Iterable[str], *, actor: s
                 raise taken
             row = AccountRow(name=normal, display_name=shown, password_hash=hashed,
                              roles=",".join(ordered), created_at=now, created_by=actor,
-                             password_changed_at=now)
+                             password_changed_at=now, definitions=",".join(scope) or None)
             session.add(row)
             session.flush()
+            details: dict[str, object] = {"name": normal, "display_name": shown,
+                                          "roles": list(ordered)}
+            if scope:
+                details["definitions"] = list(scope)
             audit.append(session, at=now, actor=actor, action="account.created",
-                         subject=f"account:{normal}",
-                         details={"name": normal, "display_name": shown, "roles": list(ordered)})
+                         subject=f"account:{normal}", details=details)
             return account_of(row)
     except IntegrityError:  # another process took the name between the check and the insert
         raise taken from None
@@ -241,17 +280,22 @@ def change_password(app: App, name: str, password: str, *, actor: str,
         return account_of(row)
 
 
-def set_roles(app: App, name: str, roles: Iterable[str], *, actor: str) -> Account:
-    """Replace the account's roles."""
+def set_roles(app: App, name: str, roles: Iterable[str], *, actor: str,
+              definitions: Iterable[str] = ()) -> Account:
+    """Replace the account's roles (and a supplier's definitions)."""
     ordered = check_roles(roles)
+    scope = check_scope(app, ordered, definitions)
     now = app.clock.now()
     with app.store.write() as session:
         row = _row(session, name)
         before = list(split_roles(row.roles))
         row.roles = ",".join(ordered)
+        row.definitions = ",".join(scope) or None
+        details: dict[str, object] = {"name": row.name, "before": before, "roles": list(ordered)}
+        if scope:
+            details["definitions"] = list(scope)
         audit.append(session, at=now, actor=actor, action="account.roles_changed",
-                     subject=f"account:{row.name}",
-                     details={"name": row.name, "before": before, "roles": list(ordered)})
+                     subject=f"account:{row.name}", details=details)
         return account_of(row)
 
 

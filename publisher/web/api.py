@@ -11,7 +11,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from publisher.app import App
 from publisher.metrics import database_up
-from publisher.web import console, docs, error, metrics
+from publisher.web import console, data, docs, error, metrics
 from publisher.web.body import BODY_MODELS
 from publisher.web.gate import PasswordGate
 from publisher.web.incident import router as incident_router
@@ -63,6 +63,7 @@ def create_app(app: App, *, wake: Callable[[], None] | None = None,
     api.state.password_gate = PasswordGate(web.password_checks, web.password_queue)
     error.install(api)
     api.include_router(incident_router)
+    api.include_router(data.router)
     metrics.install(api, app)
     console.install(api)  # the staff console's pages (sessions; the API stays bearer-only)
     if web.api_docs:

@@ -21,6 +21,15 @@ class Problem(BaseModel):
 
     field: str | None = Field(None, description="字段 / the field, dotted (`channels.1`)")
     message: str = Field(description="问题（中文 / English）/ what is wrong, zh-CN then English")
+    # a data file's bad cell (PUT /api/data/…): where it is and what it holds
+    row: int | None = Field(None, description="行号（JSON：第几条）/ the row in the file (JSON: "
+                                              "the item)")
+    column: str | None = Field(None, description="列名，如文件所写 / the column, as the file "
+                                                 "writes it")
+    value: str | None = Field(None, description="单元格的值 / the value found in the cell")
+
+
+CELL_KEYS = ("row", "column", "value")
 
 
 class ErrorBody(BaseModel):
@@ -51,7 +60,12 @@ def respond(status: int, code: str, message_zh: str, message_en: str,
     """The uniform error response."""
     body = ErrorBody(error=code, message_zh=message_zh, message_en=message_en,
                      problems=list(problems))
-    return JSONResponse(body.model_dump(), status_code=status, headers=dict(headers or {}))
+    shown = body.model_dump()
+    for problem in shown["problems"]:  # a cell's place only where there is one
+        for key in CELL_KEYS:
+            if problem[key] is None:
+                del problem[key]
+    return JSONResponse(shown, status_code=status, headers=dict(headers or {}))
 
 
 # pydantic error types, said in Chinese (the English is pydantic's own message)

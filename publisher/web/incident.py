@@ -24,6 +24,7 @@ from publisher.urgent import (
     timeline,
     update_incident,
 )
+from publisher.urgent.screen import ContentBlocked
 from publisher.web.auth import current_app, require
 from publisher.web.body import MAX_PICTURE_BODY_BYTES, json_body, request_body
 from publisher.web.error import ApiError, ErrorBody, Problem
@@ -134,6 +135,10 @@ def refusal(exc: UrgentRejected) -> ApiError:
     if isinstance(exc, IncidentClosed):
         return ApiError(409, "withdrawn", f"事件 {exc.key} 已撤回", f"incident {exc.key} was "
                         "withdrawn; open a new one")
+    if isinstance(exc, ContentBlocked):  # the API posts without a preview: none to override
+        return ApiError(422, "content_blocked", "内容检查发现须处理的问题，紧急信息未发布",
+                        "the content checks stopped the urgent post",
+                        problems=[Problem(message=p) for p in exc.problems])
     return ApiError(422, "urgent_rejected", "紧急信息未发布", "urgent post not published",
                     problems=[Problem(message=p) for p in exc.problems])
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from publisher.app import App
 from publisher.logs import register_secret
 from publisher.store.models import ApiToken
 from publisher.web import role as _role
+from publisher.web.account import AccountError, check_scope, split_definitions
 
 TOKEN_PREFIX = "pub_"  # noqa: S105 (a prefix, recognisable in a leak or by a secret scanner)
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # the actor is "api:<name>", <= 100 chars
@@ -52,11 +54,16 @@ class TokenInfo:
     created_by: str
     revoked_at: datetime | None
     last_used_at: datetime | None
+    definitions: tuple[str, ...] = ()  # a supplier token's: the only definitions it may act on
 
     @property
     def actor(self) -> str:
         """Who the token acts as in the audit chain."""
         return f"api:{self.name}"
+
+    def covers(self, definition_id: str) -> bool:
+        """Whether the token may act on ``definition_id`` (a supplier: one named for it)."""
+        return _role.covers(self.role, self.definitions, definition_id)
 
 
 def digest(token: str) -> str:
@@ -66,11 +73,13 @@ def digest(token: str) -> str:
 
 def _info(row: ApiToken) -> TokenInfo:
     return TokenInfo(row.name, row.role, row.created_at, row.created_by, row.revoked_at,
-                     row.last_used_at)
+                     row.last_used_at, split_definitions(row.definitions))
 
 
-def create(app: App, name: str, role: str, *, actor: str) -> str:
-    """Make a token named ``name`` acting in ``role``; returns it (the only time it is seen)."""
+def create(app: App, name: str, role: str, *, actor: str, definitions: Iterable[str] = ()
+           ) -> str:
+    """Make a token named ``name`` acting in ``role`` (a supplier: for ``definitions``);
+    returns it (the only time it is seen)."""
     if not NAME_PATTERN.match(name):
         raise TokenError(f"令牌名称 {name!r} 无效（小写字母、数字、- 或 _，最多 64 个字符）",
                          f"token name {name!r} is invalid (lower-case letters, digits, - or _, "
@@ -78,6 +87,10 @@ def create(app: App, name: str, role: str, *, actor: str) -> str:
     if role not in ROLES:
         raise TokenError(f"未知角色 {role!r}，可选：{', '.join(ROLES)}",
                          f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    try:
+        scope = check_scope(app, (role,), definitions)
+    except AccountError as exc:
+        raise TokenError(exc.message_zh, exc.message_en) from None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = app.clock.now()
     taken = TokenError(f"已有名为 {name} 的令牌（吊销后名称也不能重用）",
@@ -87,10 +100,14 @@ def create(app: App, name: str, role: str, *, actor: str) -> str:
             if session.execute(select(ApiToken.id).where(ApiToken.name == name)).first():
                 raise taken
             session.add(ApiToken(name=name, token_sha256=digest(token), role=role,
-                                 created_at=now, created_by=actor))
+                                 created_at=now, created_by=actor,
+                                 definitions=",".join(scope) or None))
             session.flush()
+            details: dict[str, object] = {"name": name, "role": role}
+            if scope:
+                details["definitions"] = list(scope)
             audit.append(session, at=now, actor=actor, action="api_token.created",
-                         subject=f"api_token:{name}", details={"name": name, "role": role})
+                         subject=f"api_token:{name}", details=details)
     except IntegrityError:  # another process took the name between the check and the insert
         raise taken from None
     register_secret(token)

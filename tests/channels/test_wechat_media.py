@@ -164,6 +164,23 @@ def test_a_damaged_picture_is_a_content_rejection() -> None:
         assert info.value.field == "image" and name in str(info.value)
 
 
+def test_a_damaged_picture_is_refused_after_weasyprint_loaded() -> None:
+    """WeasyPrint (the gazette's PDF) switches Pillow to padding cut-short files for the whole
+    process when imported; a PNG and a JPEG cut short are still refused, and WeasyPrint's
+    setting is left as it was."""
+    import weasyprint  # noqa: F401  (imported for its effect on Pillow)
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    out = io.BytesIO()
+    Image.effect_noise((400, 300), 80).convert("RGB").save(out, format="JPEG")
+    png = noisy_png(300)
+    for data, name in ((png[: len(png) // 2], "a.png"), (out.getvalue()[:3000], "b.jpg")):
+        with pytest.raises(ContentRejected):
+            media.to_upload(data, name)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+
 class _Server(ThreadingHTTPServer):
     """A loopback test server: where it redirects to, and the paths it was asked for."""
 

@@ -13,8 +13,12 @@ busy remote produce, injected between the two processes, never by patching our c
 - ``reset``: reset the connection without forwarding (nothing reached the remote);
 - ``error``: answer ``status`` without forwarding (a gateway error).
 
+A request whose client went away before its whole body arrived (a bot killed mid-send) is
+never forwarded, as a real proxy would not; ``seen`` notes it as ``truncated``.
+
 Rules are used up in order: each matches a method and a path pattern, ``times`` times
-(0 = for ever), with probability ``chance`` (for campaigns: a seeded ``random.Random``).
+(0 = for ever), with probability ``chance`` (for campaigns: a seeded ``random.Random``); a
+request a rule's chance spared is offered to the next matching rule.
 Tests call ``serve(upstream)`` and ``proxy.state.add(Rule(...))``; another process can run
 ``python -m tests.support.fault_proxy UPSTREAM [PORT]`` and ``POST /_fault_proxy/rules``
 a JSON list of rules, and ``GET /_fault_proxy/state`` reads what it did.
@@ -42,6 +46,7 @@ FAULTS = ("delay", "late_answer", "drop", "reset", "error")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
               "trailer", "upgrade", "host", "content-length"}
 CONTROL = "/_fault_proxy/"
+TRUNCATED = "truncated"  # not a fault: the client closed before its whole body arrived
 UPSTREAM_TIMEOUT_SECONDS = 120.0
 
 
@@ -103,7 +108,7 @@ class ProxyState:
             for rule in self.rules:
                 if rule.matches(method, path):
                     if rule.chance < 1.0 and self.rng.random() >= rule.chance:
-                        return None
+                        continue  # this one spared it; a later rule may still hit it
                     if rule.times > 0:
                         rule.times -= 1
                         if rule.times == 0:
@@ -160,8 +165,13 @@ class Handler(BaseHTTPRequestHandler):
         self._handle("DELETE")
 
     def _handle(self, method: str) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
         path = urlsplit(self.path).path
+        if len(body) < length:  # the client went away mid-request: nothing is forwarded
+            self.server.state.note(Seen(method, path, TRUNCATED, time.monotonic()))
+            self.close_connection = True
+            return
         if path.startswith(CONTROL):
             self._control(method, path, body)
             return

@@ -26,9 +26,9 @@ def monthly(report: Report, link: Link, *, title: str = "按月发布篇次（�
     top = max([*totals, 1.0])
     bar, gap, left, height, base = 34, 14, 48, 220, 250
     size = left + len(table.rows) * (bar + gap) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="group" class="chart" '
              f'data-chart="monthly" viewBox="0 0 {max(size, 320)} {base + 40 + 18 * len(channels)}"'
-             f' width="{max(size, 320)}"><title>{escape(title)}</title>',
+             f' width="{max(size, 320)}" aria-label="{escape(title)}"><title>{escape(title)}</title>',
              f'<line x1="{left}" y1="{base}" x2="{size}" y2="{base}" stroke="#555"/>',
              f'<text x="{left - 6}" y="{base - height}" font-size="11" text-anchor="end">'
              f'{int(top)}</text>',
@@ -74,9 +74,9 @@ def first_reports(report: Report, link: Link, target_minutes: int, *,
     height = 30 + len(table.rows) * block + 18 * len(channels) + 20
     scale = plot_w / top
     target_x = label_w + target_minutes * scale
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="group" class="chart" '
              f'data-chart="first-reports" viewBox="0 0 {label_w + plot_w + 60} {height}" '
-             f'width="{label_w + plot_w + 60}"><title>{escape(title)}</title>',
+             f'width="{label_w + plot_w + 60}" aria-label="{escape(title)}"><title>{escape(title)}</title>',
              f'<line x1="{target_x:.1f}" y1="10" x2="{target_x:.1f}" '
              f'y2="{30 + len(table.rows) * block}" stroke="#c0392b" stroke-dasharray="4 3"/>',
              f'<text x="{target_x + 4:.1f}" y="20" font-size="11" fill="#c0392b">'

@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from publisher.logs import get_logger
 from publisher.web.console import (
     chain,
+    checks,
+    data,
     deliveries,
     login,
     overview,
@@ -36,7 +38,8 @@ log = get_logger("publisher.web")
 # The page routers, in order. A new page module adds its ``router`` (made by
 # ``deps.page_router()``) here.
 ROUTERS = (login.router, overview.router, profile.router, *urgent.ROUTERS, deliveries.router,
-           releases.router, chain.router, reports.router)
+           releases.router, chain.router, reports.router, checks.router, data.upload_router,
+           data.router)
 
 # Content-Security-Policy: no inline script or style, nothing from elsewhere, no framing.
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -38,6 +39,26 @@ _UNSET = object()
 
 environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_BILINGUAL = re.compile(r"^(?P<zh>.*?[^\x00-\x7f].*?) / (?P<en>[A-Za-z(\"'].*)$", re.S)
+
+
+_ENGLISH_ASIDE = re.compile(r"（([A-Za-z][A-Za-z .'-]*)）")
+
+
+def bilingual(text: object) -> Markup:
+    """A "中文 / English" message with each part marked with its language (``lang``), so that a
+    screen reader reads the English part as English; an English word in full-width brackets
+    (演练（Exercise）) is marked too; other text only escaped."""
+    shown = str(text)
+    found = _BILINGUAL.match(shown)
+    if found is None:
+        escaped = str(Markup.escape(shown))  # escaped first: only the spans are markup
+        return Markup(_ENGLISH_ASIDE.sub(r'（<span lang="en">\1</span>）', escaped))  # noqa: S704
+    return Markup('<span lang="zh-CN">{}</span> / <span lang="en">{}</span>').format(
+        found.group("zh"), found.group("en"))
+
+
+environment.filters["bilingual"] = bilingual
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("incidents", "/incidents", role.INCIDENT_READ),
     NavItem("audit", "/audit", role.AUDIT_READ),
     NavItem("reports", "/reports", role.REPORT_READ),
+    NavItem("data", "/data", role.DATA_READ),
 )
 
 

@@ -17,6 +17,7 @@ Translate = Callable[..., str]
 CATALOGUE: dict[str, tuple[str, str]] = {
     "app.title": ("政务信息发布工作台", "Gov Publisher console"),
     "app.skip": ("跳到正文", "Skip to content"),
+    "app.table": ("表格（窄屏上可左右滚动）", "Table (scrolls sideways on a narrow screen)"),
     "nav.label": ("主导航", "Main navigation"),
     "nav.overview": ("总览", "Overview"),
     "nav.deliveries": ("投递日志", "Delivery log"),

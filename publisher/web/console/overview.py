@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from publisher import overview as facts
+from publisher.intake import preflight
+from publisher.scan import freshness
 from publisher.web import role
 from publisher.web.account import Account
 from publisher.web.auth import current_app
-from publisher.web.console.deps import page_router, render, require_page
+from publisher.web.console.deps import PageForbidden, page_router, render, require_page
 from publisher.web.console.i18n import register
 from publisher.web.console.show import open_circuits
 
@@ -19,6 +21,13 @@ router = page_router()
 
 register({
     "overview.upcoming": ("即将发布", "Upcoming releases"),
+    "overview.not_ready": ("数据未就绪的发布", "Runs whose data is not ready"),
+    "overview.not_ready_help": ("发布前检查（data_due_hours）发现以下发布的数据缺失或有误；到发布时间"
+                                "仍未就绪将被暂停，不会只发一部分。", "The pre-flight check "
+                                "(data_due_hours) found these runs' data missing or invalid; "
+                                "still so at the due time, a run is held, never sent in part."),
+    "overview.checked_at": ("检查时间", "Checked"),
+    "overview.data_page": ("数据页", "Data page"),
     "overview.no_upcoming": ("没有按计划发布的定义。", "No definition runs on a schedule."),
     "overview.render_at": ("{at} 生成待审稿", "rendered for review at {at}"),
     "overview.needs_review": ("需审核", "needs review"),
@@ -54,12 +63,25 @@ register({
     "col.deliveries": ("投递", "Deliveries"),
     "col.kind": ("类型", "Kind"),
     "col.outcome_release": ("结果", "Outcome"),
+    "overview.freshness": ("更新情况（僵尸号、栏目不更新）", "Freshness (accounts and columns "
+                           "left without a post)"),
+    "overview.freshness_row": ("{age} 天 / 上限 {limit} 天", "{age} of {limit} days"),
+    "freshness.channel": ("账号", "account"),
+    "freshness.column": ("栏目", "column"),
+    "freshness.ok": ("正常", "fresh"),
+    "freshness.soon": ("即将超期", "stale soon"),
+    "freshness.stale": ("已超期", "stale"),
+    "freshness.never": ("从未发布", "never published"),
 })
 
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request,
-             account: Annotated[Account, Depends(require_page(role.LOG_READ))]) -> HTMLResponse:
+             account: Annotated[Account, Depends(require_page())]) -> Response:
+    if not account.may(role.LOG_READ):  # a supplier's home is its data pages
+        if account.may(role.DATA_READ):
+            return RedirectResponse("/data", status_code=303)
+        raise PageForbidden(role.LOG_READ)
     app = current_app(request)
     now = app.clock.now()
     allowed = [name for name in role.ALL_PERMISSIONS if account.may(name)]
@@ -67,4 +89,6 @@ def overview(request: Request,
         "permissions": allowed, "upcoming": facts.upcoming(app, now),
         "attention": facts.attention(app, now), "recent": facts.recent(app),
         "health": facts.channels(app, now, open_circuits=open_circuits(request)),
+        "freshness": freshness.ages(app, now),
+        "not_ready": preflight.not_ready(app, now),
         "may_trigger": account.may(role.RELEASE_TRIGGER)})

@@ -8,6 +8,8 @@ from typing import Any
 
 from markupsafe import escape
 
+from channels.base import Payload
+from channels.portal.tables import scroll_regions
 from channels.weibo.settings import WeiboLimits
 from channels.weibo.text import Counter
 from publisher.app import App
@@ -50,10 +52,12 @@ class Preview:
 
 
 def document(title: str, body_html: str, look: str) -> str:
-    """A whole HTML document around a message body, for a sandboxed frame."""
+    """A whole HTML document around a message body, for a sandboxed frame (its tables in
+    focusable scroll regions, as the portal shows them)."""
     return ("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<link rel=\"stylesheet\" href=\"{PREVIEW_CSS}\"><title>{escape(title)}</title>"
-            f"</head><body class=\"{look}\">{body_html}</body></html>")
+            f"</head><body class=\"{look}\">{scroll_regions(body_html)}</body></html>")
 
 
 def of(app: App, row: Delivery) -> Preview:
@@ -118,6 +122,14 @@ def _by_kind(app: App, row: Delivery, data: Mapping[str, Any], base: dict[str, A
         return Preview(**base, look="portal", title=title, facts=facts,
                        document=document(title, str(data.get("content") or ""), "portal"))
     return None
+
+
+def of_payload(app: App, channel: str, payload: Payload) -> Preview:
+    """The preview of a payload not yet recorded (a period's data previewed before its release
+    exists): shown as its delivery will be, ``delivery_id`` 0."""
+    row = Delivery(id=0, channel=channel, kind=payload.kind, action="send", state="pending",
+                   payload=payload.to_json())
+    return of(app, row)
 
 
 def summary(row: Delivery) -> str:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from publisher import inbox, release, review
 from publisher.outcome import of_release
+from publisher.scan import Finding
 from publisher.store.models import Delivery, Incident, Release
 from publisher.web import role
 from publisher.web.account import Account
@@ -43,6 +44,7 @@ register({
     "release.cap": ("CAP 标识", "CAP identifier"),
     "release.msg_type": ("CAP 消息类型", "CAP message type"),
     "release.hold_reason": ("暂停原因", "Why it is held"),
+    "release.findings": ("内容检查", "Content checks"),
     "release.approved_by": ("审核人", "Approved by"),
     "release.rejected_by": ("驳回人", "Rejected by"),
     "release.rejected_reason": ("驳回理由", "Reason for rejection"),
@@ -132,10 +134,14 @@ def _release_page(request: Request, account: Account, key_or_id: str, *,
         outcome = of_release(session, row)
     details = row.details or {}
     authors = review.authors(row)
+    findings = [Finding.from_json(f) for f in (row.hold_reason or {}).get("findings")
+                or details.get("findings") or []]  # the held problems list the block ones
     return render(request, "release.html.j2", {
         "release": row, "deliveries": deliveries, "incident": incident, "outcome": outcome,
         "previews": [preview.of(app, d) for d in deliveries if d.payload],
-        "problems": [str(p) for p in (row.hold_reason or {}).get("problems") or []],
+        "problems": [str(p) for p in (row.hold_reason or {}).get("problems") or []
+                     if not str(p).endswith(tuple(f.describe() for f in findings))],
+        "findings": findings,
         "cap": (details.get("cap") or {}).get("identifier"),
         "approved_by": details.get("approved_by"), "rejected_by": details.get("rejected_by"),
         "rejected_reason": details.get("rejected_reason"),

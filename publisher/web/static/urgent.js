@@ -13,6 +13,8 @@
     var url = form.getAttribute("data-live-preview");
     var timer = null;
     var asked = 0;
+    /* a short status line is announced, never the whole previews (hundreds of characters) */
+    var status = document.querySelector("[data-preview-status]");
     if (!target || !url) { return; }
 
     function refresh() {
@@ -27,6 +29,9 @@
         if (mine !== asked) { return; }  /* an older answer arriving late */
         target.innerHTML = data.html;
         target.setAttribute("data-live", data.ok ? "ok" : "problems");
+        if (status && data.status && status.textContent !== data.status) {
+          status.textContent = data.status;
+        }
       }).catch(function () {
         target.setAttribute("data-live", "unavailable");  /* the Preview button still works */
       });
@@ -53,7 +58,20 @@
     });
   }
 
-  function setCell(row, cell, openText) {
+  /* "中文 / English": each part marked with its language, as the server's pages do */
+  function bilingual(element, text) {
+    var found = /^(.*?[^\x00-\x7f].*?) \/ ([A-Za-z("'].*)$/.exec(text || "");
+    if (!found) { element.textContent = text; return; }
+    var zh = document.createElement("span");
+    var en = document.createElement("span");
+    zh.lang = "zh-CN";
+    zh.textContent = found[1];
+    en.lang = "en";
+    en.textContent = found[2];
+    element.replaceChildren(zh, " / ", en);
+  }
+
+  function setCell(row, cell, openText, newWindowText) {
     var state = row.querySelector("[data-state]");
     if (state && state.getAttribute("data-state") !== cell.state) {
       state.setAttribute("data-state", cell.state);
@@ -62,7 +80,8 @@
     }
     row.querySelector("[data-accepted]").textContent = cell.accepted;
     row.querySelector("[data-public]").textContent = cell.public;
-    row.querySelector("[data-detail]").textContent = cell.detail;
+    var detail = row.querySelector("[data-detail]");
+    if (detail.textContent !== cell.detail) { bilingual(detail, cell.detail); }
     var link = row.querySelector("[data-url]");
     var href = /^https?:\/\//.test(cell.url || "") ? cell.url : null;
     var shown = link.querySelector("a");
@@ -72,6 +91,12 @@
       anchor.rel = "noopener noreferrer";
       anchor.target = "_blank";
       anchor.textContent = openText;
+      if (newWindowText) {  /* a link that opens a new window says so */
+        var hint = document.createElement("span");
+        hint.className = "hint";
+        hint.textContent = newWindowText;
+        anchor.appendChild(hint);
+      }
       link.replaceChildren(anchor);
     } else if (!href && shown) {
       link.replaceChildren();
@@ -84,6 +109,7 @@
     var cells = Number(section.getAttribute("data-cells"));
     var live = section.querySelector("[data-live]");
     var note = section.querySelector("[data-board-note]");
+    var announce = section.querySelector("[data-board-status]");
     if (live) { live.hidden = false; }
 
     function say(text) {
@@ -98,12 +124,25 @@
       }).then(function (data) {
         data.cells.forEach(function (cell) {
           var row = section.querySelector('[data-cell="' + CSS.escape(cell.id) + '"]');
-          if (row) { setCell(row, cell, section.getAttribute("data-open-text")); }
+          if (row) {
+            setCell(row, cell, section.getAttribute("data-open-text"),
+                    section.getAttribute("data-new-window-text"));
+          }
         });
+        var changed = [];
         data.summaries.forEach(function (summary) {
           var shown = section.querySelector('[data-summary-for="' + CSS.escape(summary.release) + '"]');
-          if (shown) { shown.textContent = summary.text; }
+          if (shown && shown.textContent !== summary.text) {
+            shown.textContent = summary.text;
+            var caption = shown.closest("caption");
+            var step = caption ? caption.getAttribute("data-step-label") : "";
+            var colon = document.documentElement.lang === "en" ? ": " : "：";
+            changed.push(step ? step + colon + summary.text : summary.text);
+          }
         });
+        if (announce && changed.length) {  /* one short line, e.g. "首报：3/3 已发布" */
+          announce.textContent = changed.join("; ");
+        }
         var notice = document.querySelector("[data-notice]");
         if (notice && data.banner && notice.textContent !== data.banner.text) {
           notice.textContent = data.banner.text;  /* where the step just posted really stands */
@@ -127,6 +166,10 @@
 
     window.setTimeout(tick, 1000);
   }
+
+  /* a refused form: the focus goes to the list of its problems, each linking to its field */
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) { summary.focus(); }
 
   document.querySelectorAll("form[data-live-preview]").forEach(livePreview);
   document.querySelectorAll("form[data-once]").forEach(sendOnce);

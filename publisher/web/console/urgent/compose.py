@@ -93,8 +93,16 @@ def preview_json(request: Request, _account: PostAccount, form: Form) -> JSONRes
     ok = found is not None and found.ok
     html = environment.get_template("urgent_previews.html.j2").render(
         t=translator(lang), previews=found, pending=read.step is None)
+    t = translator(lang)
+    if found is None:
+        status = t("urgent.previews.status_pending")
+    elif ok:
+        status = t("urgent.previews.status_ok", count=len(found.channels))
+    else:
+        status = t("urgent.previews.status_problems", count=len(found.problems) + sum(
+            1 for c in found.channels if c.problem))
     return JSONResponse({
-        "ok": ok, "fields": read.problems,
+        "ok": ok, "fields": read.problems, "status": status,  # the short line announced
         "problems": found.problems if found else [],
         "skipped": found.skipped if found else [],
         "channels": [p.to_json() for p in found.channels] if found else [],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from channels.base import Payload
 from channels.wechat import content as wechat_content
 from channels.weibo.text import Counter
 from publisher.app import App
+from publisher.scan import Finding
 from publisher.urgent import (
     Draft,
     IncidentClosed,
@@ -22,6 +23,7 @@ from publisher.urgent import (
     draft_of,
     prepare,
     preview_step,
+    screen,
     urgent_config,
 )
 
@@ -81,6 +83,12 @@ class Previews:
     problems: list[str]
     skipped: list[str]
     draft: Draft | None = None  # what the confirmation hands back (when every channel is ok)
+    findings: list[Finding] = field(default_factory=list)  # the content checks'
+
+    @property
+    def stopping(self) -> list[Finding]:
+        """Findings that stop the step until an approver overrides this preview."""
+        return screen.stopping(self.findings)
 
     @property
     def ok(self) -> bool:
@@ -171,7 +179,13 @@ def first_report(app: App, post: UrgentPost, now: datetime) -> Previews:
             prepared[name] = payloads[name]
             found.append(shown(app, name, payloads[name], drill=post.drill))
     ok = len(prepared) == len(enabled)
-    return Previews(found, [], skipped, draft_of(context, prepared, now) if ok else None)
+    if not ok:
+        return Previews(found, [], skipped)
+    try:
+        findings = screen.findings_of(app, [(n, "send", p) for n, p in prepared.items()])
+    except UrgentRejected as exc:  # a list cannot be used
+        return Previews(found, exc.problems, skipped)
+    return Previews(found, [], skipped, draft_of(context, prepared, now), findings)
 
 
 def later_step(app: App, incident_key: str, step: UrgentUpdate | UrgentCancel, *,
@@ -188,4 +202,5 @@ def later_step(app: App, incident_key: str, step: UrgentUpdate | UrgentCancel, *
         general = [p for p in exc.problems if not any(p == q for _n, q in named)]
         return Previews([refused(app, n, p) for n, p in named], general, [])
     return Previews([shown(app, item.channel, payload, action=item.action, drill=drill)
-                     for item, payload in planned.prepared], [], [], planned.draft)
+                     for item, payload in planned.prepared], [], [], planned.draft,
+                    planned.findings)

@@ -6,6 +6,24 @@ from publisher.severity import LEVELS, label_en
 from publisher.web.console.i18n import register
 
 WORDS: dict[str, tuple[str, str]] = {
+    # the content checks (publisher/scan) of a step
+    "checks.findings": ("内容检查发现 {count} 处问题：", "The content checks found {count} "
+                        "thing(s):"),
+    "checks.override_needed": (
+        "含“禁止发布”或“须审核”的问题，须由另一位审核人对本预览确认放行后才能发布（也可修改内容后重新预览）。"
+        "请审核人打开：", "Findings that block or need review stop this post until a second "
+        "person with the approver role overrides this very preview (or change the text and "
+        "preview again). The approver opens:"),
+    "checks.override.title": ("放行内容检查问题", "Override the content checks"),
+    "checks.override.help": (
+        "仅限审核人。放行后，由发布人（不能是您本人）按同一预览确认发布；放行与发布均记入审计日志。",
+        "Approvers only. Once overridden, the poster (not you) confirms the same preview; the "
+        "override and its use are audited."),
+    "checks.override.fingerprint": ("预览编号", "Preview fingerprint"),
+    "checks.override.reason": ("放行理由", "Why it may go out"),
+    "checks.override.submit": ("确认放行", "Override"),
+    "checks.override.done": ("已放行；发布人可按原预览确认发布。", "Overridden: the poster may now "
+                             "confirm the previewed post."),
     # composing the first report
     "urgent.compose.title": ("紧急发布", "Urgent post"),
     "urgent.compose.lead": ("快报事实、慎报原因。先预览各渠道将发布的内容，确认后立即发布。",
@@ -59,6 +77,13 @@ WORDS: dict[str, tuple[str, str]] = {
                               "Preview: what each channel will publish shows here, with its "
                               "length."),
     "urgent.previews.pending": ("请先填写必填项。", "Fill in the required fields first."),
+    "urgent.previews.status_ok": ("预览已更新：{count} 个渠道均可发布。", "Previews updated: all "
+                                  "{count} channels can publish."),
+    "urgent.previews.status_problems": ("预览已更新：有 {count} 处问题。", "Previews updated: "
+                                        "{count} problems."),
+    "urgent.previews.status_pending": ("请先填写必填项。", "Fill in the required fields first."),
+    "urgent.problem.preview": ("{channel} 预览", "{channel} preview"),
+    "urgent.confirm.actions": ("发布操作", "Publish or go back"),
     "urgent.problems": ("未能预览或发布，请处理以下问题：", "Not previewed or published; please fix "
                         "these problems:"),
     "urgent.problem.required": ("请填写{field}。", "{field} is required."),
@@ -131,6 +156,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "urgent.board.link": ("链接", "Link"),
     "urgent.board.detail": ("说明", "Detail"),
     "urgent.board.open_link": ("查看", "Open"),
+    "urgent.new_window": ("（在新窗口打开）", " (opens in a new window)"),
     "urgent.board.refresh": ("刷新", "Refresh"),
     "urgent.board.live": ("状态实时更新中", "Updating live"),
     "urgent.board.stale": ("状态暂时无法更新，请刷新页面。", "The status cannot be updated just now; "
