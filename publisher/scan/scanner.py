@@ -9,6 +9,7 @@ children, and pyahocorasick's linear search among them made it 25 times slower h
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -166,24 +167,28 @@ class Scanner:
 
 
 class _Cells:
-    """A table's text cells joined by line breaks, to find which cell a text came from."""
+    """A table's text cells joined by line breaks, to find which cell a text came from (joined
+    on the first look-up: most releases have no finding to place)."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
         self.columns: list[str] = list(table.rows[0]) if table.rows else []
+
+    @functools.cached_property
+    def _joined(self) -> tuple[str, list[int], list[tuple[int, str]]]:
         parts: list[str] = []
-        self.spots: list[tuple[int, str]] = []  # (row index, column id) of each part
-        self.starts: list[int] = []
+        spots: list[tuple[int, str]] = []  # (row index, column id) of each part
+        starts: list[int] = []
         offset = 0
-        for index, row in enumerate(table.rows):
+        for index, row in enumerate(self.table.rows):
             for column in self.columns:
                 value = row.get(column)
                 if isinstance(value, str) and value.strip():
-                    self.starts.append(offset)
-                    self.spots.append((index, column))
+                    starts.append(offset)
+                    spots.append((index, column))
                     parts.append(value)
                     offset += len(value) + 1
-        self.joined = "\n".join(parts)
+        return "\n".join(parts), starts, spots
 
     def allowed(self, allow: Collection[str]) -> list[str]:
         """The text of each column whose personal data the definition allows."""
@@ -193,10 +198,13 @@ class _Cells:
 
     def find(self, raw: str) -> Cell | None:
         """The first cell holding ``raw``."""
-        at = self.joined.find(raw) if raw else -1
+        if not raw:
+            return None
+        joined, starts, spots = self._joined
+        at = joined.find(raw)
         if at < 0:
             return None
-        index, column = self.spots[bisect.bisect_right(self.starts, at) - 1]
+        index, column = spots[bisect.bisect_right(starts, at) - 1]
         return Cell(str(self.table.file), _row_label(self.table, index),
                     self.table.headers.get(column, column))
 
