@@ -290,9 +290,13 @@ def cases(path: Path, filled: Filled) -> list[Case]:
         key, updated = connection.execute(
             "SELECT r.key, d.updated_at FROM releases r JOIN deliveries d ON d.release_id = r.id "
             "WHERE r.id = ?", (max(filled.releases // 2, 1),)).fetchone()
-    middle = datetime.fromisoformat(updated).replace(tzinfo=UTC)
-    week = logview.LogFilter(since=middle - timedelta(days=7), until=middle)
-    month = {"date_field": "created_at", "since": middle - timedelta(days=30), "until": middle}
+    # the console's form takes whole days in the office's zone (``until`` inclusive), so the
+    # ranges start and end at local midnight: the page over HTTP then asks for exactly the rows
+    # the function is given (an instant range would let the page list later rows of the last day)
+    middle = datetime.fromisoformat(updated).replace(tzinfo=UTC).astimezone(ZONE)
+    end = datetime.combine(middle.date() + timedelta(days=1), datetime.min.time(), ZONE)
+    week = logview.LogFilter(since=end - timedelta(days=7), until=end)
+    month = {"date_field": "created_at", "since": end - timedelta(days=30), "until": end}
     return [
         Case("no filter", logview.LogFilter()),
         Case("channel + state", logview.LogFilter(channels=("wechat-main",), states=("failed",))),
@@ -400,8 +404,9 @@ def console_page(folder: Path, path: Path) -> Iterator[tuple[str, str]]:
                       + "releases: {}\n", encoding="utf-8")
     app = App(loaded=config_module.load(config), store=Store(f"sqlite:///{path}"))
     try:
-        viewer = account.create(app, "bench-viewer", random_secrets.token_urlsafe(18),
-                                ["viewer"], actor="bench")
+        # a name of its own each run: a reused --db keeps the accounts of earlier runs
+        viewer = account.create(app, f"bench-viewer-{random_secrets.token_hex(4)}",
+                                random_secrets.token_urlsafe(18), ["viewer"], actor="bench")
         token = sessions.start(app, viewer, user_agent="bench")
         server = serve(create_app(app), "127.0.0.1", 0)
         try:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from channels.base import (
@@ -78,22 +78,55 @@ def _describe(exc: BaseException) -> dict[str, Any]:
     return result
 
 
-def _urgent_first() -> ColumnElement[bool]:
+def _urgent_gate() -> ColumnElement[bool]:
     """A routine delivery may be claimed only while no urgent one is outstanding on its
     channel: an urgent post reaches each channel before any further routine delivery does
     (drills go to the emulators and hold nothing back). Part of the conditional claim, so two
-    workers cannot race past it."""
-    other = aliased(Delivery)
-    outstanding = exists().where(other.channel == Delivery.channel, other.urgent.is_(True),
-                                 other.drill.is_(False), other.state.in_(OUTSTANDING))
-    return or_(Delivery.urgent.is_(True), ~outstanding)
+    workers cannot race past it.
+
+    The held channels are one uncorrelated subquery, read once per statement through
+    ``ix_deliveries_urgent_gate`` (migration 0014): a correlated ``EXISTS`` walked every
+    outstanding row of the channel for each due row, quadratic in the backlog."""
+    blocking = aliased(Delivery, name="blocking")
+    held = select(blocking.channel).where(blocking.urgent.is_(True), blocking.drill.is_(False),
+                                          blocking.state.in_(OUTSTANDING))
+    return or_(Delivery.urgent.is_(True), Delivery.channel.not_in(held))
+
+
+URGENT_FIRST = _urgent_gate()  # built once: aliased() and the subquery cost ~1 ms a call
+
+
+def _urgent_first() -> ColumnElement[bool]:
+    """The urgent-first condition (``URGENT_FIRST``), kept as a function for callers."""
+    return URGENT_FIRST
 
 
 def _release_active() -> ColumnElement[bool]:
     """A delivery may be claimed only while its release is active: one awaiting approval,
     rejected or held never sends. Part of the conditional claim, so an approval, a rejection
     or a hold cannot be raced past."""
-    return exists().where(Release.id == Delivery.release_id, Release.state == "active")
+    return RELEASE_ACTIVE
+
+
+RELEASE_ACTIVE: ColumnElement[bool] = exists().where(Release.id == Delivery.release_id,
+                                                     Release.state == "active")
+
+
+def due_query(now: datetime, limit: int,
+              release_id: int | None = None) -> Select[int, str, bool]:
+    """The due query: ids, channels and urgency of deliveries ready at ``now``, urgent first,
+    then oldest first (bench/due_query.py times it over a large backlog)."""
+    query = (
+        select(Delivery.id, Delivery.channel, Delivery.urgent)
+        .where(Delivery.state.in_(DUE_STATES),
+               or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+               URGENT_FIRST, RELEASE_ACTIVE)
+        .order_by(Delivery.urgent.desc(), Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    if release_id is not None:
+        query = query.where(Delivery.release_id == release_id)
+    return query
 
 
 class Dispatcher:
@@ -121,16 +154,7 @@ class Dispatcher:
 
     def _due(self, limit: int, release_id: int | None) -> list[tuple[int, bool]]:
         now = self.app.clock.now()
-        query = (
-            select(Delivery.id, Delivery.channel, Delivery.urgent)
-            .where(Delivery.state.in_(DUE_STATES),
-                   or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                   _urgent_first(), _release_active())
-            .order_by(Delivery.urgent.desc(), Delivery.next_attempt_at, Delivery.id)
-            .limit(limit)
-        )
-        if release_id is not None:
-            query = query.where(Delivery.release_id == release_id)
+        query = due_query(now, limit, release_id)
         with self.app.store.read() as session:
             rows = session.execute(query).all()
         return [(row.id, row.urgent) for row in rows if self.circuits.allows(row.channel, now)]

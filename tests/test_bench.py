@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,31 @@ def test_quick_content_checks_agree_with_naive_matching(capsys: pytest.CaptureFi
     assert result["rows"] == 200 and result["list_entries"] > 1000
     assert result["prepare_ms_without_checks"] > 0 and result["prepare_ms_with_checks"] > 0
     assert result["naive_over_automaton"] > 0
+
+
+def test_quick_due_query_bench_finds_every_due_row_but_the_held_channel(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A --quick due-query run finds, in each case, the due deliveries of every channel but
+    the one an outstanding urgent post holds back, and prints each case's plan."""
+    from bench.due_query import main as due_query_main
+
+    assert due_query_main(["--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["problems"] == [] and result["rows"] == 5_000
+    assert len(result["cases"]) == 4
+    for case in result["cases"]:
+        assert 0 < case["found"] <= 100 and case["median_ms"] > 0
+        assert any("ix_deliveries_urgent_gate" in line for line in case["plan"]), case["plan"]
+
+
+def test_log_page_bench_reuses_its_database(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A second log-page run on the same --db reuses the fill and signs in a viewer of its own
+    (the first run's account is still there), and its pages still match their SQL."""
+    db = tmp_path / "log.db"
+    for _ in range(2):
+        capsys.readouterr()
+        assert log_page_main(["--quick", "--repeat", "1", "--db", str(db), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["fill_reused"] is True and result["ok"] is True
+    assert all("http" in case for case in result["cases"])

@@ -121,6 +121,8 @@ class Delivery(Base):
         Index("ix_deliveries_state_created_log", "state", "created_at", "id"),
         Index("ix_deliveries_counts", "channel", "state", "drill"),
         Index("ix_deliveries_published", "published_at"),  # the annual report, migration 0010
+        # the channels an outstanding urgent post holds back (dispatch.URGENT_FIRST), 0014
+        Index("ix_deliveries_urgent_gate", "state", "urgent", "drill", "channel"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
