@@ -9,26 +9,24 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
-
-from channels import registry
-from channels.base import Channel, ChannelContext, ConfigurationError
 from publisher.clock import Clock, SystemClock
-from publisher.config import ENV_REF_WHOLE, LoadedConfig, resolve_env
-from publisher.logs import is_sensitive_key, register_secret
-from publisher.render import Renderer
-from publisher.sendlog import DatabaseSendLog
+from publisher.config import LoadedConfig
 from publisher.store import Store
-from publisher.tokens import DatabaseTokenCache
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded when first used: read-only commands need none of them (cli/__init__)
+    import requests
+
+    from channels.base import Channel
     from publisher.alert import Alerts
+    from publisher.render import Renderer
     from publisher.scan import Scanner
 
 DRILL_DIR = "var/drill"  # where drills of kinds without an emulator write (the portal's site)
 
 
 def _session() -> requests.Session:
+    import requests
+
     session = requests.Session()
     session.headers["User-Agent"] = "gov-publisher/0.1"
     return session
@@ -53,6 +51,8 @@ class App:
     @cached_property
     def renderer(self) -> Renderer:
         """One renderer per App, so compiled templates are reused across releases."""
+        from publisher.render import Renderer
+
         return Renderer(self.loaded.resolve(self.loaded.config.templates_dir))
 
     @cached_property
@@ -103,6 +103,13 @@ class App:
         self.store.dispose()
 
     def _build(self, name: str, *, drill: bool = False) -> Channel[Any]:
+        from channels import registry
+        from channels.base import ChannelContext, ConfigurationError
+        from publisher.config import ENV_REF_WHOLE, resolve_env
+        from publisher.logs import is_sensitive_key, register_secret
+        from publisher.sendlog import DatabaseSendLog
+        from publisher.tokens import DatabaseTokenCache
+
         conf = self.loaded.config.channels[name]
         cls = registry.channel_class(conf.kind)
         secrets = set(cls.settings_model.secret_fields())

@@ -85,7 +85,7 @@ def _urgent_gate() -> ColumnElement[bool]:
     workers cannot race past it.
 
     The held channels are one uncorrelated subquery, read once per statement through
-    ``ix_deliveries_urgent_gate`` (migration 0014): a correlated ``EXISTS`` walked every
+    ``ix_deliveries_urgent_gate`` (migration 0015): a correlated ``EXISTS`` walked every
     outstanding row of the channel for each due row, quadratic in the backlog."""
     blocking = aliased(Delivery, name="blocking")
     held = select(blocking.channel).where(blocking.urgent.is_(True), blocking.drill.is_(False),

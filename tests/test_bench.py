@@ -158,3 +158,16 @@ def test_log_page_bench_reuses_its_database(tmp_path: Path,
     result = json.loads(capsys.readouterr().out)
     assert result["fill_reused"] is True and result["ok"] is True
     assert all("http" in case for case in result["cases"])
+
+
+@pytest.mark.slow
+def test_quick_cli_startup_bench_times_each_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """A --quick start-up run times `python -c pass`, `publisher --help` and `publisher log`
+    (each must exit 0) and gives each a ratio to the bare interpreter."""
+    from bench.cli_startup import main as cli_startup_main
+
+    assert cli_startup_main(["--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    names = [row["command"] for row in result["commands"]]
+    assert names == ["python -c pass", "publisher --help", "publisher log"]
+    assert all(row["median_s"] > 0 and row["ratio_to_python"] > 0 for row in result["commands"])

@@ -148,3 +148,38 @@ def test_migration_0014_adds_the_intake_tables_and_keeps_accounts_and_tokens(
             assert connection.execute(text("SELECT name FROM accounts")).scalar_one() == "li"
     finally:
         engine.dispose()
+
+
+def test_head_revision_read_from_file_names_is_alembics_head() -> None:
+    """The newest revision read-only commands expect (from the file names, no alembic) is the
+    head alembic itself finds: every migration file is named after its revision."""
+    from alembic.script import ScriptDirectory
+
+    from publisher.store import head_revision
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def test_check_current_refuses_an_older_schema_without_migrating(tmp_path: Path) -> None:
+    """A store opened without migrating accepts a database at the newest revision and refuses
+    one at an older revision (or with no schema), naming both revisions; it changes nothing."""
+    from publisher.store import SchemaOutdated, head_revision
+
+    url = f"sqlite:///{tmp_path / 'db'}"
+    empty = Store(url, migrate=False)
+    with pytest.raises(SchemaOutdated, match="no schema yet"):
+        empty.check_current()
+    empty.dispose()
+    Store(url).dispose()  # migrates
+    current = Store(url, migrate=False)
+    current.check_current()
+    with current.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    with pytest.raises(SchemaOutdated, match=f"at 0001, this version needs {head_revision()}"):
+        current.check_current()
+    with current.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() \
+            == "0001"
+    current.dispose()

@@ -7,14 +7,16 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-
-import xmlschema
+from typing import TYPE_CHECKING
 
 from publisher.cap.model import NAMESPACE, CapAlert, CapInfo, CapInvalid, cap_time
 
 SCHEMA_PATH = Path(__file__).with_name("CAP-v1.2.xsd")
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 MAX_SCHEMA_PROBLEMS = 20
+
+if TYPE_CHECKING:  # xmlschema costs ~0.4 s to import: loaded by the first validation only
+    import xmlschema
 # identifier and sender: "MUST NOT include spaces, commas or restricted characters (< and &)".
 FORBIDDEN_IN_ID = re.compile(r"[\s,<&]")
 CAP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d")
@@ -77,6 +79,8 @@ def to_xml(alert: CapAlert) -> str:
 @functools.cache
 def schema() -> xmlschema.XMLSchema:
     """The official OASIS CAP 1.2 schema shipped with the package, loaded once."""
+    import xmlschema
+
     return xmlschema.XMLSchema(str(SCHEMA_PATH))
 
 
@@ -120,6 +124,8 @@ def validate(xml: str | bytes) -> None:
     Raises ``CapInvalid`` listing each failing path with its reason. Entities and external
     references are refused: the document is data, never a pointer to a file or URL.
     """
+    import xmlschema
+
     source = io.BytesIO(xml.encode("utf-8") if isinstance(xml, str) else xml)
     try:
         resource = xmlschema.XMLResource(source, defuse="always", allow="none")

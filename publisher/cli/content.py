@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from channels.portal.catalogue import format_index_number
-from publisher import check as check_module
-from publisher import config as config_module
 from publisher.cli import CONFIG_OPTION, cli, fail, load_config
-from publisher.config import Problem
-from publisher.logs import configure
-from publisher.period import period_of
-from publisher.release import ReleaseProblems, occurrence_key, prepare_release, slug_of
-from publisher.scan import link
-from publisher.source import DataError, load_source, parse_data_option
+
+if TYPE_CHECKING:
+    from publisher import config as config_module
+    from publisher.config import Problem
 
 
 @cli.command()
@@ -27,6 +23,10 @@ def check(
                                 "each channel's credentials and reachability"),
 ) -> None:
     """检查配置、模板、样例数据与渠道限制 / Check config, templates, sample data and limits."""
+    from publisher import check as check_module
+    from publisher import config as config_module
+    from publisher.logs import configure
+
     configure(json=False, level="WARNING")
     try:
         loaded, problems = config_module.load_with_problems(config)
@@ -54,6 +54,8 @@ def _with_samples(loaded: config_module.LoadedConfig, definition: str, data: lis
                   ) -> dict[str, Path]:
     """The files ``--data`` names, and each other table's shipped sample (said on stderr): a
     preview of one new table needs no inbox."""
+    from publisher.source import parse_data_option
+
     source = loaded.config.releases[definition].source
     assert source is not None
     try:
@@ -78,6 +80,14 @@ def preview(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """预览各渠道将发布的内容，不记录、不发送 / Show what each channel would publish; sends nothing."""
+    from channels.portal.catalogue import format_index_number
+    from publisher import check as check_module
+    from publisher.logs import configure
+    from publisher.period import period_of
+    from publisher.release import ReleaseProblems, occurrence_key, prepare_release, slug_of
+    from publisher.scan import link
+    from publisher.source import DataError, load_source
+
     configure(json=False, level="WARNING")
     loaded = load_config(config)
     definition_conf = loaded.definition(definition)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from channels.base import ChannelError
-from publisher.app import App
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
-from publisher.gazette import compile_next, gazette_channels
+
+if TYPE_CHECKING:
+    from publisher.app import App
 
 gazette_cli = typer.Typer(help="政府公报 / The government gazette.", no_args_is_help=True)
 cli.add_typer(gazette_cli, name="gazette")
@@ -21,6 +21,8 @@ CHANNEL_OPTION = typer.Option(None, "--channel", help="公报渠道（默认唯�
 
 
 def _gazette_channel(app: App, name: str | None) -> Any:
+    from publisher.gazette import gazette_channels
+
     names = gazette_channels(app)
     if name is None and len(names) == 1:
         name = names[0]
@@ -42,6 +44,9 @@ def compile_command(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """编印下一期公报并发布 / Compile the next issue from the queued items and publish it."""
+    from channels.base import ChannelError
+    from publisher.gazette import compile_next
+
     app = open_app(config)
     name = _gazette_channel(app, channel).name
     try:

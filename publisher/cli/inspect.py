@@ -7,16 +7,15 @@ import json
 import sys
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy import select
 
-from publisher import audit, history, logview
 from publisher.cli import CONFIG_OPTION, audit_cli, cli, fail, open_app
-from publisher.dispatch import STATES
-from publisher.store.models import Release
-from publisher.zone import iso, localised
+from publisher.states import STATES
+
+if TYPE_CHECKING:
+    from publisher import logview
 
 # releases that never got deliveries, or whose deliveries wait on (or failed for) a review
 RELEASE_STATES = ("held", "missed", "awaiting_approval", "rejected")  # shown as rows too
@@ -53,7 +52,9 @@ def log_command(
         raise fail(f"未知状态 / unknown state {status!r}; known: {', '.join(LOG_STATES)}", 2)
     if output not in ("table", "json", "csv"):
         raise fail("--format 只能是 table、json 或 csv / must be table, json or csv", 2)
-    app = open_app(config, json_logs=True)
+    from publisher import logview
+
+    app = open_app(config, json_logs=True, read_only=True)
     if delivery is not None:
         _history(app, delivery, output)
         return
@@ -92,6 +93,8 @@ def _row(row: logview.LogRow, zone: Any) -> dict[str, Any]:
 
 
 def _outcome(name: str) -> str:
+    from publisher import history
+
     zh, en = history.OUTCOME_WORDS.get(name, (name, name))
     return f"{zh} / {en}"
 
@@ -100,6 +103,9 @@ def _history(app: Any, delivery_id: int, output: str) -> None:
     """One delivery: its state, each try (and each claim that ended without one) with the
     decision after it, and its audit events with what they say — the console's delivery page,
     from the same rows (publisher/history.py)."""
+    from publisher import history
+    from publisher.zone import iso, localised
+
     with app.store.read() as session:
         story = history.load(session, delivery_id)
     if story is None:
@@ -154,6 +160,10 @@ def _outstanding(session: Any, release: str | None, status: str | None,
                  since_at: datetime | None, limit: int, zone: Any) -> list[dict[str, Any]]:
     """Held, missed, awaiting and rejected releases: nothing was sent, and a person should
     know."""
+    from sqlalchemy import select
+
+    from publisher.store.models import Release
+
     query = (select(Release).where(Release.state.in_([status] if status else RELEASE_STATES))
              .order_by(Release.created_at.desc()).limit(limit))
     if release:
@@ -202,7 +212,9 @@ def audit_verify(
                                           "chain was last found intact (default: every event)"),
 ) -> None:
     """核验审计链，报告第一条被改动的记录 / Verify the chain; name the first bad row."""
-    app = open_app(config, json_logs=True)
+    from publisher import audit
+
+    app = open_app(config, json_logs=True, read_only=True)
     with app.store.read() as session:
         mark = audit.checkpoint(session) if since_checkpoint else None
         verdict = audit.verify(session, since=mark)
@@ -221,7 +233,9 @@ def audit_export(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """导出审计链为 JSON Lines / Export the audit chain as JSON lines."""
-    app = open_app(config, json_logs=True)
+    from publisher import audit
+
+    app = open_app(config, json_logs=True, read_only=True)
     with app.store.read() as session:
         if output is None:
             count = audit.export(session, sys.stdout)

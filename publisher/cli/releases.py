@@ -7,12 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import or_, select
 
-from publisher import outcome
 from publisher.cli import CONFIG_OPTION, cli, fail, open_app
-from publisher.store.models import Delivery, Release
-from publisher.zone import iso
 
 
 @cli.command("releases")
@@ -27,7 +23,13 @@ def releases_command(
     channels), withdrawn, awaiting approval, held, in progress."""
     if output not in ("table", "json"):
         raise fail("--format 只能是 table 或 json / must be table or json", 2)
-    app = open_app(config, json_logs=True)
+    from sqlalchemy import or_, select
+
+    from publisher import outcome
+    from publisher.store.models import Delivery, Release
+    from publisher.zone import iso
+
+    app = open_app(config, json_logs=True, read_only=True)
     zone = app.loaded.zone
     with app.store.read() as session:
         query = select(Release).order_by(Release.created_at.desc(), Release.id.desc()).limit(limit)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from publisher.app import App
 from publisher.cli import CONFIG_OPTION, cli, fail, open_app
-from publisher.report.build import build_report, explain, rows_of
-from publisher.report.output import data, text
-from publisher.report.period import PeriodError, ReportPeriod, parse
+
+if TYPE_CHECKING:
+    from publisher.app import App
+    from publisher.report.period import ReportPeriod
 
 report_cli = typer.Typer(help="统计报告 / Reports from the bot's records.", no_args_is_help=True)
 cli.add_typer(report_cli, name="report")
@@ -45,6 +46,10 @@ def annual(
 ) -> None:
     """政府信息公开工作年度报告的统计数字 / The annual disclosure report's figures, counted from
     releases, deliveries, incidents, gazette issues and the audit chain."""
+    from publisher.report.build import build_report
+    from publisher.report.output import data, text
+    from publisher.report.period import PeriodError, parse
+
     if output_format not in FORMATS:
         raise fail(f"--format: {output_format!r} 不是 / is not one of {', '.join(FORMATS)}", 2)
     if output_format in BINARY and output is None:
@@ -81,6 +86,9 @@ def annual(
 
 def _explain(app: App, period: ReportPeriod, figure_id: str, organ: str | None,
              output_format: str) -> None:
+    from publisher.report.build import explain, rows_of
+    from publisher.report.output import data, text
+
     try:
         report, figure = explain(app, period, figure_id, organ=organ)
     except KeyError as exc:

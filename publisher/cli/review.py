@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from publisher import review
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
+
+if TYPE_CHECKING:
+    pass
 
 review_cli = typer.Typer(help="发布审核 / Review before publishing: approve or reject releases.",
                          no_args_is_help=True)
@@ -23,6 +26,8 @@ def list_command(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """列出待审核的发布 / List the releases awaiting approval, soonest due first."""
+    from publisher import review
+
     if output not in ("table", "json"):
         raise fail("--format 只能是 table 或 json / must be table or json", 2)
     app = open_app(config, json_logs=True)
@@ -51,6 +56,8 @@ def list_command(
 def approve_command(release: str = RELEASE_ARGUMENT, config: Path = CONFIG_OPTION) -> None:
     """批准发布（不能批准自己创建的）/ Approve a release (never one's own): it goes out at its due
     time."""
+    from publisher import review
+
     app = open_app(config, json_logs=True)
     try:
         decision = review.approve(app, release, actor=actor())
@@ -70,6 +77,8 @@ def reject_command(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """驳回发布，不予发布 / Reject a release: it is never published."""
+    from publisher import review
+
     app = open_app(config, json_logs=True)
     try:
         decision = review.reject(app, release, actor=actor(), reason=reason)

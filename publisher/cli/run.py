@@ -12,22 +12,23 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import typer
-from sqlalchemy import select
 
-from publisher import intervention, release, review
-from publisher.app import App
-from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app, progress
-from publisher.dispatch import Dispatcher
-from publisher.errors import SchedulerBusy
-from publisher.logs import get_logger
-from publisher.scheduler import Scheduler, active_holder
-from publisher.source import DataError, parse_data_option
-from publisher.store.models import Release
+from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
 
 if TYPE_CHECKING:
+    from publisher.app import App
+    from publisher.cli import progress
+    from publisher.dispatch import Dispatcher
     from publisher.web.server import WebServer
 
-log = get_logger("publisher.run")
+
+def _log() -> Any:
+    """The command's logger (structlog is loaded by the commands that log)."""
+    from publisher.logs import get_logger
+
+    return get_logger("publisher.run")
+
+
 FOREGROUND_WAIT = timedelta(minutes=2)  # trigger/retry wait this long for retries, then hand over
 FOREGROUND_LOG_LEVEL = "ERROR"  # trigger/retry show progress lines instead of the log lines
 OPTIMIZE_SECONDS = 6 * 3600  # how often the daemon refreshes SQLite's planner statistics
@@ -56,7 +57,7 @@ def _serve_site(app: App, port: int | None) -> Any:
             try:
                 handle = serve(site_dir, chosen)
             except OSError as exc:
-                log.warning("run.site_not_served", port=chosen, error=str(exc))
+                _log().warning("run.site_not_served", port=chosen, error=str(exc))
                 typer.echo(f"端口 {chosen} 不可用，未启动网站预览 / port {chosen} unavailable; "
                            "site preview not served (use --port)", err=True)
                 return None
@@ -107,6 +108,11 @@ def run(
                                              "config's web.port; 0 = any free port)"),
 ) -> None:
     """运行调度器与投递进程 / Run the scheduler and the dispatcher until stopped."""
+    from publisher import release, review
+    from publisher.dispatch import Dispatcher
+    from publisher.errors import SchedulerBusy
+    from publisher.scheduler import Scheduler
+
     app = open_app(config, sandbox=sandbox, json_logs=json_logs)
     wake = threading.Event()
     stop = threading.Event()
@@ -114,7 +120,7 @@ def run(
     scheduler = Scheduler(app, on_release=lambda _id: wake.set())
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("run.stopping", signal=signum)
+        _log().info("run.stopping", signal=signum)
         stop.set()
         wake.set()
 
@@ -131,14 +137,14 @@ def run(
         try:
             api = _serve_api(app, wake, web_port, dispatcher)
         except WebUnavailable as exc:
-            log.error("run.web_unavailable", host=exc.host, port=exc.port, reason=exc.reason)
+            _log().error("run.web_unavailable", host=exc.host, port=exc.port, reason=exc.reason)
             scheduler.stop()
             dispatcher.shutdown(wait=True)
             app.close()
             raise fail(str(exc), 4) from None
     app.alerts.start()  # checks each alert URL now, not at the first alert
     recovered = dispatcher.recover()
-    log.info("run.started", sandbox=sandbox, recovered=recovered, database=app.store.safe_url)
+    _log().info("run.started", sandbox=sandbox, recovered=recovered, database=app.store.safe_url)
     site = _serve_site(app, port) if serve else None
     names = list(trigger) + ([DEMO] if demo else [])
     for index, name in enumerate(names):
@@ -175,7 +181,7 @@ def run(
         if site is not None:
             site.stop()
         app.close()
-        log.info("run.stopped")
+        _log().info("run.stopped")
 
 
 @cli.command("trigger")
@@ -195,6 +201,9 @@ def trigger_command(
 ) -> None:
     """立即发布一次 / Create a release of a definition now (and deliver it, showing each
     channel's progress and a summary)."""
+    from publisher import release, review
+    from publisher.source import DataError, parse_data_option
+
     app = open_app(config, sandbox=sandbox, log_level=FOREGROUND_LOG_LEVEL)
     definition_conf = app.loaded.definition(definition)
     overrides: dict[str, Path] | None = None
@@ -228,6 +237,9 @@ def _deliver(app: App, release_id: int, key: str, *, wait: bool, until: datetime
     """Send the release here and show each channel's progress, or, when the daemon is running,
     leave the sending to it (following its progress from the rows when ``wait``); then the
     summary. Exit 1 unless every channel published (or queued for the gazette)."""
+    from publisher.cli import progress
+    from publisher.scheduler import active_holder
+
     zone = app.loaded.zone
     out = sys.stdout
     shown = progress.Progress(out, zone, live=out.isatty(), now=app.clock.now)
@@ -264,6 +276,9 @@ def _send_here(app: App, release_id: int, shown: progress.Progress, until: datet
                ) -> list[progress.ChannelState]:
     """Dispatch the release in this process (waiting out retries until ``until``) while the
     rows are shown as they change."""
+    from publisher.cli import progress
+    from publisher.dispatch import Dispatcher
+
     dispatcher = Dispatcher(app)
     done = threading.Event()
     errors: list[BaseException] = []
@@ -301,6 +316,11 @@ def retry_command(
 ) -> None:
     """重试失败、结果不明或等待重试的投递 / Send a failed, unknown or waiting delivery (again)
     now, under the same key."""
+    from sqlalchemy import select
+
+    from publisher import intervention
+    from publisher.store.models import Release
+
     app = open_app(config, sandbox=sandbox, log_level=FOREGROUND_LOG_LEVEL)
     try:  # the same rules and audit event as the console's retry button
         changed = intervention.retry(app, delivery_id, actor=actor())

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
-from publisher.web.token import ROLES, TokenError, create, list_tokens, revoke
+from publisher.web.role import ROLES
+
+if TYPE_CHECKING:
+    pass
 
 tokens_cli = typer.Typer(help="API 令牌 / API tokens of the HTTP API (stored hashed, each with a "
                               "role).", no_args_is_help=True)
@@ -31,6 +35,8 @@ def tokens_add(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """新建令牌，只显示一次 / Create a token; it is shown this once and stored only as a hash."""
+    from publisher.web.token import TokenError, create
+
     app = open_app(config, json_logs=True)
     try:
         token = create(app, name, role, actor=actor(), definitions=definition)
@@ -47,6 +53,8 @@ def tokens_add(
 @tokens_cli.command("list")
 def tokens_list(config: Path = CONFIG_OPTION) -> None:
     """列出令牌（不显示令牌本身）/ List tokens: name, role, created, last used, revoked."""
+    from publisher.web.token import list_tokens
+
     app = open_app(config, json_logs=True)
     try:
         rows = list_tokens(app)
@@ -66,6 +74,8 @@ def tokens_revoke(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """立即吊销令牌 / Revoke a token at once; its requests are refused from now on."""
+    from publisher.web.token import TokenError, revoke
+
     app = open_app(config, json_logs=True)
     try:
         revoke(app, name, actor=actor())

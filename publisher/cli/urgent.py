@@ -5,38 +5,24 @@ from __future__ import annotations
 import json
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
-from channels.base import Payload
-from publisher.app import App
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
-from publisher.cli.run import FOREGROUND_WAIT
-from publisher.dispatch import Dispatcher
-from publisher.scan import Finding
-from publisher.severity import LEVELS
-from publisher.urgent import (
-    Draft,
-    IncidentNotFound,
-    PreviewOutdated,
-    Step,
-    UrgentCancel,
-    UrgentOutcome,
-    UrgentPicture,
-    UrgentPost,
-    UrgentRejected,
-    UrgentUpdate,
-    cancel_incident,
-    draft_of,
-    open_incident,
-    prepare,
-    preview_step,
-    screen,
-    timeline,
-    update_incident,
-)
-from publisher.zone import iso, localised
+
+if TYPE_CHECKING:
+    from channels.base import Payload
+    from publisher.app import App
+    from publisher.scan import Finding
+    from publisher.urgent import (
+        Draft,
+        Step,
+        UrgentCancel,
+        UrgentOutcome,
+        UrgentPost,
+        UrgentUpdate,
+    )
 
 ADDRESS_KEYS = ("path", "link", "content_source_url")  # the page (portal) or the page linked to
 MAX_ROUNDS = 3  # previews shown again before giving up, when what would be sent keeps changing
@@ -89,6 +75,11 @@ def urgent(
 ) -> None:
     """发布紧急信息：快报事实、慎报原因 / Publish an urgent post on every channel within minutes;
     then --update (续报, with --correction 更正) and --cancel (撤回) the incident."""
+    from pydantic import ValidationError
+
+    from publisher.cli.run import FOREGROUND_WAIT
+    from publisher.dispatch import Dispatcher
+
     if update and cancel:
         raise fail("--update 与 --cancel 只能选一个 / give --update or --cancel, not both", 2)
     if correction and not update:
@@ -132,6 +123,8 @@ def _step(*, cancel: bool, update: bool, title: str | None, facts: str | None,
           picture: Path | None, status: str, correction: str | None, reason: str | None,
           event_at: datetime | None = None) -> UrgentPost | UrgentUpdate | UrgentCancel:
     """The step the options describe, asking for what is missing."""
+    from publisher.urgent import UrgentCancel, UrgentPicture, UrgentPost, UrgentUpdate
+
     if cancel:
         return UrgentCancel(reason=reason or typer.prompt("撤回原因 / reason"))
     if update:
@@ -162,6 +155,8 @@ def _preview(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel, target: s
              ) -> tuple[list[tuple[str, Payload]], Draft, list[Finding]]:
     """Each channel's message of the step as it would be recorded now, its draft, and the
     content checks' findings."""
+    from publisher.urgent import UrgentPost, draft_of, prepare, preview_step, screen
+
     now = app.clock.now()
     if isinstance(step, UrgentPost):
         context, payloads, skipped = prepare(app, step, now)
@@ -177,6 +172,8 @@ def _preview(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel, target: s
 
 def _show_findings(findings: list[Finding], draft: Draft) -> None:
     """The content checks' findings, and the preview an approver must override if they stop it."""
+    from publisher.urgent import screen
+
     if not findings:
         return
     typer.echo(f"\n===== 内容检查 / content checks: {len(findings)} =====")
@@ -193,6 +190,17 @@ def _preview_and_record(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel
     """Show the previews, ask, and record the step exactly as shown; when it no longer is
     what was shown (its preview grew old at the prompt, its address was taken), say so and
     show the new previews."""
+    from publisher.urgent import (
+        IncidentNotFound,
+        PreviewOutdated,
+        UrgentCancel,
+        UrgentRejected,
+        UrgentUpdate,
+        cancel_incident,
+        open_incident,
+        update_incident,
+    )
+
     for _round in range(MAX_ROUNDS):
         try:
             previews, draft, findings = _preview(app, step, target)
@@ -221,6 +229,8 @@ def _preview_and_record(app: App, step: UrgentPost | UrgentUpdate | UrgentCancel
 
 def _ask_grade() -> str:
     """The first report's grade, asked for until it is one: there is no default grade."""
+    from publisher.severity import LEVELS
+
     while True:
         answer = str(typer.prompt(f"事件等级 / grade ({'|'.join(LEVELS)})")).strip()
         if answer in LEVELS:
@@ -245,6 +255,9 @@ STEP_NAMES = {"report": "首报/Alert", "update": "续报/Update", "correction":
 
 
 def _print_timeline(app: App, incident_key: str, output: str = "table") -> list[Step]:
+    from publisher.urgent import timeline
+    from publisher.zone import iso, localised
+
     incident, steps = timeline(app, incident_key)
     if output == "json":
         typer.echo(json.dumps({

@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
-from publisher.web import account as accounts
 from publisher.web.role import ROLES
+
+if TYPE_CHECKING:
+    pass
 
 users_cli = typer.Typer(help="工作台账号 / Accounts of the staff console (argon2-hashed passwords, "
                              "roles).", no_args_is_help=True)
@@ -28,6 +31,8 @@ def _when(moment: datetime | None, zone: tzinfo) -> str:
 
 def _password(from_stdin: bool, name: str) -> str:
     """A new password: one line of stdin, or typed twice without echo; checked before use."""
+    from publisher.web import account as accounts
+
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -52,6 +57,8 @@ def users_add(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """新建账号 / Create an account; the password is asked for twice (hidden) and stored hashed."""
+    from publisher.web import account as accounts
+
     app = open_app(config, json_logs=True)
     try:
         normal = accounts.check_name(name)
@@ -76,6 +83,8 @@ def users_passwd(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """设置新密码 / Set a new password; the account's sessions end."""
+    from publisher.web import account as accounts
+
     password = _password(password_stdin, name)
     app = open_app(config, json_logs=True)
     try:
@@ -96,6 +105,8 @@ def users_roles(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """替换账号的角色 / Replace an account's roles (a supplier's definitions too)."""
+    from publisher.web import account as accounts
+
     app = open_app(config, json_logs=True)
     try:
         changed = accounts.set_roles(app, name, role, actor=actor(), definitions=definition)
@@ -113,6 +124,8 @@ def users_disable(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """立即停用账号 / Disable an account at once: its sessions end, it cannot sign in."""
+    from publisher.web import account as accounts
+
     app = open_app(config, json_logs=True)
     try:
         accounts.disable(app, name, actor=actor())
@@ -130,6 +143,8 @@ def users_enable(
     config: Path = CONFIG_OPTION,
 ) -> None:
     """重新启用账号 / Let a disabled account sign in again."""
+    from publisher.web import account as accounts
+
     app = open_app(config, json_logs=True)
     try:
         accounts.enable(app, name, actor=actor())
@@ -144,6 +159,8 @@ def users_enable(
 @users_cli.command("list")
 def users_list(config: Path = CONFIG_OPTION) -> None:
     """列出账号（不显示密码）/ List accounts: name, display name, roles, created, last sign-in."""
+    from publisher.web import account as accounts
+
     app = open_app(config, json_logs=True)
     try:
         rows = accounts.list_accounts(app)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from channels.base import ChannelError
 from publisher.cli import CONFIG_OPTION, cli, fail, open_app
+
+if TYPE_CHECKING:
+    pass
 
 weibo_cli = typer.Typer(help="政务微博账号 / Weibo accounts.", no_args_is_help=True)
 cli.add_typer(weibo_cli, name="weibo")
@@ -23,6 +26,7 @@ def authorize(
 ) -> None:
     """授权微博账号并保存令牌（加密存于数据库）/ Authorise a Weibo account; its token is stored
     encrypted in the database, never in schedules.yaml."""
+    from channels.base import ChannelError
     from channels.weibo import oauth
     from channels.weibo.adapter import WeiboChannel
 

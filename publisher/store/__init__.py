@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSIONS = MIGRATIONS / "versions"
+
+
+class SchemaOutdated(Exception):
+    """The database's schema is not the one this version of the bot writes."""
+
+
+def head_revision() -> str:
+    """The newest migration this version ships, read from the file names (``NNNN_*.py``, each
+    file's revision is its number): no alembic import."""
+    return max(p.name.split("_", 1)[0] for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
 DEFAULT_SQLITE = "var/publisher.db"
 
 
@@ -68,6 +80,12 @@ class Store:
         if self.is_sqlite:
             _sqlite_setup(self.engine)
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time: the threads of this process queue on a lock of
+        # their own instead of in SQLite's busy handler, which sleeps and retries (up to 100 ms
+        # between tries) while the writer before it has long finished. Other processes still
+        # meet the busy handler (busy_timeout). Reentrant, as a nested write in one thread
+        # would already wait on itself in SQLite.
+        self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
         self._reader = sessionmaker(
             self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
         )
@@ -104,6 +122,33 @@ class Store:
                 if raw is not None:
                     raw.execute("PRAGMA foreign_keys=ON")
 
+    def check_current(self) -> None:
+        """Raise ``SchemaOutdated`` unless the schema is at the newest revision: what a
+        read-only command checks instead of migrating (one small SELECT, alembic not loaded)."""
+        head = head_revision()
+        try:
+            with self.engine.connect() as connection:
+                found = connection.exec_driver_sql(
+                    "SELECT version_num FROM alembic_version").scalars().all()
+        except SQLAlchemyError:
+            found = []
+        current = found[0] if len(found) == 1 else None
+        if current == head:
+            return
+        if current is None:
+            raise SchemaOutdated(
+                f"数据库尚未建立结构（{self.safe_url}）；请先运行写入数据库的命令（如 publisher run）"
+                f" / the database has no schema yet ({self.safe_url}); run a command that writes "
+                "(e.g. publisher run) first")
+        if current > head:
+            raise SchemaOutdated(
+                f"数据库结构版本 {current} 比本程序（{head}）新，请升级程序 / the database schema is "
+                f"at {current}, newer than this version knows ({head}): upgrade the bot")
+        raise SchemaOutdated(
+            f"数据库结构版本 {current} 已过时，本版本需要 {head}；请先运行写入数据库的命令（如 "
+            f"publisher run）完成升级 / the database schema is at {current}, this version needs "
+            f"{head}: run a command that writes (e.g. publisher run) to upgrade it first")
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed on success, rolled back on error.
@@ -111,7 +156,11 @@ class Store:
         On SQLite it starts with BEGIN IMMEDIATE, so read-then-write sequences (the audit
         chain, claims) never race; commits are fsynced (synchronous=FULL).
         """
-        with self._writer() as session, session.begin():
+        if self._write_lock is None:
+            with self._writer() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self._writer() as session, session.begin():
             yield session
 
     @contextmanager

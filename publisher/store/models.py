@@ -121,7 +121,7 @@ class Delivery(Base):
         Index("ix_deliveries_state_created_log", "state", "created_at", "id"),
         Index("ix_deliveries_counts", "channel", "state", "drill"),
         Index("ix_deliveries_published", "published_at"),  # the annual report, migration 0010
-        # the channels an outstanding urgent post holds back (dispatch.URGENT_FIRST), 0014
+        # the channels an outstanding urgent post holds back (dispatch.URGENT_FIRST), 0015
         Index("ix_deliveries_urgent_gate", "state", "urgent", "drill", "channel"),
     )
 

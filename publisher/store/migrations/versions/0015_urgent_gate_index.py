@@ -1,7 +1,7 @@
 """urgent gate index: the channels holding an outstanding urgent post, read without a scan
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 
 The dispatcher's due query and claim hold routine deliveries back while an urgent one is
 outstanding on their channel (publisher/dispatch.py ``URGENT_FIRST``). That condition reads
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
