@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 import structlog
@@ -515,6 +516,29 @@ def plain_loop(url: str, jobs: list[tuple[str, Mapping[str, Any]]], threads: int
     return seconds
 
 
+def apprise_loop(url: str, jobs: list[tuple[str, Mapping[str, Any]]], check: Check,
+                 label: str) -> float:
+    """Notify every job through one Apprise ``json://`` target from one thread: a stateless
+    notifier (no record, no retry state) against the same sink; seconds taken. Each job's key
+    goes in the plugin's ``Idempotency-Key`` header, so the sink accepts every one."""
+    import apprise
+
+    notifier = apprise.Apprise()
+    address = urlparse(url)
+    notifier.add(f"json://{address.hostname}:{address.port}/deliveries")
+    plugin = notifier[0]
+    failures = 0
+    started = time.perf_counter()
+    for key, data in jobs:
+        plugin.headers["Idempotency-Key"] = key
+        if not notifier.notify(body=json.dumps(data, ensure_ascii=False),
+                               title=str(data.get("title") or key)):
+            failures += 1
+    seconds = time.perf_counter() - started
+    check.expect(not failures, f"{label}: {failures} notifications not accepted")
+    return seconds
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -585,6 +609,16 @@ def run(options: Options) -> dict[str, Any]:
                                     for i, (channel, data) in enumerate(bodies)]
                             plain[threads] = plain_loop(sink.url, jobs, threads, check,
                                                         f"plain loop, {threads} thread(s)")
+                    # 3b. A stateless notifier: Apprise json:// to the same sink, one thread.
+                    with phases.timed("apprise"):
+                        jobs = [(idempotency_key(f"apprise@{i}", channel), data)
+                                for i, (channel, data) in enumerate(bodies)]
+                        mark = len(sink.state.posts)
+                        apprise_seconds = apprise_loop(sink.url, jobs, check, "Apprise loop")
+                        with sink.state.lock:
+                            apprise_keys = {p["key"] for p in sink.state.posts[mark:]}
+                        check.expect(apprise_keys == {key for key, _ in jobs},
+                                     "Apprise loop: the sink did not get every key")
                     # 4. Peak memory: a fresh batch drained under tracemalloc (slow, so smaller).
                     if options.trace_releases:
                         with phases.timed("traced"):
@@ -662,6 +696,9 @@ def run(options: Options) -> dict[str, Any]:
         "plain_1_thread": {"seconds": plain[1], "deliveries_per_s": plain_1},
         "plain_w_threads": {"threads": options.workers, "seconds": plain[options.workers],
                             "deliveries_per_s": plain_w},
+        "apprise_1_thread": {"seconds": apprise_seconds,
+                             "deliveries_per_s": rate(n, apprise_seconds)},
+        "ratio_vs_apprise": ratio(dispatcher_rate, rate(n, apprise_seconds)),
         "ratio_vs_plain_1_thread": ratio(dispatcher_rate, plain_1),
         "ratio_vs_plain_w_threads": ratio(dispatcher_rate, plain_w),
         "memory_channel": {
@@ -718,6 +755,9 @@ def table(result: Mapping[str, Any]) -> str:
             1000 * p1["seconds"] / n),
         row(f"plain requests loop, {w} threads", pw["seconds"], pw["deliveries_per_s"],
             1000 * pw["seconds"] / n),
+        row("Apprise json:// loop, 1 thread (stateless)", result["apprise_1_thread"]["seconds"],
+            result["apprise_1_thread"]["deliveries_per_s"],
+            1000 * result["apprise_1_thread"]["seconds"] / n),
         row("dispatcher → memory channel (no HTTP)", m["seconds"], m["deliveries_per_s"],
             m["ms_per_delivery"]),
         row("create release (per release)", c["seconds"], c["releases_per_s"], c["ms_per_release"]),
@@ -726,6 +766,8 @@ def table(result: Mapping[str, Any]) -> str:
         row("  the rest: check + transaction + commit", None, None,
             c["transaction_ms_per_release"]),
         "",
+        f"ratio dispatcher / Apprise json:// loop:   {result['ratio_vs_apprise']:.3f}"
+        " (target ≥ 1.0)",
         f"ratio dispatcher / plain loop, 1 thread:  {result['ratio_vs_plain_1_thread']:.3f}",
         f"ratio dispatcher / plain loop, {w} threads: {result['ratio_vs_plain_w_threads']:.3f}",
         "",

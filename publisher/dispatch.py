@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from channels.base import (
@@ -34,14 +44,12 @@ from publisher.logs import bound, get_logger, redact
 from publisher.metrics import observe_attempt
 from publisher.process import holder_dead, holder_id
 from publisher.retry import in_claim, next_attempt_at
+from publisher.states import DUE_STATES, OUTSTANDING, STATES
 from publisher.store.models import Attempt, Delivery, Release
 
 log = get_logger(__name__)
+__all__ = ["DUE_STATES", "OUTSTANDING", "STATES", "Dispatcher", "due_query"]
 
-STATES = ("pending", "sending", "retry_wait", "queued", "published", "failed", "unknown",
-          "retracted")
-DUE_STATES = ("pending", "retry_wait")
-OUTSTANDING = ("pending", "sending", "retry_wait")  # not yet settled
 STALE_CLAIM = timedelta(minutes=30)  # a claim from another host this old is presumed dead
 PENDING_BUDGET_SECONDS = 300.0  # how long one claim follows an asynchronous channel's job
 POLL_FIRST_WAIT_SECONDS = {False: 1.0, True: 0.0}  # keyed by urgent: look at once
@@ -112,6 +120,33 @@ RELEASE_ACTIVE: ColumnElement[bool] = exists().where(Release.id == Delivery.rele
                                                      Release.state == "active")
 
 
+_D = cast(Table, Delivery.__table__)
+_A = cast(Table, Attempt.__table__)
+_R = cast(Table, Release.__table__)
+_NOW = bindparam("now", type_=_D.c.updated_at.type)
+# The claim, built once (SQLAlchemy then reuses its compiled form): every due delivery of a
+# batch moves to ``sending`` in one conditional UPDATE and comes back through RETURNING.
+_CLAIM = (
+    update(_D)
+    .where(_D.c.id.in_(bindparam("ids", expanding=True)), _D.c.state.in_(DUE_STATES),
+           or_(_D.c.next_attempt_at.is_(None), _D.c.next_attempt_at <= _NOW),
+           URGENT_FIRST, RELEASE_ACTIVE)
+    .values(state="sending", claims=_D.c.claims + 1, claimed_by=bindparam("worker"),
+            claimed_at=_NOW, updated_at=_NOW)
+    .returning(*_D.c)
+)
+_DEADLINES = select(_R.c.id, _R.c.deadline_at).where(
+    _R.c.id.in_(bindparam("release_ids", expanding=True)))
+_DEADLINE = select(_R.c.deadline_at).where(_R.c.id == bindparam("release_id"))
+# the end of a claim: only while this worker still holds it (the SET columns vary with the
+# ending; SQLAlchemy caches one compiled form per set)
+_END = update(_D).where(_D.c.id == bindparam("delivery_id"), _D.c.state == "sending",
+                        _D.c.claimed_by == bindparam("holder"))
+_STATE = select(_D.c.state, _D.c.claimed_by).where(_D.c.id == bindparam("delivery_id"))
+_ADD_ATTEMPT = insert(_A)
+_COUNT_ATTEMPT = update(_D).where(_D.c.id == bindparam("delivery_id"))
+
+
 def due_query(now: datetime, limit: int,
               release_id: int | None = None) -> Select[int, str, bool]:
     """The due query: ids, channels and urgency of deliveries ready at ``now``, urgent first,
@@ -136,13 +171,15 @@ class Dispatcher:
         self.app = app
         self.worker = holder_id()
         defaults = app.loaded.config.defaults
-        self._pool = ThreadPoolExecutor(max_workers=workers or defaults.workers,
-                                        thread_name_prefix="deliver")
+        self._workers = workers or defaults.workers
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="deliver")
         # the priority lane: urgent deliveries have workers of their own, never queued behind
         # routine work
+        self._urgent_workers = defaults.urgent_workers
         self._urgent_pool = ThreadPoolExecutor(max_workers=defaults.urgent_workers,
                                                thread_name_prefix="urgent")
         self._inflight: dict[int, Future[str | None]] = {}
+        self._routine: set[int] = set()  # the routine deliveries among those in flight
         self._lock = threading.Lock()
         self.circuits = Circuits()
 
@@ -160,16 +197,40 @@ class Dispatcher:
         return [(row.id, row.urgent) for row in rows if self.circuits.allows(row.channel, now)]
 
     def run_once(self, release_id: int | None = None) -> list[Future[str | None]]:
-        """Start every due delivery not already in flight here; returns their futures."""
-        started = []
+        """Start every due delivery not already in flight here; returns their futures.
+
+        As many as there are free workers in each lane (urgent deliveries have a lane of their
+        own) are claimed together, in one transaction, and start at once; the rest wait in the
+        lane's queue and each is claimed when a worker starts it. A claim is when its send
+        starts, so a routine delivery cannot be claimed ahead and then slip past an urgent post
+        made while it waited."""
+        started: list[Future[str | None]] = []
         with self._lock:
             self._inflight = {k: f for k, f in self._inflight.items() if not f.done()}
-            for delivery_id, urgent in self._due(100, release_id):
-                if delivery_id not in self._inflight:
-                    pool = self._urgent_pool if urgent else self._pool
+            self._routine &= set(self._inflight)
+            room = {False: self._workers - len(self._routine),
+                    True: self._urgent_workers - (len(self._inflight) - len(self._routine))}
+            fresh = [(delivery_id, urgent) for delivery_id, urgent in self._due(100, release_id)
+                     if delivery_id not in self._inflight]
+            now: list[int] = []
+            for delivery_id, urgent in fresh:
+                if room[urgent] > 0:
+                    room[urgent] -= 1
+                    now.append(delivery_id)
+            claimed = {delivery.id: delivery for delivery in self.claim_many(now)}
+            asked = set(now)
+            for delivery_id, urgent in fresh:
+                pool = self._urgent_pool if urgent else self._pool
+                if delivery_id in claimed:
+                    future = pool.submit(self._deliver_claimed, claimed[delivery_id])
+                elif delivery_id in asked:
+                    continue  # another worker or process won it
+                else:
                     future = pool.submit(self.deliver, delivery_id)
-                    self._inflight[delivery_id] = future
-                    started.append(future)
+                self._inflight[delivery_id] = future
+                if not urgent:
+                    self._routine.add(delivery_id)
+                started.append(future)
         return started
 
     def drain(self, release_id: int | None = None, *, until: datetime | None = None,
@@ -205,45 +266,63 @@ class Dispatcher:
 
     def claim(self, delivery_id: int) -> Delivery | None:
         """Conditionally move a due delivery to ``sending`` (durably); None if someone else won."""
+        claimed = self.claim_many([delivery_id])
+        return claimed[0] if claimed else None
+
+    def claim_many(self, delivery_ids: Sequence[int]) -> list[Delivery]:
+        """Conditionally move due deliveries to ``sending`` in one durable transaction (one
+        UPDATE … RETURNING, their ``delivery.sending`` audit events, one commit); returns those
+        this worker won, in the order asked. One past its release's deadline ends at once
+        (failed, or unknown if a request of it may have landed) instead of being claimed."""
+        if not delivery_ids:
+            return []
         now = self.app.clock.now()
+        ended: list[tuple[Delivery, str, str]] = []
+        claimed: list[Delivery] = []
         with self.app.store.write() as session:
-            result = session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.state.in_(DUE_STATES),
-                       or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                       _urgent_first(), _release_active())
-                .values(state="sending", claims=Delivery.claims + 1, claimed_by=self.worker,
-                        claimed_at=now, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            delivery = session.get(Delivery, delivery_id)
-            assert delivery is not None
-            release = session.get(Release, delivery.release_id)
-            assert release is not None
-            if now > release.deadline_at and delivery.unconfirmed_at is not None:
-                self._finish_in(session, delivery, "unknown", now, reason=reconcile.PAST_DEADLINE)
-                self._alert_unknown(delivery, reconcile.PAST_DEADLINE)
-                return None
-            if now > release.deadline_at:
-                self._finish_in(session, delivery, "failed", now,
-                                reason="超过发布截止时间 / retry deadline passed")
+            rows = session.execute(_CLAIM, {"ids": list(delivery_ids), "now": now,
+                                            "worker": self.worker}).all()
+            if not rows:
+                return []
+            deadlines = dict(session.execute(_DEADLINES, {
+                "release_ids": sorted({row.release_id for row in rows})}).all())
+            events: list[audit.Event] = []
+            for row in rows:
+                delivery = Delivery(**row._asdict())  # transient: never added to a session
+                if now > deadlines[delivery.release_id]:
+                    state, reason = ("unknown", reconcile.PAST_DEADLINE) \
+                        if delivery.unconfirmed_at is not None \
+                        else ("failed", "超过发布截止时间 / retry deadline passed")
+                    values, event = self._ending(delivery, state, now, reason=reason)
+                    session.execute(_END, {"delivery_id": delivery.id, "holder": self.worker,
+                                           **values})
+                    events.append(event)
+                    ended.append((delivery, state, reason))
+                    continue
+                events.append(audit.Event(now, self.worker, "delivery.sending",
+                                          f"delivery:{delivery.id}",
+                                          {"channel": delivery.channel, "claim": delivery.claims}))
+                claimed.append(delivery)
+            audit.append_many(session, events)  # last: the head is locked until the commit
+        for delivery, state, reason in ended:
+            if state == "unknown":
+                self._alert_unknown(delivery, reason)
+            else:
                 alert(self.app, "delivery.failed", f"投递失败：{delivery.channel}",
-                      f"delivery failed: {delivery.channel}", delivery_id=delivery_id,
+                      f"delivery failed: {delivery.channel}", delivery_id=delivery.id,
                       reason="deadline")
-                return None
-            audit.append(session, at=now, actor=self.worker, action="delivery.sending",
-                         subject=f"delivery:{delivery_id}",
-                         details={"channel": delivery.channel, "claim": delivery.claims})
-            session.expunge(delivery)
-            return delivery
+        order = {delivery_id: n for n, delivery_id in enumerate(delivery_ids)}
+        claimed.sort(key=lambda d: order[d.id])
+        return claimed
 
     def deliver(self, delivery_id: int) -> str | None:
         """Claim and send one delivery; returns the state it ended this claim in."""
         delivery = self.claim(delivery_id)
         if delivery is None:
             return None
+        return self._deliver_claimed(delivery)
+
+    def _deliver_claimed(self, delivery: Delivery) -> str | None:
         with bound(delivery_id=delivery.id, channel=delivery.channel,
                    release_id=delivery.release_id):
             return self._send(delivery)
@@ -255,6 +334,8 @@ class Dispatcher:
         payload = Payload.from_json(delivery.payload)
         counter = {"n": delivery.attempts}
         accepted: list[datetime | None] = [None]  # when the channel took it, for the timings
+        # the attempt that succeeded: recorded by the transaction that ends the claim
+        done: list[dict[str, Any]] = []
         target: Receipt | None = None
         if delivery.action != "send":
             waiting = self._target(delivery)
@@ -268,7 +349,7 @@ class Dispatcher:
                 if ended is not None:
                     return ended
             receipt = in_claim(policy, app.clock.sleep)(
-                self._attempt, delivery, channel, payload, counter, accepted, target)
+                self._attempt, delivery, channel, payload, counter, accepted, target, done)
         except AlreadyPublished as exc:
             return self._finish(delivery, "published", receipt=exc.receipt,
                                 reason="渠道确认此前已发布 / the channel says it was already published")
@@ -289,11 +370,11 @@ class Dispatcher:
                                 reason="发送时出现意外错误，结果不明 / unexpected error while sending")
         if is_queued(receipt):
             return self._finish(delivery, "queued", receipt=receipt,
-                                reason=_queued_reason(receipt))
+                                reason=_queued_reason(receipt), attempt=done)
         # sent again after a lost answer: look once more later for a late copy (recheck)
         again = app.clock.now() if delivery.unconfirmed_at is not None else None
         return self._finish(delivery, "published", receipt=receipt, accepted_at=accepted[0],
-                            unconfirmed_at=again)
+                            unconfirmed_at=again, attempt=done)
 
     def _settle(self, delivery: Delivery, channel: Channel[Any]) -> str | None:
         """An earlier request of this delivery may have landed unseen: ask the channel before
@@ -374,7 +455,11 @@ class Dispatcher:
 
     def _attempt(self, delivery: Delivery, channel: Channel[Any], payload: Payload,
                  counter: dict[str, int], accepted: list[datetime | None],
-                 target: Receipt | None = None) -> Receipt:
+                 target: Receipt | None = None,
+                 done: list[dict[str, Any]] | None = None) -> Receipt:
+        """One try. A failed try is recorded at once, in a transaction of its own; a try that
+        succeeded is handed (``done``) to the transaction that ends the claim, so the happy
+        path commits once after the send."""
         counter["n"] += 1
         number = counter["n"]
         started = self.app.clock.now()
@@ -398,12 +483,16 @@ class Dispatcher:
         finally:
             duration_ms = int((time.perf_counter() - t0) * 1000)
             observe_attempt(delivery, outcome, time.perf_counter() - t0, self.app.clock.now())
-            with self.app.store.write() as session:
-                session.add(Attempt(delivery_id=delivery.id, number=number, started_at=started,
-                                    duration_ms=duration_ms, outcome=outcome, error=error,
-                                    receipt=receipt.to_json() if receipt else None))
-                session.execute(update(Delivery).where(Delivery.id == delivery.id)
-                                .values(attempts=number))
+            row = {"delivery_id": delivery.id, "number": number, "started_at": started,
+                   "duration_ms": duration_ms, "outcome": outcome, "error": error,
+                   "receipt": receipt.to_json() if receipt else None}
+            if outcome == "published" and done is not None:
+                done.append(row)
+            else:
+                with self.app.store.write() as session:
+                    session.execute(_ADD_ATTEMPT, row)
+                    session.execute(_COUNT_ATTEMPT, {"delivery_id": delivery.id,
+                                                     "attempts": number})
             log.info("attempt", attempt=number, outcome=outcome, duration_ms=duration_ms,
                      error=error["error"] if error else None)
 
@@ -435,32 +524,42 @@ class Dispatcher:
     def _finish(self, delivery: Delivery, state: str, *, receipt: Receipt | None = None,
                 error: BaseException | None = None, reason: str | None = None,
                 next_at: datetime | None = None, accepted_at: datetime | None = None,
-                unconfirmed_at: datetime | None = None, confirmed: bool = False) -> str:
-        """End this claim in ``state``; ``unconfirmed_at`` marks since when a request may have
-        landed unseen, ``confirmed`` (the channel found it) clears that mark."""
+                unconfirmed_at: datetime | None = None, confirmed: bool = False,
+                attempt: Sequence[dict[str, Any]] = ()) -> str:
+        """End this claim in ``state``, in one transaction: the attempt that succeeded (if
+        any), the delivery's new state (only while this worker still holds the claim) and its
+        audit event, one commit. ``unconfirmed_at`` marks since when a request may have landed
+        unseen, ``confirmed`` (the channel found it) clears that mark."""
         now = self.app.clock.now()
         with self.app.store.write() as session:
-            row = session.get(Delivery, delivery.id)
-            assert row is not None
-            if row.state != "sending" or row.claimed_by != self.worker:
-                log.warning("delivery.claim_lost", state=row.state, holder=row.claimed_by)
-                return row.state
-            release = session.get(Release, row.release_id)
-            assert release is not None
+            for row in attempt:  # it happened, whoever holds the claim now
+                session.execute(_ADD_ATTEMPT, row)
+            values: dict[str, Any] = {}
+            if attempt:
+                values["attempts"] = attempt[-1]["number"]
+            unconfirmed = delivery.unconfirmed_at
             if unconfirmed_at is not None or confirmed:
-                row.unconfirmed_at = unconfirmed_at
-            if state == "retry_wait" and next_at is not None and next_at > release.deadline_at:
-                state, reason = ("unknown", reconcile.PAST_DEADLINE) if row.unconfirmed_at \
+                values["unconfirmed_at"] = unconfirmed = unconfirmed_at
+            if state == "retry_wait" and next_at is not None and next_at > session.execute(
+                    _DEADLINE, {"release_id": delivery.release_id}).scalar_one():
+                state, reason = ("unknown", reconcile.PAST_DEADLINE) if unconfirmed \
                     else ("failed", "重试已到截止时间 / retries ran past the deadline")
             if state == "published":
-                row.accepted_at, row.published_at = accepted_at or now, now
-            self._finish_in(session, row, state, now, receipt=receipt, error=error,
-                            reason=reason, next_at=next_at)
+                values["accepted_at"], values["published_at"] = accepted_at or now, now
+            ending, event = self._ending(delivery, state, now, receipt=receipt, error=error,
+                                         reason=reason, next_at=next_at)
+            changed = session.execute(_END, {"delivery_id": delivery.id, "holder": self.worker,
+                                             **values, **ending})
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                current = session.execute(_STATE, {"delivery_id": delivery.id}).one()
+                log.warning("delivery.claim_lost", state=current.state, holder=current.claimed_by)
+                return str(current.state)
+            audit.append_many(session, [event])
             if state == "published" and receipt is not None and receipt.details.get("retracted"):
-                target = session.get(Delivery, row.target_id)
+                target = session.get(Delivery, delivery.target_id)
                 if target is not None and target.state != "retracted":
                     self._finish_in(session, target, "retracted", now, reason=(
-                        f"已由投递 {row.id} 撤回 / withdrawn by delivery {row.id}"))
+                        f"已由投递 {delivery.id} 撤回 / withdrawn by delivery {delivery.id}"))
         self._track_health(delivery.channel, state, error)
         if state == "failed":
             alert(self.app, "delivery.failed", f"投递失败：{delivery.channel}",
@@ -471,6 +570,39 @@ class Dispatcher:
         elif state == "published":
             reconcile.alert_duplicates(self.app, delivery, receipt)
         return state
+
+    def _ending(self, delivery: Delivery, state: str, now: datetime, *,
+                receipt: Receipt | None = None, error: BaseException | None = None,
+                reason: str | None = None, next_at: datetime | None = None
+                ) -> tuple[dict[str, Any], audit.Event]:
+        """The columns that end a claim in ``state`` and the audit event recording it (the
+        Core twin of ``_finish_in``)."""
+        values: dict[str, Any] = {
+            "state": state, "updated_at": now,
+            "next_attempt_at": next_at if state == "retry_wait" else None,
+            # the error and reason of this ending only: earlier ones are in attempts and audit
+            "last_error": _describe(error) if error is not None else None,
+        }
+        if receipt is not None:
+            values["receipt"] = receipt.to_json()
+        note = reconcile.duplicates_note(receipt)
+        reason = f"{reason}；{note}" if reason and note else (reason or note)
+        values["reason"] = reason
+        details: dict[str, Any] = {"channel": delivery.channel, "claim": delivery.claims}
+        if receipt is not None:
+            details["receipt"] = {"remote_id": receipt.remote_id, "url": receipt.url}
+        if note is not None:  # both copies, for the audit chain: the kept one and the removed
+            details["duplicates"] = reconcile.duplicates(receipt)
+        if error is not None:
+            details["error"] = values["last_error"]
+        if reason:
+            details["reason"] = reason
+        if next_at is not None and state == "retry_wait":
+            details["next_attempt_at"] = next_at.isoformat()
+        log.info(f"delivery.{state}", delivery_id=delivery.id, channel=delivery.channel,
+                 url=receipt.url if receipt else None, reason=reason)
+        return values, audit.Event(now, self.worker, f"delivery.{state}",
+                                   f"delivery:{delivery.id}", details)
 
     def _alert_unknown(self, delivery: Delivery, reason: str | None) -> None:
         alert(self.app, "delivery.unknown", f"投递结果不明，需人工确认：{delivery.channel}",

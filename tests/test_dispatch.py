@@ -190,6 +190,60 @@ def test_only_one_claim_wins(app: App) -> None:
     assert wins == [True, False]
 
 
+def test_one_transaction_claims_a_batch_and_audits_each_claim(app: App, clock: ManualClock,
+                                                              project: Path) -> None:
+    """claim_many moves every due delivery asked for to sending in one transaction, each with
+    its own delivery.sending event in a chain that verifies; one already claimed is not taken
+    again, and one past its release's deadline ends failed instead of being claimed."""
+    first = _create(app)
+    weekly = project / "inbox" / "weekly"
+    (weekly / "2026-W50.csv").write_bytes((weekly / "2026-W49.csv").read_bytes())
+    later = release.create(app, "weekly", DUE + timedelta(days=7), actor="staff:li",
+                           origin="manual")
+    assert later.created and later.state == "active", later
+    second = later.release_id
+    ids = [d.id for r in (first, second) for d in _deliveries(app, r).values()]
+    with app.store.write() as session:
+        session.execute(update(Release).where(Release.id == second)
+                        .values(deadline_at=clock.now() - timedelta(seconds=1)))
+    dispatcher = Dispatcher(app)
+    try:
+        assert dispatcher.claim(ids[0]) is not None
+        claimed = dispatcher.claim_many(ids)
+    finally:
+        dispatcher.shutdown()
+    assert [d.id for d in claimed] == ids[1:2]
+    with app.store.read() as session:
+        states = dict(session.execute(select(Delivery.id, Delivery.state)
+                                      .where(Delivery.id.in_(ids))).tuples().all())
+        events = list(session.execute(select(AuditEvent).where(
+            AuditEvent.subject.in_([f"delivery:{i}" for i in ids]),
+            AuditEvent.action.in_(["delivery.sending", "delivery.failed"]))
+            .order_by(AuditEvent.seq)).scalars())
+        assert audit.verify(session).ok
+    assert states == {ids[0]: "sending", ids[1]: "sending", ids[2]: "failed", ids[3]: "failed"}
+    assert [(e.action, e.subject) for e in events] == [
+        ("delivery.sending", f"delivery:{ids[0]}"), ("delivery.sending", f"delivery:{ids[1]}"),
+        ("delivery.failed", f"delivery:{ids[2]}"), ("delivery.failed", f"delivery:{ids[3]}")]
+
+
+def test_a_published_delivery_commits_its_attempt_with_its_state(app: App) -> None:
+    """The attempt that published a delivery is recorded by the transaction that settles it:
+    the delivery is published with attempts = 1, one attempt row says published with the
+    receipt, and the chain holds one sending and one published event for it."""
+    release_id = _create(app)
+    _drain(app, release_id)
+    row = _deliveries(app, release_id)["mem-a"]
+    assert (row.state, row.attempts, row.claims) == ("published", 1, 1)
+    tries = _attempts(app, row.id)
+    assert [(t.number, t.outcome) for t in tries] == [(1, "published")]
+    assert tries[0].receipt is not None and tries[0].receipt["remote_id"]
+    with app.store.read() as session:
+        actions = list(session.execute(select(AuditEvent.action).where(
+            AuditEvent.subject == f"delivery:{row.id}").order_by(AuditEvent.seq)).scalars())
+    assert actions == ["delivery.pending", "delivery.sending", "delivery.published"]
+
+
 def test_content_error_on_one_channel_holds_the_whole_release(app: App, project: Path) -> None:
     """A title over one channel's limit holds the release: no delivery exists on any channel."""
     text = (project / "schedules.yaml").read_text(encoding="utf-8")
