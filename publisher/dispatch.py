@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -21,7 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from channels.base import (
     AlreadyPublished,
@@ -40,6 +40,7 @@ from publisher import audit, reconcile
 from publisher.alert import alert
 from publisher.app import App
 from publisher.circuit import Circuits
+from publisher.groupcommit import GroupCommit
 from publisher.logs import bound, get_logger, redact
 from publisher.metrics import observe_attempt
 from publisher.process import holder_dead, holder_id
@@ -164,6 +165,30 @@ def due_query(now: datetime, limit: int,
     return query
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """Claim these deliveries (a job of the dispatcher's group commit)."""
+
+    ids: tuple[int, ...]
+
+
+@dataclass
+class _End:
+    """End a claim (a job of the dispatcher's group commit); see ``Dispatcher._finish``."""
+
+    delivery: Delivery
+    state: str
+    receipt: Receipt | None
+    error: BaseException | None
+    reason: str | None
+    next_at: datetime | None
+    accepted_at: datetime | None
+    unconfirmed_at: datetime | None
+    confirmed: bool
+    attempt: tuple[dict[str, Any], ...]
+    settled_reason: str | None = None  # the reason it ended with (a deadline may change it)
+
+
 class Dispatcher:
     """Moves deliveries from due to a final state; safe to run beside other dispatchers."""
 
@@ -182,6 +207,7 @@ class Dispatcher:
         self._routine: set[int] = set()  # the routine deliveries among those in flight
         self._lock = threading.Lock()
         self.circuits = Circuits()
+        self._writes: GroupCommit[_Claim | _End, Any] = GroupCommit(app.store, self._write)
 
     # ------------------------------------------------------------------ the loop
 
@@ -270,23 +296,42 @@ class Dispatcher:
         return claimed[0] if claimed else None
 
     def claim_many(self, delivery_ids: Sequence[int]) -> list[Delivery]:
-        """Conditionally move due deliveries to ``sending`` in one durable transaction (one
-        UPDATE … RETURNING, their ``delivery.sending`` audit events, one commit); returns those
-        this worker won, in the order asked. One past its release's deadline ends at once
-        (failed, or unknown if a request of it may have landed) instead of being claimed."""
+        """Conditionally move due deliveries to ``sending`` durably; returns those this worker
+        won, in the order asked. One past its release's deadline ends at once (failed, or
+        unknown if a request of it may have landed) instead of being claimed.
+
+        The claim is one UPDATE … RETURNING with a ``delivery.sending`` event each, in a
+        transaction shared with the claims and endings other workers of this dispatcher make at
+        the same moment (``GroupCommit``); it returns once that has committed."""
         if not delivery_ids:
             return []
+        claimed: list[Delivery]
+        ended: list[tuple[Delivery, str, str]]
+        claimed, ended = self._writes.submit(_Claim(tuple(delivery_ids)))
+        for delivery, state, reason in ended:
+            if state == "unknown":
+                self._alert_unknown(delivery, reason)
+            else:
+                alert(self.app, "delivery.failed", f"投递失败：{delivery.channel}",
+                      f"delivery failed: {delivery.channel}", delivery_id=delivery.id,
+                      reason="deadline")
+        return claimed
+
+    def _write(self, session: Session, jobs: Sequence[_Claim | _End]) -> list[Any]:
+        """The claims and endings that arrived together, in one transaction: every claim in
+        one UPDATE, each ending in its own conditional UPDATE, their audit events appended
+        last (the chain's head is then locked only until the commit that follows)."""
         now = self.app.clock.now()
-        ended: list[tuple[Delivery, str, str]] = []
-        claimed: list[Delivery] = []
-        with self.app.store.write() as session:
-            rows = session.execute(_CLAIM, {"ids": list(delivery_ids), "now": now,
+        events: list[audit.Event] = []
+        wanted = list(dict.fromkeys(i for job in jobs if isinstance(job, _Claim)
+                                    for i in job.ids))
+        won: dict[int, Delivery] = {}
+        lapsed: dict[int, tuple[Delivery, str, str]] = {}
+        if wanted:
+            rows = session.execute(_CLAIM, {"ids": wanted, "now": now,
                                             "worker": self.worker}).all()
-            if not rows:
-                return []
             deadlines = dict(session.execute(_DEADLINES, {
-                "release_ids": sorted({row.release_id for row in rows})}).all())
-            events: list[audit.Event] = []
+                "release_ids": sorted({row.release_id for row in rows})}).all()) if rows else {}
             for row in rows:
                 delivery = Delivery(**row._asdict())  # transient: never added to a session
                 if now > deadlines[delivery.release_id]:
@@ -297,23 +342,22 @@ class Dispatcher:
                     session.execute(_END, {"delivery_id": delivery.id, "holder": self.worker,
                                            **values})
                     events.append(event)
-                    ended.append((delivery, state, reason))
+                    lapsed[delivery.id] = (delivery, state, reason)
                     continue
                 events.append(audit.Event(now, self.worker, "delivery.sending",
                                           f"delivery:{delivery.id}",
                                           {"channel": delivery.channel, "claim": delivery.claims}))
-                claimed.append(delivery)
-            audit.append_many(session, events)  # last: the head is locked until the commit
-        for delivery, state, reason in ended:
-            if state == "unknown":
-                self._alert_unknown(delivery, reason)
-            else:
-                alert(self.app, "delivery.failed", f"投递失败：{delivery.channel}",
-                      f"delivery failed: {delivery.channel}", delivery_id=delivery.id,
-                      reason="deadline")
-        order = {delivery_id: n for n, delivery_id in enumerate(delivery_ids)}
-        claimed.sort(key=lambda d: order[d.id])
-        return claimed
+                won[delivery.id] = delivery
+        results: list[Any] = []
+        for job in jobs:
+            if isinstance(job, _End):
+                results.append(self._end_in(session, job, now, events))
+                continue
+            # each claimed row goes to the first job that asked for it
+            mine = [won.pop(i) for i in job.ids if i in won]
+            results.append((mine, [lapsed.pop(i) for i in job.ids if i in lapsed]))
+        audit.append_many(session, events)
+        return results
 
     def deliver(self, delivery_id: int) -> str | None:
         """Claim and send one delivery; returns the state it ended this claim in."""
@@ -526,50 +570,67 @@ class Dispatcher:
                 next_at: datetime | None = None, accepted_at: datetime | None = None,
                 unconfirmed_at: datetime | None = None, confirmed: bool = False,
                 attempt: Sequence[dict[str, Any]] = ()) -> str:
-        """End this claim in ``state``, in one transaction: the attempt that succeeded (if
-        any), the delivery's new state (only while this worker still holds the claim) and its
-        audit event, one commit. ``unconfirmed_at`` marks since when a request may have landed
-        unseen, ``confirmed`` (the channel found it) clears that mark."""
-        now = self.app.clock.now()
-        with self.app.store.write() as session:
-            for row in attempt:  # it happened, whoever holds the claim now
-                session.execute(_ADD_ATTEMPT, row)
-            values: dict[str, Any] = {}
-            if attempt:
-                values["attempts"] = attempt[-1]["number"]
-            unconfirmed = delivery.unconfirmed_at
-            if unconfirmed_at is not None or confirmed:
-                values["unconfirmed_at"] = unconfirmed = unconfirmed_at
-            if state == "retry_wait" and next_at is not None and next_at > session.execute(
-                    _DEADLINE, {"release_id": delivery.release_id}).scalar_one():
-                state, reason = ("unknown", reconcile.PAST_DEADLINE) if unconfirmed \
-                    else ("failed", "重试已到截止时间 / retries ran past the deadline")
-            if state == "published":
-                values["accepted_at"], values["published_at"] = accepted_at or now, now
-            ending, event = self._ending(delivery, state, now, receipt=receipt, error=error,
-                                         reason=reason, next_at=next_at)
-            changed = session.execute(_END, {"delivery_id": delivery.id, "holder": self.worker,
-                                             **values, **ending})
-            if changed.rowcount != 1:  # type: ignore[attr-defined]
-                current = session.execute(_STATE, {"delivery_id": delivery.id}).one()
-                log.warning("delivery.claim_lost", state=current.state, holder=current.claimed_by)
-                return str(current.state)
-            audit.append_many(session, [event])
-            if state == "published" and receipt is not None and receipt.details.get("retracted"):
-                target = session.get(Delivery, delivery.target_id)
-                if target is not None and target.state != "retracted":
-                    self._finish_in(session, target, "retracted", now, reason=(
-                        f"已由投递 {delivery.id} 撤回 / withdrawn by delivery {delivery.id}"))
+        """End this claim in ``state`` durably before returning: the attempt that succeeded
+        (if any), the delivery's new state (only while this worker still holds the claim) and
+        its audit event, in one transaction shared with what other workers write at the same
+        moment. ``unconfirmed_at`` marks since when a request may have landed unseen,
+        ``confirmed`` (the channel found it) clears that mark."""
+        job = _End(delivery, state, receipt, error, reason, next_at, accepted_at,
+                   unconfirmed_at, confirmed, tuple(attempt))
+        if receipt is not None and receipt.details.get("retracted"):
+            with self.app.store.write() as session:  # a retraction also ends its target
+                state, settled = self._write(session, [job])[0]
+                if settled and state == "published":
+                    now = self.app.clock.now()
+                    target = session.get(Delivery, delivery.target_id)
+                    if target is not None and target.state != "retracted":
+                        self._finish_in(session, target, "retracted", now, reason=(
+                            f"已由投递 {delivery.id} 撤回 / withdrawn by delivery {delivery.id}"))
+        else:
+            state, settled = self._writes.submit(job)
+        if not settled:  # another worker holds the claim now: its state, nothing else
+            return state
         self._track_health(delivery.channel, state, error)
         if state == "failed":
             alert(self.app, "delivery.failed", f"投递失败：{delivery.channel}",
                   f"delivery failed: {delivery.channel}", delivery_id=delivery.id,
-                  error=_describe(error) if error else reason)
+                  error=_describe(error) if error else job.settled_reason)
         elif state == "unknown":
-            self._alert_unknown(delivery, reason)
+            self._alert_unknown(delivery, job.settled_reason)
         elif state == "published":
             reconcile.alert_duplicates(self.app, delivery, receipt)
         return state
+
+    def _end_in(self, session: Session, job: _End, now: datetime,
+                events: list[audit.Event]) -> tuple[str, bool]:
+        """One ending inside a shared transaction: (the state it ended in, True), or (the
+        state someone else left it in, False) when this worker no longer holds the claim."""
+        delivery, state, reason = job.delivery, job.state, job.reason
+        for row in job.attempt:  # it happened, whoever holds the claim now
+            session.execute(_ADD_ATTEMPT, row)
+        values: dict[str, Any] = {}
+        if job.attempt:
+            values["attempts"] = job.attempt[-1]["number"]
+        unconfirmed = delivery.unconfirmed_at
+        if job.unconfirmed_at is not None or job.confirmed:
+            values["unconfirmed_at"] = unconfirmed = job.unconfirmed_at
+        if state == "retry_wait" and job.next_at is not None and job.next_at > session.execute(
+                _DEADLINE, {"release_id": delivery.release_id}).scalar_one():
+            state, reason = ("unknown", reconcile.PAST_DEADLINE) if unconfirmed \
+                else ("failed", "重试已到截止时间 / retries ran past the deadline")
+        if state == "published":
+            values["accepted_at"], values["published_at"] = job.accepted_at or now, now
+        ending, event = self._ending(delivery, state, now, receipt=job.receipt,
+                                     error=job.error, reason=reason, next_at=job.next_at)
+        changed = session.execute(_END, {"delivery_id": delivery.id, "holder": self.worker,
+                                         **values, **ending})
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            current = session.execute(_STATE, {"delivery_id": delivery.id}).one()
+            log.warning("delivery.claim_lost", state=current.state, holder=current.claimed_by)
+            return str(current.state), False
+        job.settled_reason = reason
+        events.append(event)
+        return state, True
 
     def _ending(self, delivery: Delivery, state: str, now: datetime, *,
                 receipt: Receipt | None = None, error: BaseException | None = None,
