@@ -498,22 +498,24 @@ def test_audit_verify_and_export(shipped: Path, env: dict[str, str], tmp_path: P
     assert again.returncode == 1 and "broken at seq 2" in again.stderr
 
 
-def test_log_refuses_an_outdated_schema_and_a_writing_command_upgrades_it(
+def test_log_refuses_an_outdated_schema_without_touching_it(
         shipped: Path, env: dict[str, str], tmp_path: Path) -> None:
-    """`publisher log` does not migrate: on a database one revision behind it exits 2 naming
-    both revisions and leaves the schema as it was; a writing command then upgrades it."""
+    """`publisher log` does not migrate: on a database whose schema is a revision behind it
+    exits 2 naming both revisions and leaves the schema as it was; at the newest revision it
+    lists the log."""
     assert publisher(shipped, env, "review", "list").returncode == 0  # makes the schema
     with sqlite3.connect(tmp_path / "db") as connection:
         head = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-        connection.execute("UPDATE alembic_version SET version_num = '0011'")
+        older = f"{int(head) - 1:04d}"
+        connection.execute("UPDATE alembic_version SET version_num = ?", (older,))
     refused = publisher(shipped, env, "log")
     assert refused.returncode == 2
-    assert f"at 0011, this version needs {head}" in refused.stderr
-    assert db_rows(tmp_path, "SELECT version_num FROM alembic_version") == [("0011",)]
-    with sqlite3.connect(tmp_path / "db") as connection:  # undo what 0011→head added
-        connection.execute("DROP INDEX ix_deliveries_urgent_gate")
-    assert publisher(shipped, env, "review", "list").returncode == 0
-    assert publisher(shipped, env, "log").returncode == 0
+    assert f"at {older}, this version needs {head}" in refused.stderr
+    assert db_rows(tmp_path, "SELECT version_num FROM alembic_version") == [(older,)]
+    with sqlite3.connect(tmp_path / "db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = ?", (head,))
+    listed = publisher(shipped, env, "log")
+    assert listed.returncode == 0, listed.stderr
 
 
 # --------------------------------------------------------------------------- help
