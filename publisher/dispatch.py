@@ -634,10 +634,9 @@ class Dispatcher:
 
     def _ending(self, delivery: Delivery, state: str, now: datetime, *,
                 receipt: Receipt | None = None, error: BaseException | None = None,
-                reason: str | None = None, next_at: datetime | None = None
-                ) -> tuple[dict[str, Any], audit.Event]:
-        """The columns that end a claim in ``state`` and the audit event recording it (the
-        Core twin of ``_finish_in``)."""
+                reason: str | None = None, next_at: datetime | None = None,
+                actor: str | None = None) -> tuple[dict[str, Any], audit.Event]:
+        """The columns that end a claim in ``state`` and the audit event recording it."""
         values: dict[str, Any] = {
             "state": state, "updated_at": now,
             "next_attempt_at": next_at if state == "retry_wait" else None,
@@ -662,7 +661,7 @@ class Dispatcher:
             details["next_attempt_at"] = next_at.isoformat()
         log.info(f"delivery.{state}", delivery_id=delivery.id, channel=delivery.channel,
                  url=receipt.url if receipt else None, reason=reason)
-        return values, audit.Event(now, self.worker, f"delivery.{state}",
+        return values, audit.Event(now, actor or self.worker, f"delivery.{state}",
                                    f"delivery:{delivery.id}", details)
 
     def _alert_unknown(self, delivery: Delivery, reason: str | None) -> None:
@@ -687,30 +686,14 @@ class Dispatcher:
                    receipt: Receipt | None = None, error: BaseException | None = None,
                    reason: str | None = None, next_at: datetime | None = None,
                    actor: str | None = None) -> None:
-        row.state, row.updated_at = state, now
-        row.next_attempt_at = next_at if state == "retry_wait" else None
-        if receipt is not None:
-            row.receipt = receipt.to_json()
-        # the error and reason of this ending only: an earlier error is in the attempts and audit
-        row.last_error = _describe(error) if error is not None else None
-        note = reconcile.duplicates_note(receipt)
-        row.reason = f"{reason}；{note}" if reason and note else (reason or note)
-        reason = row.reason
-        details: dict[str, Any] = {"channel": row.channel, "claim": row.claims}
-        if receipt is not None:
-            details["receipt"] = {"remote_id": receipt.remote_id, "url": receipt.url}
-        if note is not None:  # both copies, for the audit chain: the kept one and the removed
-            details["duplicates"] = reconcile.duplicates(receipt)
-        if error is not None:
-            details["error"] = _describe(error)
-        if reason:
-            details["reason"] = reason
-        if next_at is not None and state == "retry_wait":
-            details["next_attempt_at"] = next_at.isoformat()
-        audit.append(session, at=now, actor=actor or self.worker, action=f"delivery.{state}",
-                     subject=f"delivery:{row.id}", details=details)
-        log.info(f"delivery.{state}", delivery_id=row.id, channel=row.channel,
-                 url=receipt.url if receipt else None, reason=reason)
+        """End a claim on an ORM row in the caller's session (recovery, the gazette, a
+        retraction's target): the same columns and audit event as ``_ending``."""
+        values, event = self._ending(row, state, now, receipt=receipt, error=error,
+                                     reason=reason, next_at=next_at, actor=actor)
+        for name, value in values.items():
+            setattr(row, name, value)
+        audit.append(session, at=event.at, actor=event.actor, action=event.action,
+                     subject=event.subject, details=event.details)
 
     def settle_queued(self, channel_name: str, *, actor: str) -> int:
         """Mark ``queued`` deliveries of a channel published once the channel says they are
