@@ -518,6 +518,22 @@ def test_log_refuses_an_outdated_schema_without_touching_it(
     assert listed.returncode == 0, listed.stderr
 
 
+def test_help_loads_no_heavy_library() -> None:
+    """`publisher --help` imports the command modules but none of SQLAlchemy, pydantic,
+    alembic, the CAP schema libraries, Jinja, requests or the web stack: each command module
+    imports them inside the command that uses them (bench/cli_startup.py times it)."""
+    script = ("import sys\nsys.argv = ['publisher', '--help']\nfrom publisher.cli import main\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\n"
+              "print('loaded:' + ','.join(sorted(m for m in sys.modules if m.split('.')[0] in {"
+              "'sqlalchemy', 'pydantic', 'alembic', 'xmlschema', 'elementpath', 'jinja2', "
+              "'requests', 'fastapi', 'starlette', 'openpyxl', 'weasyprint', 'structlog'})))")
+    env = {k: v for k, v in os.environ.items() if k != "PUBLISHER_CONFIG"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, check=True, timeout=TIMEOUT_SECONDS)
+    assert "Commands:" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "loaded:", done.stdout.splitlines()[-1]
+
+
 # --------------------------------------------------------------------------- help
 
 

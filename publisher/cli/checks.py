@@ -9,8 +9,6 @@ from pathlib import Path
 import typer
 
 from publisher.cli import CONFIG_OPTION, actor, cli, fail, open_app
-from publisher.scan import freshness
-from publisher.urgent.screen import OverrideRefused, override
 
 
 @cli.command("override")
@@ -22,6 +20,8 @@ def override_command(
 ) -> None:
     """审核人放行紧急发布预览中的内容检查问题 / An approver lets one previewed urgent step through
     despite its content-check findings; the poster (someone else) then confirms it."""
+    from publisher.urgent.screen import OverrideRefused, override
+
     app = open_app(config, json_logs=True)
     try:
         override(app, preview.strip(), actor=actor(), reason=reason)
@@ -37,6 +37,8 @@ def freshness_command(
 ) -> None:
     """各账号、栏目距上次发布的天数与上限 / Days since each account's and column's last
     publication, against its limit (僵尸号 after 14 days); exit 1 when one is stale."""
+    from publisher.scan import freshness
+
     if output not in ("table", "json"):
         raise fail("--format 只能是 table 或 json / must be table or json", 2)
     app = open_app(config, json_logs=True)
