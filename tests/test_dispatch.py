@@ -214,8 +214,8 @@ def test_one_transaction_claims_a_batch_and_audits_each_claim(app: App, clock: M
         dispatcher.shutdown()
     assert [d.id for d in claimed] == ids[1:2]
     with app.store.read() as session:
-        states = dict(session.execute(select(Delivery.id, Delivery.state)
-                                      .where(Delivery.id.in_(ids))).tuples().all())
+        states = {row.id: row.state for row in session.execute(
+            select(Delivery.id, Delivery.state).where(Delivery.id.in_(ids)))}
         events = list(session.execute(select(AuditEvent).where(
             AuditEvent.subject.in_([f"delivery:{i}" for i in ids]),
             AuditEvent.action.in_(["delivery.sending", "delivery.failed"]))
