@@ -18,10 +18,6 @@ _KINDS: dict[str, str] = {
     "weibo": "channels.weibo.adapter:WeiboChannel",
 }
 
-# Kinds that are part of the design but not in this build yet (their channels must be disabled).
-PLANNED_KINDS: frozenset[str] = frozenset()
-
-
 def kinds() -> list[str]:
     """The kind names this build can publish through."""
     return sorted(_KINDS)

@@ -231,13 +231,9 @@ def cross_check(loaded: LoadedConfig, declared: dict[str, set[str]] | None = Non
                     "密钥只能写成 ${环境变量} / secrets must be ${ENV_VAR} references, never literal",
                 ))
         if channel.kind not in registry.kinds():
-            if channel.kind in registry.PLANNED_KINDS and not channel.enabled:
-                continue
-            hint = " (not in this build yet: set enabled: false)" if (
-                channel.kind in registry.PLANNED_KINDS) else ""
             problems.append(loaded.problem(
                 ("channels", name, "kind"),
-                f"未知渠道类型 / unknown channel kind {channel.kind!r}{hint}"
+                f"未知渠道类型 / unknown channel kind {channel.kind!r}"
                 f"{suggestion(channel.kind, registry.kinds())}; "
                 f"known: {', '.join(registry.kinds())}",
             ))
