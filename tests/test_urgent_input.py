@@ -17,8 +17,8 @@ from publisher.app import App
 from publisher.dispatch import Dispatcher
 from publisher.store.models import Attempt, Delivery
 from publisher.urgent import UrgentPicture, UrgentPost, open_incident
+from tests.support.pictures import bomb_png
 
-from .channels.test_wechat_media import bomb_png
 from .console import Console, cheap_hashing
 from .test_api import POST, Api, _counts, api, urgent_app
 from .test_console_urgent import CHANNELS, _form, _open, _post, console, console_app, wakes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +12,9 @@ import requests
 
 from channels.base import ChannelContext, Message
 from channels.portal.adapter import PortalChannel, PortalSettings
+from tests.support.channel import SHANGHAI, Clock
 
-SHANGHAI = timezone(timedelta(hours=8))
 BASE_URL = "http://portal.example.gov.cn/"
-
-
-class Clock:
-    """A clock that moves only when a test moves it."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture

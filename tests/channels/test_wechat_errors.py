@@ -22,15 +22,8 @@ from channels.base import (
 from channels.wechat import errors
 from channels.wechat.sandbox import Account, Emulator, serve
 from channels.wechat.sandbox.drill import ManualClock
-from tests.channels.test_wechat import (
-    APP_ID,
-    KEY,
-    SECRET,
-    SHANGHAI,
-    follow,
-    make_channel,
-    message,
-)
+from tests.support.channel import SHANGHAI
+from tests.support.wechat import APP_ID, KEY, SECRET, follow, make_channel, message
 
 R, T, W, S, F = errors.RETRY, errors.REFRESH, errors.WAIT, errors.ALREADY, errors.FAIL
 P, C, CR = PermanentChannelError, ConfigurationError, ContentRejected

@@ -7,7 +7,6 @@ import functools
 import io
 import struct
 import threading
-import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -21,14 +20,9 @@ from channels.base import ContentRejected, Message
 from channels.wechat import media
 from channels.wechat.sandbox import Account, Emulator, serve
 from channels.wechat.sandbox.drill import ManualClock
-from tests.channels.test_wechat import (
-    APP_ID,
-    KEY,
-    SECRET,
-    SHANGHAI,
-    follow,
-    make_channel,
-)
+from tests.support.channel import SHANGHAI
+from tests.support.pictures import bomb_png
+from tests.support.wechat import APP_ID, KEY, SECRET, follow, make_channel
 
 
 @pytest.fixture
@@ -114,20 +108,6 @@ def test_access_tokens_are_handed_to_the_redactor(emulator: Emulator, tmp_path: 
     channel = type(channel)("wechat-main", channel.settings, context)
     token = channel.tokens.token()
     assert token in seen and emulator.account.stable_current == token
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A real, valid PNG of ``width`` × ``height`` black 1-bit pixels: a few kilobytes that
-    decode to width × height bytes (Pillow's mode "1"), and many times that once converted."""
-    compressor = zlib.compressobj(9)
-    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the row's bits, all zero
-    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-
-    def chunk(tag: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
 
 
 def test_the_bomb_is_a_real_picture() -> None:

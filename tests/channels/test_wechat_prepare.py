@@ -15,8 +15,9 @@ from channels.base import ChannelContext, ContentRejected, Message
 from channels.wechat.adapter import WechatChannel, WechatSettings
 from channels.wechat.sandbox.drill import ManualClock
 from publisher.render import Renderer
-from tests.channels.test_wechat import APP_ID, SECRET, SHANGHAI
-from tests.channels.test_wechat_golden import GOLDEN
+from tests.support.channel import SHANGHAI
+from tests.support.wechat import APP_ID, SECRET
+from tests.support.wechat_golden import GOLDEN
 from tests.test_render import TEMPLATES, context_for, sample_tables, shipped_config
 
 

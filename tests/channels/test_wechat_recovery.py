@@ -11,15 +11,8 @@ import pytest
 from channels.base import OutcomeUnknown, RateLimited, TransientChannelError
 from channels.wechat.sandbox import Account, Emulator, serve
 from channels.wechat.sandbox.drill import ManualClock
-from tests.channels.test_wechat import (
-    APP_ID,
-    KEY,
-    SECRET,
-    SHANGHAI,
-    follow,
-    make_channel,
-    message,
-)
+from tests.support.channel import SHANGHAI
+from tests.support.wechat import APP_ID, KEY, SECRET, follow, make_channel, message
 
 
 @pytest.fixture

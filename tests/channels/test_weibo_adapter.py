@@ -25,7 +25,7 @@ from channels.weibo.adapter import WeiboChannel, WeiboSettings
 from channels.weibo.errors import AuthorisationGone
 from channels.weibo.mark import mark_for, with_mark
 from channels.weibo.platform import Fault
-from tests.channels.test_weibo_kit import LINK_BASE, Rig, message, start_rig
+from tests.support.weibo import LINK_BASE, Rig, message, start_rig
 
 PAGE = f"{LINK_BASE}food-safety/food-safety-sampling-2026-w49.html"
 # the mark of weibo-main's delivery of the week-49 release, which prepare puts at the end

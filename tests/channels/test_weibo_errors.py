@@ -18,7 +18,7 @@ from channels.base import (
 )
 from channels.weibo import errors
 from channels.weibo.errors import AuthorisationGone, parse_code, to_error
-from tests.channels.test_weibo_kit import Rig, message, start_rig
+from tests.support.weibo import Rig, message, start_rig
 
 # Written out from weibo.md (A1 OAuth2 list and the A3 table), not from channels/weibo/errors.py,
 # so a code dropped from the table fails here. (code, expected outcome, window or None)

@@ -11,7 +11,7 @@ import pytest
 
 from channels.base import RateLimited
 from channels.weibo.limiter import HourlyLimiter
-from tests.channels.test_weibo_kit import Rig, message, start_rig
+from tests.support.weibo import Rig, message, start_rig
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from channels.base import ConfigurationError
 from channels.weibo import oauth
 from channels.weibo.adapter import WeiboSettings
-from tests.channels.test_weibo_kit import LINK_BASE, Rig, message, start_rig
+from tests.support.weibo import LINK_BASE, Rig, message, start_rig
 
 LINK = f"{LINK_BASE}food-safety/a.html"
 ROOT = Path(__file__).resolve().parents[2]

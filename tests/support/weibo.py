@@ -15,7 +15,7 @@ from channels.base import ChannelContext, Message
 from channels.weibo.adapter import WeiboChannel, WeiboSettings
 from channels.weibo.platform import PlatformConfig
 from channels.weibo.sandbox import Emulator, serve
-from tests.channels.conftest import SHANGHAI, Clock
+from tests.support.channel import SHANGHAI, Clock
 
 SAFE_DOMAIN = "gov.example.cn"
 LINK_BASE = "http://www.gov.example.cn/"
