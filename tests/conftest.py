@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Generator, Iterator
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,12 +13,12 @@ from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.store import Store
 from tests.support import pg
+from tests.support.project import PROJECT_YAML, SHANGHAI, TEMPLATE
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.browser",  # the page and browser fixtures of the console's browser tests
-                  "tests.report_history"]  # a year of history for the annual report's tests
-PG_ADMIN = pg.PG_ADMIN
+                  "tests.report_history",  # a year of history for the annual report's tests
+                  "tests.support.logs",  # log_stream: every log line as rendered
+                  "tests.support.urgent"]  # urgent_app: the small project with an urgent section
 
 
 @pytest.fixture(autouse=True)
@@ -41,22 +39,13 @@ def pg_database() -> Iterator[str]:
         yield url
 
 
-def _reset_pg(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each store test runs on the embedded SQLite file and on PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'publisher.db'}"
     url: str = request.getfixturevalue("pg_database")
-    _reset_pg(url)
+    pg.reset_pg(url)
     return url
 
 
@@ -72,54 +61,6 @@ def clock() -> ManualClock:
     return ManualClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
 
 
-PROJECT_YAML = """\
-timezone: Asia/Shanghai
-data_dir: inbox
-templates_dir: templates
-defaults:
-  misfire_grace_minutes: 60
-  retry_deadline_hours: 2
-  workers: 2
-  retry:
-    attempts_per_claim: 3
-    initial_wait_seconds: 1
-    max_wait_seconds: 10
-    sweep_wait_seconds: 30
-    max_sweep_wait_seconds: 120
-columns:
-  news: 新闻
-channels:
-  mem-a:
-    kind: memory
-    settings: {}
-  mem-b:
-    kind: memory
-    settings: {max_title_chars: 64}
-schemas:
-  simple:
-    columns:
-      - {id: item, header: 项目}
-      - {id: amount, header: 数量, type: int}
-releases:
-  weekly:
-    title: "{{ period.label }}测试发布"
-    issuing_organ: 测试局
-    organ_code: "MB0000001"
-    subject_category: 综合政务
-    column: news
-    schedule: "0 10 * * wed"
-    source:
-      period: week
-      tables:
-        items:
-          path: "weekly/{iso_year}-W{iso_week:02d}.csv"
-          schema: simple
-    channels: [mem-a, mem-b]
-"""
-
-TEMPLATE = "{% for r in tables['items'] %}{{ r.item }}：{{ r.amount }}\n{% endfor %}"
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A small project folder: config with two memory channels, a template and one week's data."""
@@ -131,12 +72,6 @@ def project(tmp_path: Path) -> Path:
         "项目,数量\n苹果,3\n梨,5\n", encoding="utf-8")
     (root / "schedules.yaml").write_text(PROJECT_YAML, encoding="utf-8")
     return root
-
-
-def write_config(root: Path, text: str) -> Path:
-    path = root / "schedules.yaml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

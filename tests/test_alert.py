@@ -30,8 +30,7 @@ from publisher.clock import ManualClock
 from publisher.scheduler import Scheduler
 from publisher.store import Store
 from publisher.store.models import Release
-
-from .conftest import PROJECT_YAML, SHANGHAI
+from tests.support.project import PROJECT_YAML, SHANGHAI
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 PASSWORD = "s3cret-Kq7!vX2/pw"  # "!" and "/" defeat shape rules: only the registered value masks it

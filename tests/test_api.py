@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import json
-import logging
 import os
 import shutil
 import signal
@@ -22,21 +21,16 @@ from typing import Any
 
 import pytest
 import requests
-import structlog
 from sqlalchemy import select, text
 
-from publisher import config as config_module
-from publisher import logs
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.store.models import ApiToken, AuditEvent, Base, Delivery, Incident, Release
 from publisher.web import token as tokens
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, WebUnavailable, serve
-
-from .conftest import ROOT
-from .test_urgent import TEMPLATE as URGENT_TEMPLATE
-from .test_urgent import URGENT
+from tests.support.net import _free_port
+from tests.support.project import ROOT
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 TIMEOUT_SECONDS = 30
@@ -72,18 +66,6 @@ class Api:
     def get(self, path: str, *, role: str | None = "urgent") -> requests.Response:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         return requests.get(self.url(path), headers=headers, timeout=TIMEOUT_SECONDS)
-
-
-@pytest.fixture
-def urgent_app(app: App, project: Path) -> App:
-    """The test App with an urgent section and urgent templates for the memory channels."""
-    (project / "templates" / "_urgent").mkdir()
-    (project / "templates" / "_urgent" / "memory.txt.j2").write_text(URGENT_TEMPLATE,
-                                                                     encoding="utf-8")
-    config = project / "schedules.yaml"
-    config.write_text(config.read_text(encoding="utf-8") + URGENT, encoding="utf-8")
-    app.loaded = config_module.load(config)
-    return app
 
 
 @pytest.fixture
@@ -448,38 +430,6 @@ def test_openapi_documents_the_urgent_request(api: Api) -> None:
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 
 
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """Every log line of the process (structlog and stdlib, DEBUG and up) into a StringIO."""
-    root = logging.getLogger()
-    level = root.level
-    quiet = {name: logging.getLogger(name).level for name in logs.QUIET_LOGGERS}
-    stream = io.StringIO()
-    logs.configure(json=True, level="DEBUG", stream=stream)
-    raw = _RawHandler()
-    root.addHandler(raw)
-    yield stream
-    stream.write("\n".join(raw.lines))
-    root.removeHandler(raw)
-    for handler in [h for h in root.handlers if isinstance(h, logs.RootHandler)]:
-        root.removeHandler(handler)
-    root.setLevel(level)
-    for name, quiet_level in quiet.items():
-        logging.getLogger(name).setLevel(quiet_level)
-    structlog.reset_defaults()
-
-
-class _RawHandler(logging.Handler):
-    """Keeps each record's message as given, before any formatter runs."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.name} {record.msg!s} {record.args!s}")
-
-
 def test_token_appears_in_no_log_row_or_audit_event(api: Api, log_stream: io.StringIO) -> None:
     """Across a post, a read, a refusal and a revocation, the token is in no log line, no
     database row and no audit event; the log still says which token acted, by name."""
@@ -583,13 +533,6 @@ urgent:
   sender: www.example.gov.cn
 web: {{host: 127.0.0.1, port: {port}}}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:

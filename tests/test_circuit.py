@@ -14,8 +14,7 @@ from publisher.circuit import Circuits
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.store.models import Delivery
-
-from .conftest import SHANGHAI
+from tests.support.project import SHANGHAI
 
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 from channels.webhook.sandbox import Sink, serve
-
-from .conftest import ROOT
+from tests.support.project import ROOT
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 TIMEOUT_SECONDS = 120

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from publisher import config as config_module
-
-from .conftest import ROOT
+from tests.support.project import ROOT
 
 
 def test_shipped_config_loads() -> None:

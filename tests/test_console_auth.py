@@ -43,9 +43,8 @@ from .console import (
     csrf_from,
     nav_keys,
 )
-from .test_api import log_stream
 
-__all__ = ["cheap_hashing", "console", "console_app", "log_stream"]  # fixtures, used by name
+__all__ = ["cheap_hashing", "console", "console_app"]  # fixtures, used by name
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 NEW_PASSWORD = "a new and longer passphrase 42"

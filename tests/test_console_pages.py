@@ -26,8 +26,8 @@ from publisher.store import Store
 from publisher.store.models import Attempt, AuditEvent, Delivery, Incident, Release, TokenRow
 from publisher.web.api import create_app
 from publisher.web.server import serve
+from tests.support.project import SHANGHAI
 
-from .conftest import SHANGHAI
 from .console import Console, cheap_hashing, console, csrf_from
 from .test_pipeline import HOSTILE, HOSTILE_ESCAPED, copy_project
 

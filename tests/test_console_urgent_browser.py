@@ -32,9 +32,9 @@ from publisher.urgent import UrgentPost, open_incident
 from publisher.web import account as accounts
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
+from tests.support.project import ROOT
 
 from .browser import screenshot
-from .conftest import ROOT
 from .console import PASSWORD, cheap_hashing
 
 __all__ = ["cheap_hashing"]  # a fixture, used by name

@@ -26,8 +26,8 @@ from publisher.store import Store
 from publisher.store.models import Incident, Release
 from publisher.web.api import create_app
 from publisher.web.server import serve
+from tests.support.project import ROOT, SHANGHAI
 
-from .conftest import ROOT, SHANGHAI
 from .console import Console, cheap_hashing
 from .test_console_urgent import CONFIG, POST, _drain, _form, _hidden
 

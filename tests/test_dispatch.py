@@ -16,8 +16,7 @@ from publisher.circuit import Circuits
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.store.models import Attempt, AuditEvent, Delivery, Release
-
-from .conftest import SHANGHAI
+from tests.support.project import SHANGHAI
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 
@@ -357,8 +356,7 @@ def test_crash_after_a_publish_job_was_accepted_follows_the_job(
     from channels.wechat.sandbox import Account, serve
     from publisher import config as config_module
     from publisher.store import Store
-
-    from .conftest import ROOT
+    from tests.support.project import ROOT
 
     emulator = serve(account=Account(app_secret="wx-secret-for-test", publish_polls=1))
     try:

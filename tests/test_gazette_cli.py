@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from tests.support.project import ROOT
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 XLSX = "samples/food-safety-sampling/food-safety-sampling.xlsx"

@@ -14,8 +14,7 @@ from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.scheduler import Scheduler
 from publisher.store.models import AuditEvent, Delivery
-
-from .conftest import SHANGHAI
+from tests.support.project import SHANGHAI
 
 GAZETTE = """  gazette-x:
     kind: gazette

@@ -25,7 +25,7 @@ from publisher.urgent import (
     timeline,
     update_incident,
 )
-from tests.test_urgent import TEMPLATE, URGENT
+from tests.support.urgent import TEMPLATE, URGENT
 
 
 @pytest.fixture

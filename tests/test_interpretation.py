@@ -12,8 +12,7 @@ from publisher import release
 from publisher.app import App
 from publisher.dispatch import Dispatcher
 from publisher.store.models import Delivery, Release
-
-from .conftest import SHANGHAI
+from tests.support.project import SHANGHAI
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 PAIRED = '''    channels: [mem-a, mem-b]

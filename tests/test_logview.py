@@ -19,8 +19,7 @@ from publisher import formula, logview
 from publisher.logview import BadCursor, LogFilter
 from publisher.store import MIGRATIONS, Store
 from publisher.store.models import Attempt, Delivery, Incident, Release
-
-from .conftest import SHANGHAI
+from tests.support.project import SHANGHAI
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 CHANNELS = ("portal-main", "wechat-main", "weibo-main")

@@ -38,8 +38,7 @@ from publisher.store.models import AuditEvent, Delivery
 from publisher.urgent import UrgentPost, open_incident
 from tests.support import fault_proxy, rows
 from tests.support.fault_proxy import FaultProxy, Rule
-
-from .conftest import PROJECT_YAML, ROOT, SHANGHAI
+from tests.support.project import PROJECT_YAML, ROOT, SHANGHAI
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 # the client's timeout: long enough that an unhindered request on a loaded machine answers in

@@ -20,10 +20,9 @@ from publisher.store.models import Delivery
 from publisher.urgent import UrgentPost, open_incident
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
-
-from .conftest import SHANGHAI
-from .test_urgent import TEMPLATE as URGENT_TEMPLATE
-from .test_urgent import URGENT
+from tests.support.project import SHANGHAI
+from tests.support.urgent import TEMPLATE as URGENT_TEMPLATE
+from tests.support.urgent import URGENT
 
 TIMEOUT_SECONDS = 30
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)

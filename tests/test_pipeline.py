@@ -23,8 +23,7 @@ from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.store import Store
 from publisher.store.models import Delivery, Release
-
-from .conftest import ROOT, SHANGHAI
+from tests.support.project import ROOT, SHANGHAI
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 FOOD = "food-safety-sampling"

@@ -18,8 +18,7 @@ from publisher.clock import SystemClock
 from publisher.dispatch import Dispatcher
 from publisher.store import Store
 from publisher.store.models import Delivery
-
-from .conftest import SHANGHAI, TEMPLATE
+from tests.support.project import SHANGHAI, TEMPLATE
 
 ROUTINE = 12
 

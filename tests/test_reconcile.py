@@ -15,8 +15,7 @@ from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.store.models import AuditEvent, Delivery, Release
 from tests.support import rows
-
-from .conftest import SHANGHAI
+from tests.support.project import SHANGHAI
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 

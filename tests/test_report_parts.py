@@ -28,10 +28,10 @@ from publisher.urgent import UrgentPost, UrgentRejected, open_incident
 from publisher.web import token as tokens
 from publisher.web.api import create_app
 from publisher.web.server import serve
+from tests.support.project import SHANGHAI
+from tests.support.urgent import TEMPLATE, URGENT
 
-from .conftest import SHANGHAI
 from .test_migrations import _alembic
-from .test_urgent import TEMPLATE, URGENT
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 

@@ -22,8 +22,8 @@ from publisher.dispatch import Dispatcher
 from publisher.scheduler import LeadTrigger, Scheduler, fire_times
 from publisher.store import Store
 from publisher.store.models import AuditEvent, BotState, Delivery, Release
+from tests.support.project import SHANGHAI
 
-from .conftest import SHANGHAI
 from .test_cli import XLSX, db_rows, edit, env, log_rows, publisher, shipped
 
 __all__ = ["env", "shipped"]  # fixtures used below

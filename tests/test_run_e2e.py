@@ -18,8 +18,7 @@ from sqlalchemy import select
 from channels.webhook.sandbox import Sink, serve
 from publisher.store import Store
 from publisher.store.models import AuditEvent, Delivery, Release
-
-from .conftest import ROOT, TEMPLATE
+from tests.support.project import ROOT, TEMPLATE
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 pytestmark = pytest.mark.slow

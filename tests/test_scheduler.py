@@ -19,8 +19,8 @@ from publisher.errors import SchedulerBusy
 from publisher.scheduler import MISSED_SUPERSEDED, Scheduler, acquire_lease, fire_times
 from publisher.store import Store
 from publisher.store.models import BotState, Lease, Release, ScheduleMark
+from tests.support.project import SHANGHAI
 
-from .conftest import SHANGHAI
 from .test_review import captured
 
 __all__ = ["captured"]  # a fixture, used by name

@@ -17,8 +17,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from channels.webhook.sandbox import Sink, serve
-
-from .conftest import TEMPLATE
+from tests.support.project import TEMPLATE
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 TIMEOUT_SECONDS = 120

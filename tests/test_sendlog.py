@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 
 from publisher.sendlog import DatabaseSendLog
 from publisher.store import Store
-
-from .conftest import SHANGHAI
+from tests.support.project import SHANGHAI
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 HOUR = timedelta(hours=1)

@@ -20,8 +20,8 @@ from publisher.config import ConfigError
 from publisher.store import Store
 from publisher.store.models import Incident, Release
 from publisher.urgent import UrgentPost, UrgentUpdate, open_incident, update_incident
+from tests.support.urgent import TEMPLATE, URGENT
 from tests.test_migrations import _alembic
-from tests.test_urgent import TEMPLATE, URGENT
 
 CAP = f"{{{NAMESPACE}}}"
 FIELDS = {"title": "某化工厂发生火灾", "facts": "9时40分，某化工厂储罐区起火。", "area": "某区化工园区"}

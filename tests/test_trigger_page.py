@@ -6,7 +6,8 @@ import os
 import re
 from datetime import datetime
 
-from .conftest import SHANGHAI
+from tests.support.project import SHANGHAI
+
 from .console import Console, cheap_hashing, console, console_app
 
 __all__ = ["cheap_hashing", "console", "console_app"]  # fixtures, used by name

@@ -15,17 +15,7 @@ from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.store.models import AuditEvent, Delivery, Incident, Release
 from publisher.urgent import UrgentPost, UrgentRejected, open_incident, timeline
-
-URGENT = """
-urgent:
-  issuing_organ: 某市人民政府新闻办公室
-  organ_code: "MB0000999"
-  subject_category: 综合政务\\\\应急管理
-  column: news
-  channels: [mem-a, mem-b]
-  sender: www.example.gov.cn
-"""
-TEMPLATE = "{% if urgent.drill %}【演练】{% endif %}【{{ urgent.area }}】{{ urgent.facts }}"
+from tests.support.urgent import TEMPLATE, URGENT
 
 
 @pytest.fixture

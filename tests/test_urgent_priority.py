@@ -30,8 +30,7 @@ from publisher.dispatch import Dispatcher
 from publisher.store import Store
 from publisher.store.models import Delivery
 from publisher.urgent import UrgentPost, open_incident
-
-from .conftest import ROOT, SHANGHAI
+from tests.support.project import ROOT, SHANGHAI
 
 LATENCY_SECONDS = 0.2  # every remote call of every emulator-backed channel
 CHANNELS = ("hook", "portal-main", "wechat-main", "weibo-main")

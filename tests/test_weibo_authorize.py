@@ -15,8 +15,7 @@ from sqlalchemy import create_engine, text
 
 from channels.weibo.platform import PlatformConfig
 from channels.weibo.sandbox import Emulator, serve
-
-from .conftest import TEMPLATE
+from tests.support.project import TEMPLATE
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 APP_SECRET = "weibo-app-secret-7c1d"

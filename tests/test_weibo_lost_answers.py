@@ -31,8 +31,8 @@ from publisher.store import Store
 from publisher.store.models import AuditEvent, Delivery
 from tests.support import fault_proxy, rows
 from tests.support.fault_proxy import FaultProxy, Rule
+from tests.support.project import PROJECT_YAML, SHANGHAI
 
-from .conftest import PROJECT_YAML, SHANGHAI
 from .test_lost_answers import _run, _until
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)

@@ -16,9 +16,9 @@ from channels.wechat.adapter import WechatChannel, WechatSettings
 from channels.wechat.sandbox.drill import ManualClock
 from publisher.render import Renderer
 from tests.support.channel import SHANGHAI
+from tests.support.render import TEMPLATES, context_for, sample_tables, shipped_config
 from tests.support.wechat import APP_ID, SECRET
 from tests.support.wechat_golden import GOLDEN
-from tests.test_render import TEMPLATES, context_for, sample_tables, shipped_config
 
 
 def channel(tmp_path: Path, **settings: Any) -> WechatChannel:

@@ -12,8 +12,9 @@ from channels.weibo.adapter import WeiboChannel
 from channels.weibo.mark import mark_for, without_mark
 from publisher.release import slug_of
 from publisher.render import Renderer
+from tests.support.project import ROOT
+from tests.support.render import context_for, sample_tables, shipped_config
 from tests.support.weibo import Rig, start_rig
-from tests.test_render import ROOT, context_for, sample_tables, shipped_config
 
 CONFIG = shipped_config()
 DEFINITIONS = sorted(CONFIG.releases)

@@ -1,4 +1,4 @@
-"""A PostgreSQL database of one's own on the test server, made and dropped after use."""
+"""A PostgreSQL database of one's own on the test server, made and dropped after use; a schema reset."""
 
 from __future__ import annotations
 
@@ -24,3 +24,13 @@ def own_database(prefix: str) -> Iterator[str]:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def reset_pg(url: str) -> None:
+    """Drop and recreate the public schema of the database at ``url``."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()

@@ -1,0 +1,56 @@
+"""The small test project: its zone, the repository root, its config and template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parents[2]
+
+PROJECT_YAML = """\
+timezone: Asia/Shanghai
+data_dir: inbox
+templates_dir: templates
+defaults:
+  misfire_grace_minutes: 60
+  retry_deadline_hours: 2
+  workers: 2
+  retry:
+    attempts_per_claim: 3
+    initial_wait_seconds: 1
+    max_wait_seconds: 10
+    sweep_wait_seconds: 30
+    max_sweep_wait_seconds: 120
+columns:
+  news: 新闻
+channels:
+  mem-a:
+    kind: memory
+    settings: {}
+  mem-b:
+    kind: memory
+    settings: {max_title_chars: 64}
+schemas:
+  simple:
+    columns:
+      - {id: item, header: 项目}
+      - {id: amount, header: 数量, type: int}
+releases:
+  weekly:
+    title: "{{ period.label }}测试发布"
+    issuing_organ: 测试局
+    organ_code: "MB0000001"
+    subject_category: 综合政务
+    column: news
+    schedule: "0 10 * * wed"
+    source:
+      period: week
+      tables:
+        items:
+          path: "weekly/{iso_year}-W{iso_week:02d}.csv"
+          schema: simple
+    channels: [mem-a, mem-b]
+"""
+
+TEMPLATE = "{% for r in tables['items'] %}{{ r.item }}：{{ r.amount }}\n{% endfor %}"
