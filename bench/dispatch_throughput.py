@@ -44,9 +44,9 @@ from publisher.period import period_of
 from publisher.source import load_source
 from publisher.store import Store
 from publisher.store.models import Delivery
+from publisher.version import USER_AGENT  # what App's session sends: the baseline sends it too
 
 DEFINITION = "bench"
-USER_AGENT = "gov-publisher/0.1"  # what App's session sends, so the baseline sends the same
 DRAIN_BASE_SECONDS = 30.0  # a dispatcher phase gives up waiting out retries after this much
 DRAIN_SECONDS_PER_DELIVERY = 0.2  # ... plus this much per delivery (normal: under 0.03)
 MIB = 1024 * 1024

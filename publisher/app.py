@@ -27,8 +27,10 @@ DRILL_DIR = "var/drill"  # where drills of kinds without an emulator write (the 
 def _session() -> requests.Session:
     import requests
 
+    from publisher.version import USER_AGENT
+
     session = requests.Session()
-    session.headers["User-Agent"] = "gov-publisher/0.1"
+    session.headers["User-Agent"] = USER_AGENT
     return session
 
 

@@ -94,3 +94,15 @@ def test_env_references_are_read_in_secret_fields_only(tmp_path: Path) -> None:
     settings = app.channel("wx").settings
     assert settings.author == "${WECHAT_APP_SECRET}"  # type: ignore[attr-defined]
     assert settings.app_secret.get_secret_value() == "s3cret-from-env"  # type: ignore[attr-defined]
+
+
+def test_one_version_for_the_package_the_api_and_the_user_agent(tmp_path: Path) -> None:
+    """The installed package's version is the one the API announces and the user agent sends."""
+    from importlib.metadata import version
+
+    from publisher.web.api import create_app
+
+    app = _app(tmp_path)
+    expected = version("gov-publisher")
+    assert create_app(app).openapi()["info"]["version"] == expected
+    assert app.session_factory().headers["User-Agent"] == f"gov-publisher/{expected}"

@@ -11,6 +11,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from publisher.app import App
 from publisher.metrics import database_up
+from publisher.version import VERSION
 from publisher.web import console, data, docs, error, metrics
 from publisher.web.body import BODY_MODELS
 from publisher.web.gate import PasswordGate
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from publisher.dispatch import Dispatcher
 
 TITLE = "政务信息发布机器人 API / gov-publisher API"
-VERSION = "1.0.0"
 DESCRIPTION = """\
 紧急信息的 HTTP 接口：用 API 令牌（`Authorization: Bearer pub_…`，由 `publisher tokens add`
 创建）发布事件首报，查看事件时间线。任何错误都以同一 JSON 形状返回，且不发布、不记录任何内容。
