@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 class Circuits:
     """Counts consecutive transient failures per channel; past ``threshold`` the circuit opens.
 
-    While open, the dispatcher claims nothing for that channel; after ``cooldown`` one
-    delivery is let through (half-open): success closes the circuit, failure opens it again.
+    While open, the dispatcher claims nothing for that channel. After ``cooldown`` the circuit
+    is half-open: what is due for the channel is let through again (the breaker does not pick
+    a single probe), the failure count is kept, so one more transient failure opens the circuit
+    again for a whole ``cooldown``, and the first success closes it and clears the count.
     """
 
     def __init__(self, threshold: int = 5, cooldown: timedelta = timedelta(minutes=2)) -> None:

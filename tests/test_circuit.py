@@ -32,6 +32,22 @@ def test_opens_after_threshold_and_half_opens_after_cooldown() -> None:
     assert circuits.succeeded("w") and circuits.allows("w", T0)
 
 
+def test_half_open_lets_due_work_through_and_one_failure_reopens() -> None:
+    """Half-open as documented: every due delivery may pass, a single failure re-opens for a
+    full cooldown, and after a success it takes ``threshold`` failures to open again."""
+    circuits = Circuits(threshold=3, cooldown=timedelta(seconds=60))
+    for _ in range(3):
+        circuits.failed("w", T0)
+    half_open = T0 + timedelta(seconds=60)
+    assert all(circuits.allows("w", half_open) for _ in range(5))  # not one probe: all due pass
+    assert circuits.failed("w", half_open)  # one failure (not three) opens it again ...
+    assert not circuits.allows("w", half_open + timedelta(seconds=59))  # ... for a full cooldown
+    assert circuits.open_channels(half_open) == {"w": half_open + timedelta(seconds=60)}
+    assert circuits.succeeded("w")  # the first success closes it and clears the count
+    assert not circuits.failed("w", T0) and not circuits.failed("w", T0)
+    assert circuits.failed("w", T0) and not circuits.allows("w", T0)
+
+
 def test_dispatcher_stops_claiming_for_a_failing_channel(app: App, clock: ManualClock) -> None:
     """After repeated transient failures the dispatcher skips that channel and alerts once."""
     MemoryStore.script("mem-a", ["transient"] * 100)
