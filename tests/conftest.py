@@ -15,8 +15,10 @@ from publisher.store import Store
 from tests.support import pg
 from tests.support.project import PROJECT_YAML, SHANGHAI, TEMPLATE
 
-pytest_plugins = ["tests.browser",  # the page and browser fixtures of the console's browser tests
-                  "tests.report_history",  # a year of history for the annual report's tests
+pytest_plugins = ["tests.support.browser",  # the page and browser fixtures of the browser tests
+                  "tests.support.console",  # console_app, console, cheap_hashing: the staff console
+                  "tests.support.report_history",  # a year of history for the annual report's tests
+                  "tests.support.cli",  # shipped, env, sink: the command on a copy of the project
                   "tests.support.logs",  # log_stream: every log line as rendered
                   "tests.support.urgent"]  # urgent_app: the small project with an urgent section
 

@@ -23,13 +23,14 @@ from sqlalchemy import select
 
 from channels.loopback import Loopback, start
 from publisher import config as config_module
-from publisher import credential, logs, release
+from publisher import credential, release
 from publisher.alert import DRILL_MARK, LITERAL_PROBLEM, UNPARSEABLE_PROBLEM, Alerts, alert
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.scheduler import Scheduler
 from publisher.store import Store
 from publisher.store.models import Release
+from tests.support.logs import Events, named, rendered
 from tests.support.project import PROJECT_YAML, SHANGHAI
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
@@ -135,20 +136,6 @@ def memory_store() -> Iterator[Store]:
     s.dispose()
 
 
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """Every log line, rendered as in production (JSON, through the redaction)."""
-    buffer = io.StringIO()
-    logs.configure(json=True, stream=buffer)
-    yield buffer
-    logs.configure(json=True)
-
-
-def lines(buffer: io.StringIO, event: str) -> list[dict[str, Any]]:
-    found = [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
-    return [line for line in found if line.get("event") == event]
-
-
 # --------------------------------------------------------------------------- behaviour
 
 
@@ -180,7 +167,7 @@ def test_held_release_alert_reaches_the_apprise_url_in_zh_and_en(
 
 def test_the_same_alert_within_the_interval_is_sent_once(
         project: Path, memory_store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox], captured: io.StringIO) -> None:
+        receiver: tuple[Loopback[_Server], Inbox], log_events: Events) -> None:
     """A repeat of one (kind, subject) inside min_interval_seconds is logged but not sent; another
     subject is sent; after the interval (by the app's clock) the repeat goes out again."""
     server, inbox = receiver
@@ -203,9 +190,9 @@ def test_the_same_alert_within_the_interval_is_sent_once(
     titles = [post["body"]["title"] for post in inbox.wait_for(3)]
     assert titles.count("投递失败：mem-a / delivery failed: mem-a") == 2
     assert titles.count("投递失败：mem-b / delivery failed: mem-b") == 1
-    assert len(lines(captured, "alert")) == 6  # every alert is in the log, sent or not
-    assert len(lines(captured, "alert.repeated")) == 3
-    assert len(lines(captured, "alert.sent")) == 3
+    assert len(named(log_events, "alert")) == 6  # every alert is in the log, sent or not
+    assert len(named(log_events, "alert.repeated")) == 3
+    assert len(named(log_events, "alert.sent")) == 3
 
 
 def test_alerts_from_a_sandbox_run_are_marked_as_a_drill(
@@ -226,7 +213,7 @@ def test_alerts_from_a_sandbox_run_are_marked_as_a_drill(
 
 def test_a_dead_endpoint_neither_raises_nor_blocks_the_caller(
         project: Path, memory_store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox], captured: io.StringIO) -> None:
+        receiver: tuple[Loopback[_Server], Inbox], log_events: Events) -> None:
     """With one URL refusing connections and one holding every request, alert() returns at once
     and raises nothing; the refused send is logged as alert.failed by index; a full queue drops
     with a log line; close() gives up within its bounded wait."""
@@ -240,14 +227,14 @@ def test_a_dead_endpoint_neither_raises_nor_blocks_the_caller(
     assert not inbox.posts  # ... and the caller got on with its work meanwhile
     alert(app, "release.held", "发布已暂停：b", "release held: b", release_id=2)  # queued
     alert(app, "release.held", "发布已暂停：c", "release held: c", release_id=3)  # queue full
-    assert [line["alert"] for line in lines(captured, "alert.dropped")] == ["release.held"]
-    failed = lines(captured, "alert.failed")
+    assert [line["alert"] for line in named(log_events, "alert.dropped")] == ["release.held"]
+    failed = named(log_events, "alert.failed")
     assert [(line["url_index"], line["service"]) for line in failed] == [(0, "JSON")]
     assert app.alerts.close(wait_seconds=0.2) is False  # bounded: the receiver still holds
-    assert lines(captured, "alert.unsent")
+    assert named(log_events, "alert.unsent")
     inbox.release.set()
     alert(app, "release.held", "发布已暂停：d", "release held: d", release_id=4)  # after close
-    assert lines(captured, "alert.dropped")[-1]["reason"] == "sender closed"
+    assert named(log_events, "alert.dropped")[-1]["reason"] == "sender closed"
     assert app.alerts.flush(10)  # what was queued still went out once the receiver let go
     assert [post["body"]["title"] for post in inbox.wait_for(2)] == [
         "发布已暂停：a / release held: a", "发布已暂停：b / release held: b"]
@@ -256,7 +243,7 @@ def test_a_dead_endpoint_neither_raises_nor_blocks_the_caller(
 
 def test_url_secrets_never_reach_the_logs(
         project: Path, memory_store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox], captured: io.StringIO) -> None:
+        receiver: tuple[Loopback[_Server], Inbox], log_stream: io.StringIO) -> None:
     """A password from ${ENV} in a json:// URL reaches the receiver as Basic auth but no log
     line; a refused send, a failed send (HTTP 500) and an unparseable URL are logged by index
     only; a secret-looking detail is masked in the message too."""
@@ -280,17 +267,17 @@ def test_url_secrets_never_reach_the_logs(
     expected = "Basic " + base64.b64encode(f"alerter:{PASSWORD}".encode()).decode()
     assert [post["authorization"] for post in posts] == [expected, expected]
     assert "access_token=***" in posts[0]["body"]["message"]
-    text = captured.getvalue()
+    text = log_stream.getvalue()
     for secret in (PASSWORD, BAD_TOKEN):
         for fragment in {secret[i:i + 6] for i in range(len(secret) - 5)}:
             assert fragment not in text, fragment
-    unusable = {line["url_index"]: line["reason"] for line in lines(captured, "alert.url_unusable")}
+    unusable = {line["url_index"]: line["reason"] for line in rendered(log_stream, "alert.url_unusable")}
     assert sorted(unusable) == [2, 3]
     assert unusable[2] == UNPARSEABLE_PROBLEM
     assert "UNSET_ALERT_VARIABLE" in unusable[3]
-    failed = sorted(line["url_index"] for line in lines(captured, "alert.failed"))
+    failed = sorted(line["url_index"] for line in rendered(log_stream, "alert.failed"))
     assert failed == [0, 1, 1]  # the 500 once, the refused port twice
-    assert [line["url_index"] for line in lines(captured, "alert.sent")] == [0]
+    assert [line["url_index"] for line in rendered(log_stream, "alert.sent")] == [0]
 
 
 def test_a_run_missed_while_up_is_recorded_and_alerted(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from .browser import screenshot
+from tests.support.browser import screenshot
 
 
 def test_chromium_renders_chinese_and_keeps_a_screenshot(page: Page) -> None:

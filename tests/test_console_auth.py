@@ -32,19 +32,7 @@ from publisher.web.api import create_app
 from publisher.web.console import is_console_path
 from publisher.web.console.deps import page_router, require_page
 from publisher.web.server import serve
-
-from .console import (
-    PASSWORD,
-    Browser,
-    Console,
-    cheap_hashing,
-    console,
-    console_app,
-    csrf_from,
-    nav_keys,
-)
-
-__all__ = ["cheap_hashing", "console", "console_app"]  # fixtures, used by name
+from tests.support.console import PASSWORD, Browser, Console, csrf_from, nav_keys
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 NEW_PASSWORD = "a new and longer passphrase 42"

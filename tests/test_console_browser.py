@@ -28,10 +28,10 @@ from publisher.store.models import Delivery
 from publisher.web import account as accounts
 from publisher.web.api import create_app
 from publisher.web.server import serve
+from tests.support.browser import screenshot
 from tests.support.net import _free_port
 from tests.support.project import SHANGHAI
 
-from .browser import screenshot
 from .test_pipeline import HOSTILE, copy_project
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")

@@ -26,12 +26,10 @@ from publisher.store import Store
 from publisher.store.models import Attempt, AuditEvent, Delivery, Incident, Release, TokenRow
 from publisher.web.api import create_app
 from publisher.web.server import serve
+from tests.support.console import Console, csrf_from
 from tests.support.project import SHANGHAI
 
-from .console import Console, cheap_hashing, console, csrf_from
 from .test_pipeline import HOSTILE, HOSTILE_ESCAPED, copy_project
-
-__all__ = ["cheap_hashing", "console"]  # fixtures, used by name
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)  # the clock fixture's start: a Wednesday
 KEY = "weekly@2026-12-02T10:00+08:00"

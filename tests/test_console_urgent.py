@@ -24,11 +24,8 @@ from publisher.store import Store
 from publisher.store.models import AuditEvent, Delivery, Incident, Release
 from publisher.web.api import create_app
 from publisher.web.server import serve
+from tests.support.console import Browser, Console
 from tests.support.project import ROOT
-
-from .console import Browser, Console, cheap_hashing
-
-__all__ = ["cheap_hashing"]  # a fixture, used by name
 
 CONFIG = """\
 timezone: Asia/Shanghai

@@ -32,12 +32,9 @@ from publisher.urgent import UrgentPost, open_incident
 from publisher.web import account as accounts
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
+from tests.support.browser import screenshot
+from tests.support.console import PASSWORD
 from tests.support.project import ROOT
-
-from .browser import screenshot
-from .console import PASSWORD, cheap_hashing
-
-__all__ = ["cheap_hashing"]  # a fixture, used by name
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 CHANNELS = ("portal-main", "wechat-main", "weibo-main")  # the shipped config's urgent channels

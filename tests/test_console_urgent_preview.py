@@ -26,12 +26,10 @@ from publisher.store import Store
 from publisher.store.models import Incident, Release
 from publisher.web.api import create_app
 from publisher.web.server import serve
+from tests.support.console import Console
 from tests.support.project import ROOT, SHANGHAI
 
-from .console import Console, cheap_hashing
 from .test_console_urgent import CONFIG, POST, _drain, _form, _hidden
-
-__all__ = ["cheap_hashing"]  # a fixture, used by name
 
 PREVIEWED = datetime(2026, 12, 2, 9, 40, 15, tzinfo=SHANGHAI)  # seconds in the page's address
 _CARD = re.compile(r'<article class="preview" data-channel="(?P<name>[^"]+)" data-action="'

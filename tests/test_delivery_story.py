@@ -26,11 +26,9 @@ from publisher.history import Event, tries
 from publisher.outcome import derive
 from publisher.store import Store
 from publisher.store.models import Delivery, Incident, Release
+from tests.support.console import Console
 
-from .console import Console, cheap_hashing, console
 from .test_console_pages import REVIEWED
-
-__all__ = ["cheap_hashing", "console"]  # fixtures, used by name
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 DEADLINE_ZH = "超过发布截止时间"

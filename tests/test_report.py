@@ -1,5 +1,5 @@
 """The annual report's figures equal counts made here, independently, from the raw rows of a
-year of history made through the real code paths (tests/report_history.py)."""
+year of history made through the real code paths (tests/support/report_history.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from publisher.report.build import build_report, explain, rows_of
 from publisher.report.figure import Figure, Report
 from publisher.report.period import ReportPeriod
 from publisher.store.models import AuditEvent, Delivery, Incident, Release
-from tests.report_history import ORGAN, YEAR, ZONE, History, wednesdays
+from tests.support.report_history import ORGAN, YEAR, ZONE, History, wednesdays
 
 START = datetime(YEAR, 1, 1, tzinfo=ZONE)
 END = datetime(YEAR + 1, 1, 1, tzinfo=ZONE)

@@ -17,12 +17,10 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from publisher.app import App
 from publisher.report.build import build_report
 from publisher.report.period import ReportPeriod
-from tests.report_history import YEAR, ZONE, History
+from tests.support.browser import screenshot
+from tests.support.console import PASSWORD, Browser, Console
+from tests.support.report_history import YEAR, ZONE, History
 
-from .browser import screenshot
-from .console import PASSWORD, Browser, Console, cheap_hashing, console
-
-__all__ = ["cheap_hashing", "console"]  # fixtures, used by name
 FIGURE_LINK = re.compile(r'<a href="(/reports/figure\?[^"]+)" data-figure="([^"]+)"[^>]*>'
                          r'([^<]*)</a>')
 

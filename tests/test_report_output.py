@@ -24,7 +24,7 @@ from publisher.report.output.docx import to_docx
 from publisher.report.output.text import render
 from publisher.report.output.xlsx import cell_value, to_xlsx
 from publisher.report.period import ReportPeriod
-from tests.report_history import YEAR, ZONE, History
+from tests.support.report_history import YEAR, ZONE, History
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 TIMEOUT_SECONDS = 300

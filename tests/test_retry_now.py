@@ -22,11 +22,8 @@ from publisher.store import Store
 from publisher.store.models import AuditEvent, Delivery
 from publisher.web.api import create_app
 from publisher.web.server import serve
-from tests.test_cli import XLSX, db_rows, env, log_rows, publisher, shipped, sink, with_webhook
-
-from .console import Console, cheap_hashing
-
-__all__ = ["cheap_hashing", "env", "shipped", "sink"]  # fixtures, used by name
+from tests.support.cli import XLSX, db_rows, log_rows, publisher, with_webhook
+from tests.support.console import Console
 
 
 @pytest.fixture

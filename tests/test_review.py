@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from channels.memory.adapter import MemoryStore
 from publisher import config as config_module
-from publisher import logs, release, review
+from publisher import release, review
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.scheduler import LeadTrigger, Scheduler, fire_times
 from publisher.store import Store
 from publisher.store.models import AuditEvent, BotState, Delivery, Release
+from tests.support.cli import XLSX, db_rows, edit, log_rows, publisher
+from tests.support.logs import Events, named
 from tests.support.project import SHANGHAI
-
-from .test_cli import XLSX, db_rows, edit, env, log_rows, publisher, shipped
-
-__all__ = ["env", "shipped"]  # fixtures used below
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)  # a Wednesday: "0 10 * * wed"
 LEAD = timedelta(minutes=120)
@@ -49,18 +45,8 @@ def reviewed(project: Path, store: Store, clock: ManualClock) -> Iterator[App]:
     MemoryStore.reset()
 
 
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """Every log line as JSON (alerts are log lines first)."""
-    buffer = io.StringIO()
-    logs.configure(json=True, stream=buffer)
-    yield buffer
-    logs.configure(json=True)
-
-
-def _alerts(buffer: io.StringIO) -> list[dict[str, Any]]:
-    found = [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
-    return [line for line in found if line.get("event") == "alert"]
+def _alerts(events: Events) -> Events:
+    return named(events, "alert")
 
 
 def _scheduled(app: App) -> int:
@@ -183,7 +169,7 @@ def test_an_approver_cannot_approve_their_own_release(reviewed: App) -> None:
 
 
 def test_unapproved_by_its_due_time_is_held_alerted_and_never_sent(
-        reviewed: App, clock: ManualClock, captured: io.StringIO) -> None:
+        reviewed: App, clock: ManualClock, log_events: Events) -> None:
     """Not approved by the due time, the release is held with the reason, alerted, its
     deliveries failed; a later approval is refused and nothing is ever sent."""
     release_id = _scheduled(reviewed)
@@ -194,7 +180,7 @@ def test_unapproved_by_its_due_time_is_held_alerted_and_never_sent(
     assert row.hold_reason is not None and row.hold_reason["problems"] == [review.UNAPPROVED]
     assert {(d.state, d.reason) for d in _deliveries(reviewed, release_id).values()} == {
         ("failed", review.UNAPPROVED)}
-    [alerted] = _alerts(captured)
+    [alerted] = _alerts(log_events)
     assert alerted["alert"] == "release.unapproved"
     assert "截至发布时间未获审核" in alerted["text_zh"] and KEY in alerted["text_en"]
     assert review.hold_unapproved(reviewed) == []  # held once

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,11 +17,8 @@ from publisher.errors import SchedulerBusy
 from publisher.scheduler import MISSED_SUPERSEDED, Scheduler, acquire_lease, fire_times
 from publisher.store import Store
 from publisher.store.models import BotState, Lease, Release, ScheduleMark
+from tests.support.logs import Events, named
 from tests.support.project import SHANGHAI
-
-from .test_review import captured
-
-__all__ = ["captured"]  # a fixture, used by name
 
 
 def _releases(app: App) -> dict[str, str]:
@@ -58,6 +53,9 @@ def test_dead_local_holder_is_taken_over_at_once(app: App) -> None:
 
     acquire_lease(app, f"{socket.gethostname()}:999999:dead")
     acquire_lease(app, "host-b:200:bbbb")
+    with app.store.read() as session:
+        lease = session.get(Lease, "scheduler")
+        assert lease is not None and lease.holder == "host-b:200:bbbb"
 
 
 def test_missed_run_inside_grace_runs_once(app: App, clock: ManualClock) -> None:
@@ -129,9 +127,8 @@ def test_lease_renewal_fails_after_takeover(app: App, clock: ManualClock) -> Non
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)  # a Wednesday: weekly's fire time
 
 
-def _alerted(buffer: io.StringIO) -> list[str]:
-    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
-    return [line["text_en"] for line in lines if line.get("event") == "alert"]
+def _alerted(events: Events) -> list[str]:
+    return [event["text_en"] for event in named(events, "alert")]
 
 
 def _rows(app: App) -> dict[str, tuple[str, str]]:
@@ -172,7 +169,7 @@ def test_fire_time_while_the_scheduler_starts_is_released(app: App) -> None:
 
 
 def test_coalesced_fire_times_are_each_accounted_for(app: App, clock: ManualClock,
-                                                     captured: io.StringIO) -> None:
+                                                     log_events: Events) -> None:
     """When APScheduler runs a definition's job once for several fire times (coalesced), the
     latest is released and each earlier one is recorded missed and alerted."""
     _first_started(app, DUE - timedelta(days=15))
@@ -184,7 +181,7 @@ def test_coalesced_fire_times_are_each_accounted_for(app: App, clock: ManualCloc
     assert _rows(app) == {"weekly@2026-11-18T10:00+08:00": ("held", "scheduled"),
                           "weekly@2026-11-25T10:00+08:00": ("missed", "scheduled"),
                           "weekly@2026-12-02T10:00+08:00": ("active", "scheduled")}
-    assert "missed release: weekly@2026-11-25T10:00+08:00" in _alerted(captured)
+    assert "missed release: weekly@2026-11-25T10:00+08:00" in _alerted(log_events)
 
 
 def _fast(project: Path, store: Store, clock: ManualClock) -> App:
@@ -197,7 +194,7 @@ def _fast(project: Path, store: Store, clock: ManualClock) -> App:
 
 def test_runs_coalesced_inside_their_grace_are_recorded(project: Path, store: Store,
                                                         clock: ManualClock,
-                                                        captured: io.StringIO) -> None:
+                                                        log_events: Events) -> None:
     """Three fire times inside their grace coalesced into one job run: the latest goes out, the
     two before it are recorded missed as coalesced, alerted, and none is handled twice."""
     app = _fast(project, store, clock)
@@ -215,7 +212,7 @@ def test_runs_coalesced_inside_their_grace_are_recorded(project: Path, store: St
         reasons = {r.key: r.hold_reason for r in session.execute(
             select(Release).where(Release.state == "missed")).scalars()}
     assert all(reason == {"problems": [MISSED_SUPERSEDED]} for reason in reasons.values())
-    assert len([a for a in _alerted(captured) if a.startswith("missed release")]) == 2
+    assert len([a for a in _alerted(log_events) if a.startswith("missed release")]) == 2
     assert scheduler.sweep() == []  # nothing new: each fire time is handled once
 
 
@@ -256,7 +253,7 @@ def test_a_backlog_longer_than_a_page_is_accounted_for_in_full(
         assert mark is not None and mark.handled_until == clock.now()
 
 
-def test_restart_across_a_fire_time(app: App, clock: ManualClock, captured: io.StringIO
+def test_restart_across_a_fire_time(app: App, clock: ManualClock, log_events: Events
                                     ) -> None:
     """Stopped before a fire time and started after it, the scheduler releases it once (inside
     its grace); a release triggered by hand in between hides no fire time; past its grace the
@@ -281,7 +278,7 @@ def test_restart_across_a_fire_time(app: App, clock: ManualClock, captured: io.S
     third.start()
     third.stop()
     assert _rows(app)["weekly@2026-12-09T10:00+08:00"] == ("missed", "scheduled")
-    assert "missed release: weekly@2026-12-09T10:00+08:00" in _alerted(captured)
+    assert "missed release: weekly@2026-12-09T10:00+08:00" in _alerted(log_events)
     with app.store.read() as session:
         mark = session.get(ScheduleMark, "weekly")
         assert mark is not None and mark.handled_until == clock.now()

@@ -20,10 +20,7 @@ from publisher.web import account as accounts
 from publisher.web import signin
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
-
-from .console import PASSWORD, Browser, cheap_hashing, csrf_from, with_web
-
-__all__ = ["cheap_hashing"]  # a fixture, used by name
+from tests.support.console import PASSWORD, Browser, csrf_from, with_web
 
 TIMEOUT_SECONDS = 60
 

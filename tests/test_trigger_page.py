@@ -6,11 +6,8 @@ import os
 import re
 from datetime import datetime
 
+from tests.support.console import Console
 from tests.support.project import SHANGHAI
-
-from .console import Console, cheap_hashing, console, console_app
-
-__all__ = ["cheap_hashing", "console", "console_app"]  # fixtures, used by name
 
 
 def _cell(page: str, table: str) -> str:

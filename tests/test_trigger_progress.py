@@ -14,20 +14,7 @@ from pathlib import Path
 import pytest
 
 from channels.webhook.sandbox import Sink
-from tests.test_cli import (
-    PUBLISHER,
-    TIMEOUT_SECONDS,
-    XLSX,
-    db_rows,
-    edit,
-    env,
-    publisher,
-    shipped,
-    sink,
-    with_webhook,
-)
-
-__all__ = ["env", "shipped", "sink"]  # fixtures, used by name
+from tests.support.cli import PUBLISHER, TIMEOUT_SECONDS, XLSX, db_rows, edit, publisher, with_webhook
 
 pytestmark = pytest.mark.slow
 

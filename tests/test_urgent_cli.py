@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from channels.webhook.sandbox import Sink
-from tests.test_cli import PUBLISHER, TIMEOUT_SECONDS, edit, env, publisher, shipped, sink, with_webhook
+from tests.support.cli import PUBLISHER, TIMEOUT_SECONDS, edit, publisher, with_webhook
 
-__all__ = ["env", "shipped", "sink"]  # fixtures used below
 pytestmark = pytest.mark.slow
 
 

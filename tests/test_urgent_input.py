@@ -17,15 +17,15 @@ from publisher.app import App
 from publisher.dispatch import Dispatcher
 from publisher.store.models import Attempt, Delivery
 from publisher.urgent import UrgentPicture, UrgentPost, open_incident
+from tests.support.console import Console
 from tests.support.pictures import bomb_png
 
-from .console import Console, cheap_hashing
 from .test_api import POST, Api, _counts, api
-from .test_console_urgent import CHANNELS, _form, _open, _post, console, console_app, wakes
+from .test_console_urgent import CHANNELS, _form, _open, _post, wakes
 from .test_console_urgent import POST as FORM
 from .test_console_urgent import _counts as _console_counts
 
-__all__ = ["api", "cheap_hashing", "console", "console_app", "wakes"]  # fixtures
+__all__ = ["api", "wakes"]  # fixtures
 TIMEOUT_SECONDS = 30
 
 

@@ -24,19 +24,7 @@ from publisher.web import account as accounts
 from publisher.web import signin
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
-
-from .console import (
-    PASSWORD,
-    Browser,
-    Console,
-    cheap_hashing,
-    console,
-    console_app,
-    csrf_from,
-    with_web,
-)
-
-__all__ = ["cheap_hashing", "console", "console_app"]  # fixtures, used by name
+from tests.support.console import PASSWORD, Browser, Console, csrf_from, with_web
 
 TIMEOUT_SECONDS = 30
 VICTIM = "127.0.0.2"  # another loopback address: a second machine, as the server sees it

@@ -1,8 +1,8 @@
 """Fixtures for console tests: a running console on loopback and signed-in browsers of any roles.
 
-Use from a test module::
+The fixtures are a plugin of tests/conftest.py; a test module imports only the helpers::
 
-    from .console import PASSWORD, Browser, Console, console, console_app  # noqa: F401
+    from tests.support.console import Console
 
     def test_something(console: Console) -> None:
         editor = console.signed_in("editor")

@@ -1,15 +1,38 @@
-"""Every log line of the process, as rendered, for tests that read what the logs really say."""
+"""Log capture for tests: structlog's own capture of events, or every line as really rendered."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import pytest
 import structlog
+from structlog.testing import capture_logs
 
 from publisher import logs
+
+Events = list[MutableMapping[str, Any]]
+
+
+@pytest.fixture
+def log_events() -> Iterator[Events]:
+    """Every structlog event of the test as a dict, unrendered (structlog.testing.capture_logs)."""
+    with capture_logs() as events:
+        yield events
+
+
+def named(events: Events, event: str) -> Events:
+    """The captured events called ``event``, in order."""
+    return [e for e in events if e.get("event") == event]
+
+
+def rendered(stream: io.StringIO, event: str) -> list[dict[str, Any]]:
+    """The JSON lines of a ``log_stream`` called ``event``, in order."""
+    found = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    return [line for line in found if line.get("event") == event]
 
 
 @pytest.fixture
