@@ -65,9 +65,9 @@ def test_every_documented_code_is_in_the_table() -> None:
     """The table covers every errcode wechat.md names, each with zh-CN and English texts."""
     assert set(SPEC) <= set(errors.CODES)
     for code in errors.CODES.values():
-        assert CJK.search(code.zh) and code.en and not CJK.search(code.en)
-        if code.action == W:
-            assert code.retry_after and code.retry_after > 0
+        assert CJK.search(code.explanation_zh) and code.explanation_en and not CJK.search(code.explanation_en)
+        if code.decision == W:
+            assert code.window_seconds and code.window_seconds > 0
 
 
 @pytest.mark.parametrize("code", sorted(SPEC))
@@ -76,7 +76,7 @@ def test_code_classification_and_action(code: int, emulator: Emulator, tmp_path:
     """Each code maps to its class and action; at the emulator the adapter acts on it."""
     expected_class, expected_action = SPEC[code]
     entry = errors.entry(code)
-    assert (entry.error, entry.action) == (expected_class, expected_action)
+    assert (entry.error, entry.decision) == (expected_class, expected_action)
     account = emulator.account
     urgent = code in MASS_CODES
     channel = make_channel(emulator, tmp_path, clock)
@@ -106,9 +106,9 @@ def test_code_classification_and_action(code: int, emulator: Emulator, tmp_path:
         channel.send(payload, KEY)
     error = info.value
     assert isinstance(error, expected_class) and error.code == str(code)
-    assert error.explanation_zh == entry.zh and error.explanation_en == entry.en
+    assert error.explanation_zh == entry.explanation_zh and error.explanation_en == entry.explanation_en
     if expected_action in (R, W):
-        assert isinstance(error, TransientChannelError) and error.retry_after == entry.retry_after
+        assert isinstance(error, TransientChannelError) and error.retry_after == entry.window_seconds
     else:
         assert not error.retryable
     if isinstance(error, ContentRejected):
