@@ -270,6 +270,11 @@ def month_expr(dialect: str, column: str) -> str:
     return f"to_char({column} + interval '8 hours', 'YYYY-MM')"
 
 
+def _grouped(prefix: str, group: str, what: str) -> Callable[[tuple[Any, ...]], str]:
+    """The figure key of a row of a per-``group`` count: ``prefix/by_group/VALUE/what``."""
+    return lambda r: f"{prefix}/by_{group}/{r[0]}/{what}"
+
+
 def plain_counts(store: Store, start: datetime, end: datetime) -> dict[str, int]:
     """The report's publication, run and reliability counts as plain GROUP BY queries (no ids);
     keyed like the report's figures."""
@@ -305,9 +310,9 @@ def plain_counts(store: Store, start: datetime, end: datetime) -> dict[str, int]
         queries += [
             (f"SELECT r.{column}, count(*) FROM deliveries d JOIN releases r ON r.id = "
              f"d.release_id WHERE {public} AND {window} GROUP BY r.{column}",
-             lambda r, g=group: f"{p}/by_{g}/{r[0]}/deliveries"),
+             _grouped(p, group, "deliveries")),
             (f"SELECT r.{column}, count(*) FROM ({first}) f JOIN releases r ON r.id = "
-             f"f.release_id GROUP BY r.{column}", lambda r, g=group: f"{p}/by_{g}/{r[0]}/items")]
+             f"f.release_id GROUP BY r.{column}", _grouped(p, group, "items"))]
     queries += [
         ("SELECT d.channel, count(*), sum(CASE WHEN d.state = 'failed' THEN 1 ELSE 0 END), "
          "sum(CASE WHEN d.state = 'unknown' THEN 1 ELSE 0 END), sum(CASE WHEN d.attempts > 1 "

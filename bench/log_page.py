@@ -269,7 +269,7 @@ def existing(path: Path) -> Filled | None:
             return None
         counts = [connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                   for table in ("releases", "deliveries", "attempts")]
-    return Filled(*counts, reused=True)
+    return Filled(counts[0], counts[1], counts[2], reused=True)
 
 
 # --------------------------------------------------------------------------- the cases
@@ -296,14 +296,14 @@ def cases(path: Path, filled: Filled) -> list[Case]:
     middle = datetime.fromisoformat(updated).replace(tzinfo=UTC).astimezone(ZONE)
     end = datetime.combine(middle.date() + timedelta(days=1), datetime.min.time(), ZONE)
     week = logview.LogFilter(since=end - timedelta(days=7), until=end)
-    month = {"date_field": "created_at", "since": end - timedelta(days=30), "until": end}
+    month = logview.LogFilter(date_field="created_at", since=end - timedelta(days=30), until=end)
     return [
         Case("no filter", logview.LogFilter()),
         Case("channel + state", logview.LogFilter(channels=("wechat-main",), states=("failed",))),
         Case("state (rare: unknown)", logview.LogFilter(states=("unknown",))),
         Case("date range (updated, 7 days)", week),
-        Case("channel + created, 30 days", logview.LogFilter(channels=("weibo-main",), **month)),
-        Case("published + created, 30 days", logview.LogFilter(states=("published",), **month)),
+        Case("channel + created, 30 days", replace(month, channels=("weibo-main",))),
+        Case("published + created, 30 days", replace(month, states=("published",))),
         Case("release definition", logview.LogFilter(release="food-safety-sampling")),
         Case("release key + published", logview.LogFilter(release=key, states=("published",))),
         Case("incident", logview.LogFilter(incident=INCIDENTS[0])),

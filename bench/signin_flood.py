@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,13 @@ def _sign_in_post(base: str, n: int) -> Callable[[], int]:
     return post
 
 
+def _settle(futures: list[Future[int]], done: threading.Event) -> None:
+    """Wait for every sign-in of the flood, then say so."""
+    for future in futures:
+        future.result()
+    done.set()
+
+
 def _health(session: requests.Session, url: str, check: Check) -> float:
     asked = time.perf_counter()
     answer = session.get(url, timeout=TIMEOUT_SECONDS)
@@ -100,8 +107,7 @@ def run(flood: int) -> dict[str, Any]:
                     futures = [pool.submit(send, post) for post in posts]
                     barrier.wait()
                     started = time.perf_counter()
-                    threading.Thread(target=lambda: ([f.result() for f in futures],
-                                                     done.set()), daemon=True).start()
+                    threading.Thread(target=_settle, args=(futures, done), daemon=True).start()
                     while not done.is_set():
                         during.append(_health(health, base + "/healthz", check))
                     codes = [future.result() for future in futures]

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar
 
 ServerT = TypeVar("ServerT", bound=ThreadingHTTPServer)
 POLL_SECONDS = 0.05  # how soon stop() is noticed
@@ -42,7 +42,7 @@ class Loopback(Generic[ServerT]):
         self.server.server_close()
         self.thread.join(timeout=5)
 
-    def __enter__(self) -> Loopback[ServerT]:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

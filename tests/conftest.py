@@ -15,7 +15,8 @@ from publisher.store import Store
 from tests.support import pg
 from tests.support.project import PROJECT_YAML, SHANGHAI, TEMPLATE
 
-pytest_plugins = ["tests.support.browser",  # the page and browser fixtures of the browser tests
+pytest_plugins = ["tests.support.api",  # api: the urgent App's HTTP API with a token per role
+                  "tests.support.browser",  # the page and browser fixtures of the browser tests
                   "tests.support.console",  # console_app, console, cheap_hashing: the staff console
                   "tests.support.report_history",  # a year of history for the annual report's tests
                   "tests.support.cli",  # shipped, env, sink: the command on a copy of the project

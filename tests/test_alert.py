@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from publisher.scheduler import Scheduler
 from publisher.store import Store
 from publisher.store.models import Release
 from tests.support.logs import Events, named, rendered
+from tests.support.net import free_port
 from tests.support.project import PROJECT_YAML, SHANGHAI
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
@@ -104,13 +104,6 @@ def receiver() -> Iterator[tuple[Loopback[_Server], Inbox]]:
     yield running, server.inbox
     server.inbox.release.set()
     running.stop()
-
-
-def free_port() -> int:
-    """A port with nothing listening on it (a dead endpoint)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def alerts_yaml(urls: list[str], *, interval: float = 600, timeout: float = 2) -> str:

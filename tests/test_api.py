@@ -13,8 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,71 +24,18 @@ from sqlalchemy import select, text
 
 from publisher.app import App
 from publisher.clock import ManualClock
-from publisher.store.models import ApiToken, AuditEvent, Base, Delivery, Incident, Release
+from publisher.store.models import ApiToken, AuditEvent, Base, Delivery, Incident
 from publisher.web import token as tokens
 from publisher.web.api import create_app
-from publisher.web.server import WebServer, WebUnavailable, serve
-from tests.support.net import _free_port
+from publisher.web.server import WebUnavailable, serve
+from tests.support.api import POST, TIMEOUT_SECONDS, Api, api_counts
+from tests.support.net import free_port
 from tests.support.project import ROOT
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
-TIMEOUT_SECONDS = 30
-POST = {"title": "某高架桥发生垮塌", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
-        "area": "某区某高架桥", "severity": "较大", "instruction": "请绕行。"}
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@dataclass
-class Api:
-    """A running API server over the test App, the wakes it made, and tokens of each role."""
-
-    app: App
-    server: WebServer
-    wakes: list[int] = field(default_factory=list)
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def url(self, path: str) -> str:
-        return self.server.url.rstrip("/") + path
-
-    def post(self, body: Any = None, *, role: str | None = "urgent", **kwargs: Any
-             ) -> requests.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        if role is not None:
-            headers.setdefault("Authorization", f"Bearer {self.tokens[role]}")
-        if body is not None:
-            kwargs["json"] = body
-        return requests.post(self.url("/api/urgent"), headers=headers, timeout=TIMEOUT_SECONDS,
-                             **kwargs)
-
-    def get(self, path: str, *, role: str | None = "urgent") -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
-        return requests.get(self.url(path), headers=headers, timeout=TIMEOUT_SECONDS)
-
-
-@pytest.fixture
-def api(urgent_app: App) -> Iterator[Api]:
-    """The API on 127.0.0.1 (a free port) in a thread, with one token per role; stopped after."""
-    wakes: list[int] = []
-    server = serve(create_app(urgent_app, wake=lambda: wakes.append(1)), "127.0.0.1", 0)
-    running = Api(urgent_app, server, wakes)
-    for role in tokens.ROLES:
-        running.tokens[role] = tokens.create(
-            urgent_app, f"desk-{role}", role, actor="staff:li",
-            definitions=("weekly",) if role == "supplier" else ())
-    try:
-        yield running
-    finally:
-        server.stop()
-    assert not server.thread.is_alive()
-
-
-def _counts(app: App) -> tuple[int, int, int]:
-    with app.store.read() as session:
-        return (len(session.execute(select(Incident.id)).all()),
-                len(session.execute(select(Release.id)).all()),
-                len(session.execute(select(Delivery.id)).all()))
 
 
 def _every_cell(app: App) -> str:
@@ -274,7 +220,7 @@ def test_bad_request_publishes_nothing(api: Api, case: str, request_kwargs: dict
     assert set(error) == {"error", "message_zh", "message_en", "problems"}
     if status == 401:
         assert response.headers["WWW-Authenticate"].startswith('Bearer realm="publisher"')
-    assert _counts(api.app) == (0, 0, 0)
+    assert api_counts(api.app) == (0, 0, 0)
     assert api.wakes == []
 
 
@@ -289,10 +235,10 @@ def test_post_with_a_picture(api: Api) -> None:
     key = response.json()["incident"]
     stored = api.app.loaded.resolve("var/urgent") / key / "现场.jpg"
     assert stored.read_bytes() == jpeg
-    before = _counts(api.app)
+    before = api_counts(api.app)
     wrong = api.post({**POST, "picture": {**picture, "content_type": "image/png"}})
     assert wrong.status_code == 422 and "image/png" in wrong.text
-    assert _counts(api.app) == before
+    assert api_counts(api.app) == before
 
 
 def test_validation_lists_each_field(api: Api) -> None:
@@ -308,7 +254,7 @@ def test_old_severity_words_get_a_clear_error(api: Api) -> None:
     """An API client still sending a CAP word as the severity, or none, is refused with 422 on
     the severity field, naming the grades (and the one its word used to mean); nothing is
     recorded."""
-    before = _counts(api.app)
+    before = api_counts(api.app)
     old = api.post({**POST, "severity": "Severe"})
     assert old.status_code == 422
     (problem,) = old.json()["problems"]
@@ -317,7 +263,7 @@ def test_old_severity_words_get_a_clear_error(api: Api) -> None:
     missing = api.post({k: v for k, v in POST.items() if k != "severity"})
     assert missing.status_code == 422
     assert [p["field"] for p in missing.json()["problems"]] == ["severity"]
-    assert _counts(api.app) == before
+    assert api_counts(api.app) == before
 
 
 def test_channel_limit_problem_names_the_channel(api: Api) -> None:
@@ -335,7 +281,7 @@ def test_revoked_token_is_refused(api: Api) -> None:
     assert response.status_code == 401
     assert "invalid_token" in response.headers["WWW-Authenticate"]
     assert api.get("/api/incidents/incident-x").status_code == 401
-    assert _counts(api.app) == (0, 0, 0)
+    assert api_counts(api.app) == (0, 0, 0)
 
 
 def test_unknown_incident_is_404(api: Api) -> None:
@@ -366,10 +312,10 @@ def test_updates_corrections_and_withdrawal_through_the_api(api: Api) -> None:
     assert cancel.status_code == 201, cancel.text
     assert cancel.json()["msg_type"] == "Cancel"
     assert api.wakes == [1, 1, 1, 1]
-    before = _counts(api.app)
+    before = api_counts(api.app)
     late = _step(api, f"/api/incidents/{key}/updates", {"facts": "x"})
     assert late.status_code == 409 and late.json()["error"] == "withdrawn"
-    assert _counts(api.app) == before
+    assert api_counts(api.app) == before
     shown = api.get(f"/api/incidents/{key}").json()
     assert shown["incident"]["status"] == "withdrawn"
     assert [s["step"] for s in shown["steps"]] == ["report", "report", "update", "update",
@@ -397,11 +343,11 @@ def test_bad_steps_publish_nothing(api: Api, path: str, body: dict[str, Any], ro
                                    status: int) -> None:
     """A later step refused for its token, its incident or its body records nothing."""
     key = api.post(POST).json()["incident"]
-    before = _counts(api.app)
+    before = api_counts(api.app)
     response = _step(api, path.format(key=key), body, role=role)
     assert response.status_code == status, response.text
     assert set(response.json()) == {"error", "message_zh", "message_en", "problems"}
-    assert _counts(api.app) == before
+    assert api_counts(api.app) == before
 
 
 def test_healthz_needs_no_token(api: Api) -> None:
@@ -564,7 +510,7 @@ def test_run_serves_the_api_end_to_end(tmp_path: Path) -> None:
     added = _cli(config, env, "tokens", "add", "duty-desk", "--role", "urgent")
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "run.log"
     bot = subprocess.Popen(
@@ -575,7 +521,7 @@ def test_run_serves_the_api_end_to_end(tmp_path: Path) -> None:
     def healthy() -> bool:
         assert bot.poll() is None, log.read_text(encoding="utf-8")
         try:
-            return requests.get(f"{base}/healthz", timeout=2).json()["status"] == "ok"
+            return bool(requests.get(f"{base}/healthz", timeout=2).json()["status"] == "ok")
         except requests.ConnectionError:
             return False
 

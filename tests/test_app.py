@@ -92,8 +92,8 @@ def test_env_references_are_read_in_secret_fields_only(tmp_path: Path) -> None:
     app = App(loaded=loaded, store=Store("sqlite://", migrate=False),
               environ={"WECHAT_APP_SECRET": "s3cret-from-env"})
     settings = app.channel("wx").settings
-    assert settings.author == "${WECHAT_APP_SECRET}"  # type: ignore[attr-defined]
-    assert settings.app_secret.get_secret_value() == "s3cret-from-env"  # type: ignore[attr-defined]
+    assert settings.author == "${WECHAT_APP_SECRET}"
+    assert settings.app_secret.get_secret_value() == "s3cret-from-env"
 
 
 def test_one_version_for_the_package_the_api_and_the_user_agent(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from argon2 import PasswordHasher
 from fastapi import Depends, FastAPI
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import create_engine, func, inspect, select, text, update
 
 from publisher.app import App
 from publisher.clock import ManualClock
@@ -590,7 +590,7 @@ def test_hash_made_with_old_parameters_is_replaced_at_sign_in(console: Console) 
     console.account("viewer", name="li.wei")
     weak = PasswordHasher(time_cost=2, memory_cost=2 * 1024, parallelism=1).hash(PASSWORD)
     with console.app.store.write() as session:
-        session.execute(AccountRow.__table__.update().values(password_hash=weak))
+        session.execute(update(AccountRow).values(password_hash=weak))
     assert console.sign_in("li.wei").status_code == 303
     with console.app.store.read() as session:
         stored = session.execute(select(AccountRow.password_hash)).scalar_one()

@@ -29,10 +29,8 @@ from publisher.web import account as accounts
 from publisher.web.api import create_app
 from publisher.web.server import serve
 from tests.support.browser import screenshot
-from tests.support.net import _free_port
-from tests.support.project import SHANGHAI
-
-from .test_pipeline import HOSTILE, copy_project
+from tests.support.net import free_port
+from tests.support.project import HOSTILE, SHANGHAI, copy_project
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 PASSWORD = "correct horse battery staple"
@@ -131,7 +129,7 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
                             str(config)], env=env, input=PASSWORD + "\n", text=True,
                            capture_output=True, check=False, timeout=120, cwd=root)
     assert added.returncode == 0, added.stderr
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "run.log"
     process = subprocess.Popen(
         [PUBLISHER, "run", "--config", str(config), "--sandbox", "--no-serve", "--web-port",

@@ -27,32 +27,10 @@ from publisher.store.models import Attempt, AuditEvent, Delivery, Incident, Rele
 from publisher.web.api import create_app
 from publisher.web.server import serve
 from tests.support.console import Console, csrf_from
-from tests.support.project import SHANGHAI
-
-from .test_pipeline import HOSTILE, HOSTILE_ESCAPED, copy_project
+from tests.support.project import HOSTILE, HOSTILE_ESCAPED, REVIEWED, SHANGHAI, copy_project
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)  # the clock fixture's start: a Wednesday
 KEY = "weekly@2026-12-02T10:00+08:00"
-# appended under ``releases:`` of the small project, and a Weibo account no release uses
-REVIEWED = """\
-  reviewed:
-    title: "{{ period.label }}待审发布"
-    issuing_organ: 测试局
-    organ_code: "MB0000001"
-    subject_category: 综合政务
-    column: news
-    schedule: "0 9 * * thu"
-    templates: weekly
-    review: required
-    review_lead_minutes: 120
-    source:
-      period: week
-      tables:
-        items:
-          path: "weekly/{iso_year}-W{iso_week:02d}.csv"
-          schema: simple
-    channels: [mem-a, mem-b]
-"""
 WEIBO = """\
   weibo-main:
     kind: weibo

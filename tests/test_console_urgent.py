@@ -2,162 +2,43 @@
 
 from __future__ import annotations
 
-import html
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from channels.memory.adapter import MemoryStore
 from channels.weibo.text import Counter
-from publisher import config as config_module
 from publisher.app import App
-from publisher.dispatch import Dispatcher
-from publisher.store import Store
-from publisher.store.models import AuditEvent, Delivery, Incident, Release
-from publisher.web.api import create_app
-from publisher.web.server import serve
-from tests.support.console import Browser, Console
-from tests.support.project import ROOT
+from publisher.store.models import AuditEvent, Incident
+from tests.support.console import Console
+from tests.support.urgent_console import (
+    CHANNELS,
+    POST,
+    console,
+    console_app,
+    drain_all,
+    form_pairs,
+    hidden_fields,
+    open_by_form,
+    post_form,
+    table_counts,
+    wakes,
+)
 
-CONFIG = """\
-timezone: Asia/Shanghai
-data_dir: inbox
-columns: {emergency: 突发事件}
-channels:
-  portal-main:
-    kind: portal
-    settings: {site_name: 测试门户, site_dir: site, base_url: "http://127.0.0.1:8180/"}
-  wechat-main:
-    kind: wechat
-    settings: {app_id: wx0000000000000000, app_secret: "${WECHAT_APP_SECRET}",
-               portal_base_url: "http://127.0.0.1:8180/", author: 某市人民政府,
-               cover_image: templates/_layouts/wechat-cover.jpg}
-  weibo-main:
-    kind: weibo
-    settings: {link_base_url: "http://127.0.0.1:8180/", rip: 127.0.0.1}
-  mem-a:
-    kind: memory
-    settings: {}
-  mem-off:
-    kind: memory
-    enabled: false
-    settings: {}
-  mem-broken:
-    kind: memory
-    settings: {fail_script: [permanent]}
-releases: {}
-urgent:
-  issuing_organ: 某市人民政府新闻办公室
-  organ_code: "MB0000999"
-  subject_category: 综合政务
-  column: emergency
-  channels: [portal-main, wechat-main, weibo-main, mem-a]
-  sender: www.example.gov.cn
-"""
-CHANNELS = ["mem-a", "portal-main", "wechat-main", "weibo-main"]
-POST = {"status": "Actual", "title": "某高架桥发生垮塌", "area": "某区某高架桥",
-        "severity": "较大", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
-        "instruction": "请绕行。"}
-_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+__all__ = ["console", "console_app", "wakes"]  # the urgent console's fixtures, over the plain console's
 
 
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture
-def console_app(tmp_path: Path, store: Store) -> Iterator[App]:
-    """An App with portal, WeChat, Weibo and memory channels on their emulators (sandbox), the
-    shipped urgent templates, and the parametrised database."""
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copytree(ROOT / "templates", root / "templates")
-    (root / "schedules.yaml").write_text(CONFIG, encoding="utf-8")
-    MemoryStore.reset()
-    app = App(loaded=config_module.load(root / "schedules.yaml"), store=store, sandbox=True)
-    try:
-        yield app
-    finally:
-        while app._stops:  # the emulators it started; the store is the fixture's
-            app._stops.pop()()
-        MemoryStore.reset()
-
-
-@pytest.fixture
-def wakes() -> list[int]:
-    """Each wake of the dispatcher the console asked for."""
-    return []
-
-
-@pytest.fixture
-def console(console_app: App, cheap_hashing: None, wakes: list[int]) -> Iterator[Console]:
-    """The API and console over the urgent App, on a free loopback port, counting wakes."""
-    api = create_app(console_app, wake=lambda: wakes.append(1))
-    server = serve(api, "127.0.0.1", 0)
-    try:
-        yield Console(console_app, server, api)
-    finally:
-        server.stop()
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _form(values: dict[str, Any]) -> list[tuple[str, str]]:
-    pairs = [(k, str(v)) for k, v in values.items() if k != "channels"]
-    return pairs + [("channels", c) for c in values.get("channels", CHANNELS)]
-
-
-def _post(browser: Browser, path: str, values: dict[str, Any] | list[tuple[str, str]], *,
-          csrf: str | None = None) -> requests.Response:
-    pairs = _form(values) if isinstance(values, dict) else list(values)
-    token = browser.csrf() if csrf is None else csrf
-    return browser.post(path, data=[*pairs, ("csrf_token", token)] if token else pairs)
-
-
-def _hidden(page: str, action: str) -> list[tuple[str, str]]:
-    """The hidden fields of the form posting to ``action`` (a confirmation's)."""
-    start = page.index(f'action="{action}"')
-    form = page[start:page.index("</form>", start)]
-    return [(html.unescape(n), html.unescape(v)) for n, v in _HIDDEN.findall(form)]
-
-
-def _counts(app: App) -> tuple[int, int, int, int]:
-    with app.store.read() as session:
-        return tuple(int(session.execute(select(func.count()).select_from(model)).scalar_one())
-                     for model in (Incident, Release, Delivery, AuditEvent))  # type: ignore[return-value]
 
 
 def _audit(app: App, action: str) -> list[AuditEvent]:
     with app.store.read() as session:
         return list(session.execute(select(AuditEvent).where(AuditEvent.action == action)
                                     .order_by(AuditEvent.seq)).scalars())
-
-
-def _drain(app: App) -> None:
-    dispatcher = Dispatcher(app)
-    try:
-        dispatcher.drain()
-    finally:
-        dispatcher.shutdown()
-
-
-def _open(console: Console, browser: Browser, **changes: Any) -> str:
-    """Preview and confirm a first report through the forms; the incident's key."""
-    confirmation = _post(browser, "/urgent/preview", POST | changes)
-    assert confirmation.status_code == 200, confirmation.text[-2000:]
-    answer = browser.post("/urgent", data=_hidden(confirmation.text, "/urgent"))
-    assert answer.status_code == 303, answer.text[-2000:]
-    location = answer.headers["Location"]
-    assert location.startswith("/incidents/incident-") and location.endswith("?posted=1")
-    return location.removeprefix("/incidents/").removesuffix("?posted=1")
 
 
 def _no_inline_code(page: str) -> None:
@@ -200,7 +81,7 @@ def test_compose_form_preselects_neither_kind_nor_grade(console: Console) -> Non
     assert re.findall(r'<option value="([^"]+)"', page) == ["特别重大", "重大", "较大", "一般", "未定级"]
     unchosen = {k: v for k, v in POST.items() if k not in ("status", "severity")}
     for path in ("/urgent/preview", "/urgent"):
-        answer = _post(browser, path, unchosen)
+        answer = post_form(browser, path, unchosen)
         assert answer.status_code == 422, path
         assert ('<li data-problem-for="status"><a href="#field-status">请选择发布性质。</a></li>'
                 in answer.text)  # the error summary links to the field
@@ -209,12 +90,12 @@ def test_compose_form_preselects_neither_kind_nor_grade(console: Console) -> Non
         assert 'id="field-status" type="radio"' in answer.text
         assert 'id="field-severity" name="severity"' in answer.text
         assert 'value="某高架桥发生垮塌"' in answer.text
-    live = _post(browser, "/urgent/preview.json", unchosen).json()
+    live = post_form(browser, "/urgent/preview.json", unchosen).json()
     assert live["ok"] is False and set(live["fields"]) == {"status", "severity"}
     english = browser.post("/urgent/preview?lang=en",
-                           data=[*_form(unchosen), ("csrf_token", browser.csrf())])
+                           data=[*form_pairs(unchosen), ("csrf_token", browser.csrf())])
     assert "Kind of post: choose one." in english.text and "Grade: choose one." in english.text
-    assert _counts(console.app)[0] == 0
+    assert table_counts(console.app)[0] == 0
 
 
 def test_preview_shows_every_channel_with_its_length_counter(console: Console) -> None:
@@ -223,8 +104,8 @@ def test_preview_shows_every_channel_with_its_length_counter(console: Console) -
     and a confirmation carrying the same fields, which "back to edit" returns to the form;
     nothing is recorded."""
     browser = console.signed_in("urgent")
-    before = _counts(console.app)
-    page = _post(browser, "/urgent/preview", POST)
+    before = table_counts(console.app)
+    page = post_form(browser, "/urgent/preview", POST)
     assert page.status_code == 200, page.text[-2000:]
     for name in CHANNELS:
         assert f'data-channel="{name}" data-action="send" data-ok="true"' in page.text, name
@@ -232,15 +113,15 @@ def test_preview_shows_every_channel_with_its_length_counter(console: Console) -
     assert 'data-measure="title" data-used="8" data-limit="32"' in page.text  # WeChat
     assert 'data-measure="title" data-used="8" data-limit="64"' in page.text  # memory
     assert "立即发布" in page.text and "返回修改" in page.text
-    hidden = dict(_hidden(page.text, "/urgent"))
+    hidden = dict(hidden_fields(page.text, "/urgent"))
     assert {k: hidden[k] for k in POST} == POST
-    assert [v for k, v in _hidden(page.text, "/urgent") if k == "channels"] == CHANNELS
+    assert [v for k, v in hidden_fields(page.text, "/urgent") if k == "channels"] == CHANNELS
     _no_inline_code(page.text)
-    back = browser.post("/urgent/preview", data=[*_hidden(page.text, "/urgent"), ("back", "1")])
+    back = browser.post("/urgent/preview", data=[*hidden_fields(page.text, "/urgent"), ("back", "1")])
     assert back.status_code == 200 and 'action="/urgent/preview"' in back.text
     assert 'value="某高架桥发生垮塌"' in back.text and "data-publish" not in back.text
 
-    live = _post(browser, "/urgent/preview.json", POST)
+    live = post_form(browser, "/urgent/preview.json", POST)
     assert live.status_code == 200 and live.json()["ok"] is True
     channels = {c["channel"]: c for c in live.json()["channels"]}
     assert sorted(channels) == CHANNELS
@@ -252,7 +133,7 @@ def test_preview_shows_every_channel_with_its_length_counter(console: Console) -
     assert measure == {"name": "weibo_status", "used": Counter().length(weibo["text"]),
                        "limit": 140, "unit": "weibo_chars", "ok": True}
     assert 'data-channel="weibo-main"' in live.json()["html"]
-    assert _counts(console.app) == before
+    assert table_counts(console.app) == before
 
 
 def test_over_limit_content_is_refused_naming_the_channel_and_field(console: Console,
@@ -261,9 +142,9 @@ def test_over_limit_content_is_refused_naming_the_channel_and_field(console: Con
     on those channels, each naming its field and limit while the others show their preview; no
     confirmation is offered, and posting the same fields anyway records and sends nothing."""
     browser = console.signed_in("urgent")
-    before = _counts(console.app)
+    before = table_counts(console.app)
     long = POST | {"facts": "现场" * 80, "title": "某" * 70}
-    page = _post(browser, "/urgent/preview", long)
+    page = post_form(browser, "/urgent/preview", long)
     assert page.status_code == 422
     assert re.search(r'data-channel="weibo-main" data-action="send" data-ok="false">.*?'
                      r'data-field="status">微博正文超出', page.text, re.DOTALL)
@@ -272,26 +153,26 @@ def test_over_limit_content_is_refused_naming_the_channel_and_field(console: Con
     assert 'data-channel="portal-main" data-action="send" data-ok="true"' in page.text
     assert "data-publish" not in page.text and 'action="/urgent"' not in page.text
     assert "现场现场" in page.text  # the form, refilled
-    live = _post(browser, "/urgent/preview.json", long).json()
+    live = post_form(browser, "/urgent/preview.json", long).json()
     refused = {c["channel"]: c["field"] for c in live["channels"] if c["problem"]}
     assert refused == {"weibo-main": "status", "mem-a": "title"}
-    anyway = _post(browser, "/urgent", long)
+    anyway = post_form(browser, "/urgent", long)
     assert anyway.status_code == 422 and "weibo-main" in anyway.text
-    assert _counts(console.app) == before and wakes == []
+    assert table_counts(console.app) == before and wakes == []
 
 
 def test_missing_fields_are_named_and_the_form_refilled(console: Console) -> None:
     """A preview without facts or any channel names both fields, keeps what was typed, and
     records nothing."""
     browser = console.signed_in("urgent")
-    page = _post(browser, "/urgent/preview", POST | {"facts": " ", "channels": []})
+    page = post_form(browser, "/urgent/preview", POST | {"facts": " ", "channels": []})
     assert page.status_code == 422
     assert "请填写已核实的事实。" in page.text and "请至少选择一个渠道。" in page.text
     assert 'value="某高架桥发生垮塌"' in page.text and 'aria-invalid="true"' in page.text
     english = browser.post("/urgent/preview?lang=en",
-                           data=[*_form(POST | {"facts": ""}), ("csrf_token", browser.csrf())])
+                           data=[*form_pairs(POST | {"facts": ""}), ("csrf_token", browser.csrf())])
     assert english.status_code == 422 and "Verified facts is required." in english.text
-    assert _counts(console.app)[0] == 0
+    assert table_counts(console.app)[0] == 0
 
 
 # --------------------------------------------------------------------------- confirm and board
@@ -303,8 +184,8 @@ def test_confirm_opens_the_incident_as_the_account_and_the_board_shows_it(
     dispatcher and leads to the incident's page; pressing it twice opens one incident; once
     delivered, the board and its JSON show every channel published with its link."""
     browser = console.signed_in("urgent", name="zhao.lei")
-    confirmation = _post(browser, "/urgent/preview", POST)
-    fields = _hidden(confirmation.text, "/urgent")
+    confirmation = post_form(browser, "/urgent/preview", POST)
+    fields = hidden_fields(confirmation.text, "/urgent")
     first = browser.post("/urgent", data=fields)
     second = browser.post("/urgent", data=fields)  # a double click
     assert first.status_code == second.status_code == 303
@@ -323,7 +204,7 @@ def test_confirm_opens_the_incident_as_the_account_and_the_board_shows_it(
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in page.text
     _no_inline_code(page.text.replace('<noscript><meta http-equiv="refresh" content="5">'
                                       '</noscript>', ""))
-    _drain(console.app)
+    drain_all(console.app)
     status = browser.get(f"/incidents/{key}/status.json")
     assert status.status_code == 200 and status.json()["outstanding"] is False
     cells = status.json()["cells"]
@@ -346,10 +227,10 @@ def test_banner_says_where_the_post_really_stands(console: Console) -> None:
     is out on every channel once all are published (no longer "going out"); a channel that
     failed is named with its state instead, and status.json carries the same words."""
     browser = console.signed_in("urgent")
-    key = _open(console, browser)
+    key = open_by_form(console, browser)
     page = browser.get(f"/incidents/{key}?posted=1").text
     assert 'data-notice-state="going"' in page and "正在发往各渠道（已发布 0/4）" in page
-    _drain(console.app)
+    drain_all(console.app)
     page = browser.get(f"/incidents/{key}?posted=1").text
     assert 'data-notice-state="done"' in page and "已发往全部渠道（4/4 已发布）" in page
     assert "正在发往" not in page
@@ -357,8 +238,8 @@ def test_banner_says_where_the_post_really_stands(console: Console) -> None:
         "state": "done", "text": "已发往全部渠道（4/4 已发布）。"}
     assert "data-notice" not in browser.get(f"/incidents/{key}").text  # only after posting
 
-    broken = _open(console, browser, channels=["mem-a", "mem-broken"])
-    _drain(console.app)
+    broken = open_by_form(console, browser, channels=["mem-a", "mem-broken"])
+    drain_all(console.app)
     page = browser.get(f"/incidents/{broken}?posted=1").text
     assert 'data-notice-state="problem"' in page and "正在发往" not in page
     assert "未能发往全部渠道：mem-broken（失败）" in page
@@ -370,10 +251,10 @@ def test_drill_is_marked_from_preview_to_board(console: Console) -> None:
     """An Exercise is marked as a drill on the confirmation (banner and 【演练】 in each
     message), recorded as a drill, and marked on the incident's page and in the list."""
     browser = console.signed_in("urgent")
-    confirmation = _post(browser, "/urgent/preview", POST | {"status": "Exercise"})
+    confirmation = post_form(browser, "/urgent/preview", POST | {"status": "Exercise"})
     assert confirmation.status_code == 200 and "data-drill" in confirmation.text
     assert "【演练】" in confirmation.text
-    answer = browser.post("/urgent", data=_hidden(confirmation.text, "/urgent"))
+    answer = browser.post("/urgent", data=hidden_fields(confirmation.text, "/urgent"))
     key = answer.headers["Location"].removeprefix("/incidents/").removesuffix("?posted=1")
     with console.app.store.read() as session:
         assert session.execute(select(Incident.drill)).scalar_one() is True
@@ -387,15 +268,15 @@ def test_update_correction_and_withdrawal_through_the_forms(console: Console) ->
     the account, and shown on the board; the withdrawn incident offers no further step and
     refuses one with 409."""
     browser = console.signed_in("urgent", name="qian.li")
-    key = _open(console, browser)
-    _drain(console.app)
+    key = open_by_form(console, browser)
+    drain_all(console.app)
     page = browser.get(f"/incidents/{key}")
     assert f'action="/incidents/{key}/update/preview"' in page.text
     assert f'action="/incidents/{key}/cancel/preview"' in page.text
 
     update = {"facts": "截至10时，已有3人送医救治。", "correction": "", "title": "",
               "instruction": "", "severity": ""}
-    preview = _post(browser, f"/incidents/{key}/update/preview", list(update.items()))
+    preview = post_form(browser, f"/incidents/{key}/update/preview", list(update.items()))
     assert preview.status_code == 200, preview.text[-2000:]
     assert "确认续报" in preview.text
     assert 'data-channel="weibo-main" data-action="follow_up"' in preview.text
@@ -403,26 +284,26 @@ def test_update_correction_and_withdrawal_through_the_forms(console: Console) ->
     assert 'data-channel="wechat-main" data-action="send"' in preview.text
     assert 'data-measure="comment"' in preview.text
     done = browser.post(f"/incidents/{key}/update",
-                        data=_hidden(preview.text, f"/incidents/{key}/update"))
+                        data=hidden_fields(preview.text, f"/incidents/{key}/update"))
     assert done.status_code == 303 and done.headers["Location"] == f"/incidents/{key}?posted=step"
-    _drain(console.app)
+    drain_all(console.app)
 
     correction = update | {"facts": "截至11时，共2人送医。", "correction": "此前“3人送医”有误，应为2人"}
-    preview = _post(browser, f"/incidents/{key}/update/preview", list(correction.items()))
+    preview = post_form(browser, f"/incidents/{key}/update/preview", list(correction.items()))
     assert preview.status_code == 200 and "确认更正" in preview.text
     assert "此前“3人送医”有误" in preview.text
     done = browser.post(f"/incidents/{key}/update",
-                        data=_hidden(preview.text, f"/incidents/{key}/update"))
+                        data=hidden_fields(preview.text, f"/incidents/{key}/update"))
     assert done.status_code == 303
-    _drain(console.app)
+    drain_all(console.app)
 
-    preview = _post(browser, f"/incidents/{key}/cancel/preview", [("reason", "经核实，信息有误")])
+    preview = post_form(browser, f"/incidents/{key}/cancel/preview", [("reason", "经核实，信息有误")])
     assert preview.status_code == 200 and "确认撤回" in preview.text
     assert 'data-action="retract"' in preview.text
     done = browser.post(f"/incidents/{key}/cancel",
-                        data=_hidden(preview.text, f"/incidents/{key}/cancel"))
+                        data=hidden_fields(preview.text, f"/incidents/{key}/cancel"))
     assert done.status_code == 303
-    _drain(console.app)
+    drain_all(console.app)
 
     for action in ("incident.updated", "incident.corrected", "incident.withdrawn"):
         assert [e.actor for e in _audit(console.app, action)] == ["console:qian.li"], action
@@ -434,7 +315,7 @@ def test_update_correction_and_withdrawal_through_the_forms(console: Console) ->
     for step in ("首报", "续报", "更正", "撤回"):
         assert f"<strong>{step}</strong>" in page.text, step
     assert 'data-state="retracted"' in page.text
-    refused = _post(browser, f"/incidents/{key}/update/preview", list(update.items()))
+    refused = post_form(browser, f"/incidents/{key}/update/preview", list(update.items()))
     assert refused.status_code == 409 and "事件已撤回" in refused.text
 
 
@@ -442,13 +323,13 @@ def test_update_without_facts_refills_its_form(console: Console) -> None:
     """An update previewed without facts answers the incident page with its form open and the
     field named, and records nothing."""
     browser = console.signed_in("urgent")
-    key = _open(console, browser)
-    before = _counts(console.app)
-    page = _post(browser, f"/incidents/{key}/update/preview",
+    key = open_by_form(console, browser)
+    before = table_counts(console.app)
+    page = post_form(browser, f"/incidents/{key}/update/preview",
                  [("facts", ""), ("correction", "应为2人")])
     assert page.status_code == 422 and "请填写最新情况。" in page.text
     assert '<details class="step-form" open>' in page.text and "应为2人" in page.text
-    assert _counts(console.app) == before
+    assert table_counts(console.app) == before
 
 
 # --------------------------------------------------------------------------- refusals
@@ -458,22 +339,22 @@ def test_forms_without_their_csrf_token_are_refused(console: Console, wakes: lis
     """Publishing, the live preview, an update and a withdrawal without the session's CSRF
     token (or with another session's) answer 403 and record nothing."""
     browser = console.signed_in("urgent")
-    key = _open(console, browser)
+    key = open_by_form(console, browser)
     foreign = console.signed_in("urgent").csrf()
-    before, woken = _counts(console.app), len(wakes)
-    for path, fields in (("/urgent", _form(POST)), ("/urgent/preview.json", _form(POST)),
+    before, woken = table_counts(console.app), len(wakes)
+    for path, fields in (("/urgent", form_pairs(POST)), ("/urgent/preview.json", form_pairs(POST)),
                          (f"/incidents/{key}/update", [("facts", "新情况")]),
                          (f"/incidents/{key}/cancel", [("reason", "误报")])):
         for token in ("", foreign):
             answer = browser.post(path, data=[*fields, ("csrf_token", token)])
             assert answer.status_code == 403 and "表单已失效" in answer.text, (path, token)
-    assert _counts(console.app) == before and len(wakes) == woken
+    assert table_counts(console.app) == before and len(wakes) == woken
 
 
 def test_viewer_reads_incidents_but_cannot_post(console: Console) -> None:
     """A viewer sees the list, the board and its JSON, without the next-step forms; the compose
     page and every urgent post are refused with 403."""
-    key = _open(console, console.signed_in("urgent"))
+    key = open_by_form(console, console.signed_in("urgent"))
     viewer = console.signed_in("viewer")
     assert f'href="/incidents/{key}"' in viewer.get("/incidents").text
     assert "/urgent" not in viewer.get("/incidents").text.split("</header>", 1)[1]
@@ -481,13 +362,13 @@ def test_viewer_reads_incidents_but_cannot_post(console: Console) -> None:
     assert page.status_code == 200 and "data-cell=" in page.text and "step-form" not in page.text
     assert viewer.get(f"/incidents/{key}/status.json").status_code == 200
     assert viewer.get("/urgent").status_code == 403
-    before = _counts(console.app)
-    for path, fields in (("/urgent/preview", _form(POST)), ("/urgent", _form(POST)),
+    before = table_counts(console.app)
+    for path, fields in (("/urgent/preview", form_pairs(POST)), ("/urgent", form_pairs(POST)),
                          (f"/incidents/{key}/update", [("facts", "新情况")]),
                          (f"/incidents/{key}/cancel", [("reason", "误报")])):
-        answer = _post(viewer, path, fields)
+        answer = post_form(viewer, path, fields)
         assert answer.status_code == 403 and "无权访问" in answer.text, path
-    assert _counts(console.app) == before
+    assert table_counts(console.app) == before
 
 
 def test_unknown_incident_answers_404(console: Console) -> None:
@@ -496,7 +377,7 @@ def test_unknown_incident_answers_404(console: Console) -> None:
     assert browser.get("/incidents/incident-19990101-000000").status_code == 404
     status = browser.get("/incidents/incident-19990101-000000/status.json")
     assert status.status_code == 404 and status.json() == {"error": "not_found"}
-    answer = _post(browser, "/incidents/incident-19990101-000000/update/preview",
+    answer = post_form(browser, "/incidents/incident-19990101-000000/update/preview",
                    [("facts", "x")])
     assert answer.status_code == 404
 
@@ -505,9 +386,9 @@ def test_pages_speak_english_when_switched(console: Console) -> None:
     """With ?lang=en the compose page, the preview's counters and the board are in English."""
     browser = console.signed_in("urgent")
     assert "Urgent post" in browser.get("/urgent?lang=en").text
-    page = _post(browser, "/urgent/preview", POST)
+    page = post_form(browser, "/urgent/preview", POST)
     assert "Confirm and publish" in page.text and "Weibo count" in page.text
-    key = _open(console, browser)
+    key = open_by_form(console, browser)
     board = browser.get(f"/incidents/{key}")
     assert "Status on each channel" in board.text and ">pending<" in board.text
     assert browser.get(f"/incidents/{key}/status.json").json()["cells"][0]["state_label"] == \
@@ -519,14 +400,14 @@ def test_event_time_goes_from_the_form_to_the_incident(console: Console) -> None
     confirmation, carried through it, and kept on the incident in the configured zone; one in
     the future is refused, naming it, and opens nothing."""
     browser = console.signed_in("urgent")
-    later = _post(browser, "/urgent/preview", {**POST, "event_at": "2099-01-01T09:00"})
+    later = post_form(browser, "/urgent/preview", {**POST, "event_at": "2099-01-01T09:00"})
     assert later.status_code == 200
-    refused = browser.post("/urgent", data=_hidden(later.text, "/urgent"))
+    refused = browser.post("/urgent", data=hidden_fields(later.text, "/urgent"))
     assert refused.status_code == 422 and "event_at" in refused.text
-    assert _counts(console.app)[0] == 0
-    confirmation = _post(browser, "/urgent/preview", {**POST, "event_at": "2026-12-02T09:40"})
+    assert table_counts(console.app)[0] == 0
+    confirmation = post_form(browser, "/urgent/preview", {**POST, "event_at": "2026-12-02T09:40"})
     assert "data-event-at>2026-12-02 09:40<" in confirmation.text
-    answer = browser.post("/urgent", data=_hidden(confirmation.text, "/urgent"))
+    answer = browser.post("/urgent", data=hidden_fields(confirmation.text, "/urgent"))
     assert answer.status_code == 303
     with console.app.store.read() as session:
         (incident,) = session.execute(select(Incident)).scalars()

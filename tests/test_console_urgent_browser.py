@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
 from tests.support.browser import screenshot
 from tests.support.console import PASSWORD
+from tests.support.net import free_port
 from tests.support.project import ROOT
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
@@ -195,13 +195,6 @@ def test_post_urgent_and_watch_every_channel_publish_live(page: Page, site: Site
 # --------------------------------------------------------------------------- publisher run
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _healthy(page: Page, base: str) -> bool:
     try:
         return page.request.get(base + "/healthz", timeout=2000).ok
@@ -222,7 +215,7 @@ def test_publisher_run_serves_the_console_end_to_end(page: Page, tmp_path: Path)
          "--password-stdin", "--config", str(config)], env=env, input=PASSWORD + "\n",
         text=True, capture_output=True, check=False, timeout=120, cwd=tmp_path)
     assert added.returncode == 0, added.stderr
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "run.log"
     bot = subprocess.Popen(

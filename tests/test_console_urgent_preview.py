@@ -28,8 +28,7 @@ from publisher.web.api import create_app
 from publisher.web.server import serve
 from tests.support.console import Console
 from tests.support.project import ROOT, SHANGHAI
-
-from .test_console_urgent import CONFIG, POST, _drain, _form, _hidden
+from tests.support.urgent_console import CONFIG, POST, drain_all, form_pairs, hidden_fields
 
 PREVIEWED = datetime(2026, 12, 2, 9, 40, 15, tzinfo=SHANGHAI)  # seconds in the page's address
 _CARD = re.compile(r'<article class="preview" data-channel="(?P<name>[^"]+)" data-action="'
@@ -88,7 +87,7 @@ def test_report_lands_where_and_as_its_preview_said(console: Console, clock: Man
     text with its link, the portal page is at that link, WeChat's 阅读原文 points there and its
     article reads as previewed, and the board links the same page."""
     browser = console.signed_in("urgent")
-    confirmation = browser.post("/urgent/preview", data=[*_form(POST),
+    confirmation = browser.post("/urgent/preview", data=[*form_pairs(POST),
                                                           ("csrf_token", browser.csrf())])
     assert confirmation.status_code == 200, confirmation.text[-2000:]
     shown = _previews(confirmation.text)
@@ -97,9 +96,9 @@ def test_report_lands_where_and_as_its_preview_said(console: Console, clock: Man
     assert link == "http://127.0.0.1:8180/emergency/urgent-20261202-094015.html"
 
     clock.advance(seconds=50)  # staff read the confirmation
-    answer = browser.post("/urgent", data=_hidden(confirmation.text, "/urgent"))
+    answer = browser.post("/urgent", data=hidden_fields(confirmation.text, "/urgent"))
     assert answer.status_code == 303, answer.text[-2000:]
-    _drain(console.app)
+    drain_all(console.app)
 
     (post,) = _emulated(console.app, "weibo-main", "/_sandbox/posts")["posts"]
     assert post["text"] == weibo_text
@@ -118,18 +117,18 @@ def test_old_preview_is_shown_again_not_sent(console: Console, clock: ManualCloc
     answer is the confirmation again (409) saying why, with the new time and address, and
     nothing is recorded until that one is confirmed."""
     browser = console.signed_in("urgent")
-    confirmation = browser.post("/urgent/preview", data=[*_form(POST),
+    confirmation = browser.post("/urgent/preview", data=[*form_pairs(POST),
                                                           ("csrf_token", browser.csrf())])
     clock.advance(minutes=11)
-    again = browser.post("/urgent", data=_hidden(confirmation.text, "/urgent"))
+    again = browser.post("/urgent", data=hidden_fields(confirmation.text, "/urgent"))
     assert again.status_code == 409 and "data-outdated" in again.text
     assert "预览已超过 10 分钟" in again.text
     assert _incidents(console.app) == 0
     renewed = _previews(again.text)["weibo-main/send"]
     assert without_mark(renewed).endswith("/emergency/urgent-20261202-095115.html")
-    done = browser.post("/urgent", data=_hidden(again.text, "/urgent"))
+    done = browser.post("/urgent", data=hidden_fields(again.text, "/urgent"))
     assert done.status_code == 303
-    _drain(console.app)
+    drain_all(console.app)
     (post,) = _emulated(console.app, "weibo-main", "/_sandbox/posts")["posts"]
     assert post["text"] == renewed
 
@@ -139,16 +138,16 @@ def test_address_taken_meanwhile_is_shown_again(console: Console) -> None:
     confirm; the second is shown the confirmation again with the address it would now get,
     and sent only when confirmed."""
     first, second = console.signed_in("urgent"), console.signed_in("urgent")
-    pages = [b.post("/urgent/preview", data=[*_form(POST), ("csrf_token", b.csrf())])
+    pages = [b.post("/urgent/preview", data=[*form_pairs(POST), ("csrf_token", b.csrf())])
              for b in (first, second)]
     assert _previews(pages[0].text) == _previews(pages[1].text)
-    assert first.post("/urgent", data=_hidden(pages[0].text, "/urgent")).status_code == 303
-    again = second.post("/urgent", data=_hidden(pages[1].text, "/urgent"))
+    assert first.post("/urgent", data=hidden_fields(pages[0].text, "/urgent")).status_code == 303
+    again = second.post("/urgent", data=hidden_fields(pages[1].text, "/urgent"))
     assert again.status_code == 409 and "data-outdated" in again.text
     assert without_mark(_previews(again.text)["weibo-main/send"]).endswith(
         "urgent-20261202-094015-2.html")
     assert _incidents(console.app) == 1
-    assert second.post("/urgent", data=_hidden(again.text, "/urgent")).status_code == 303
+    assert second.post("/urgent", data=hidden_fields(again.text, "/urgent")).status_code == 303
     with console.app.store.read() as session:
         keys = sorted(session.execute(select(Release.key)).scalars())
     assert keys == ["urgent@2026-12-02T09:40:15+08:00", "urgent@2026-12-02T09:40:15+08:00~2"]
@@ -158,11 +157,11 @@ def test_update_lands_as_its_preview_said(console: Console, clock: ManualClock) 
     """An update confirmed a minute after its preview goes out with the time and words the
     preview showed: the WeChat article and the Weibo comment read exactly as previewed."""
     browser = console.signed_in("urgent")
-    confirmation = browser.post("/urgent/preview", data=[*_form(POST),
+    confirmation = browser.post("/urgent/preview", data=[*form_pairs(POST),
                                                           ("csrf_token", browser.csrf())])
-    answer = browser.post("/urgent", data=_hidden(confirmation.text, "/urgent"))
+    answer = browser.post("/urgent", data=hidden_fields(confirmation.text, "/urgent"))
     key = answer.headers["Location"].removeprefix("/incidents/").removesuffix("?posted=1")
-    _drain(console.app)
+    drain_all(console.app)
     clock.advance(minutes=9, seconds=50)  # 09:50:05
     update = [("facts", "截至9时50分，已有3人送医救治。"), ("correction", ""), ("title", ""),
               ("instruction", ""), ("severity", "")]
@@ -173,9 +172,9 @@ def test_update_lands_as_its_preview_said(console: Console, clock: ManualClock) 
     assert "09:50" in shown["wechat-main/send"]
     clock.advance(minutes=1)  # into 09:51
     done = browser.post(f"/incidents/{key}/update",
-                        data=_hidden(preview.text, f"/incidents/{key}/update"))
+                        data=hidden_fields(preview.text, f"/incidents/{key}/update"))
     assert done.status_code == 303, done.text[-2000:]
-    _drain(console.app)
+    drain_all(console.app)
     articles = _emulated(console.app, "wechat-main", "/_sandbox/articles")["articles"]
     (published,) = [a for a in articles if a["via"] == "publish"]  # the report was mass-sent
     assert plain_text(published["content"]) == shown["wechat-main/send"]

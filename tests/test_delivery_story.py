@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from channels.memory.adapter import MemoryStore
 from publisher import config as config_module
@@ -27,8 +27,7 @@ from publisher.outcome import derive
 from publisher.store import Store
 from publisher.store.models import Delivery, Incident, Release
 from tests.support.console import Console
-
-from .test_console_pages import REVIEWED
+from tests.support.project import REVIEWED
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 DEADLINE_ZH = "超过发布截止时间"
@@ -73,6 +72,7 @@ def test_after_a_retry_the_cli_and_the_console_show_the_second_claim_and_its_rea
     table) and in `publisher log`, not the first error, and the console's delivery page lists
     the same tries with the same decisions."""
     app = console.app
+    assert isinstance(app.clock, ManualClock)
     MemoryStore.script("mem-a", ["permanent"])
     outcome = release.create(app, "weekly", app.clock.now(), actor="staff:wang", origin="manual")
     _drain(app)
@@ -131,6 +131,7 @@ def test_each_release_shows_its_outcome_alike_on_the_overview_its_page_and_the_c
     withdrawn incident 已撤回 — on the overview, on each release page and in `publisher
     releases` — instead of every active release reading 进行中."""
     app = console.app
+    assert isinstance(app.clock, ManualClock)
     clock = app.clock
     done = release.create(app, "weekly", clock.now(), actor="staff:wang", origin="manual")
     _drain(app)
@@ -155,7 +156,7 @@ def test_each_release_shows_its_outcome_alike_on_the_overview_its_page_and_the_c
                             opened_by="staff:zhao")
         session.add(incident)
         session.flush()
-        session.execute(Release.__table__.update().where(Release.id == done.release_id)
+        session.execute(update(Release).where(Release.id == done.release_id)
                         .values(incident_id=incident.id))
     expected = {done.key: "withdrawn", partial.key: "partial", held.key: "held",
                 running.key: "in_progress", awaiting.key: "awaiting_approval"}
@@ -178,7 +179,7 @@ def test_each_release_shows_its_outcome_alike_on_the_overview_its_page_and_the_c
         assert f'data-release-outcome="{outcome_key}"' in heading, key
 
     with app.store.write() as session:  # the incident link was only for this test: now none
-        session.execute(Release.__table__.update().where(Release.id == done.release_id)
+        session.execute(update(Release).where(Release.id == done.release_id)
                         .values(incident_id=None))
     assert _release_rows(app)[done.key]["outcome"] == "completed"
     assert _outcome_on_page(viewer.get("/").text.split('data-table="recent"')[1],

@@ -33,7 +33,7 @@ from publisher.urgent import (
     timeline,
     update_incident,
 )
-from tests.test_pipeline import copy_project
+from tests.support.project import copy_project
 
 START = datetime(2026, 12, 2, 1, 40, tzinfo=UTC)  # 09:40 in Shanghai
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -35,7 +35,7 @@ from publisher.web import token
 from publisher.web.api import create_app
 from publisher.web.server import serve
 from tests.support.console import Console
-from tests.test_pipeline import copy_project
+from tests.support.project import copy_project
 
 # 10:51 in Shanghai is 02:51 UTC: every time of this test falls between 00:00 and 03:59 UTC,
 # and between 08:00 and 11:59 local, so a time shown in UTC reads 00:xx-03:xx

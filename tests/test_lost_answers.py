@@ -10,8 +10,7 @@ live publication per delivery (a copy made anyway is removed and recorded).
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +38,7 @@ from publisher.urgent import UrgentPost, open_incident
 from tests.support import fault_proxy, rows
 from tests.support.fault_proxy import FaultProxy, Rule
 from tests.support.project import PROJECT_YAML, ROOT, SHANGHAI
+from tests.support.rows import run_delivery, wait_until
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 # the client's timeout: long enough that an unhindered request on a loaded machine answers in
@@ -47,30 +47,6 @@ TIMEOUT_SECONDS = 1.5
 HELD_SECONDS = 3.0
 CREATE = r"/wp-json/wp/v2/posts$"
 WP_TEMPLATE = "<p>{% for r in tables['items'] %}{{ r.item }}：{{ r.amount }}；{% endfor %}</p>"
-
-
-def _until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    """Wait for an emulator's own thread to finish what it was doing (real time)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the emulator never got there"
-        time.sleep(0.02)
-
-
-def _run(app: App, dispatcher: Dispatcher, delivery_id: int, clock: ManualClock,
-         between: Callable[[], None] = lambda: None, claims: int = 10) -> str:
-    """Claim the delivery whenever it is due (moving the clock there) until it settles;
-    ``between`` runs after each claim that ended waiting."""
-    state = "pending"
-    for _ in range(claims):
-        state = dispatcher.deliver(delivery_id) or rows.delivery(app, delivery_id).state
-        if state != "retry_wait":
-            return state
-        between()
-        due = rows.delivery(app, delivery_id).next_attempt_at
-        assert due is not None
-        clock.set(max(due, clock.now()))
-    return state
 
 
 # --------------------------------------------------------------------------- WordPress
@@ -154,7 +130,7 @@ def test_a_create_answered_too_late_makes_one_post(site: Site, fault: str) -> No
         first = dispatcher.deliver(delivery_id)
         # the settle time is long enough: the held create has landed before anyone looks
         assert site.proxy.state.wait(fault, timeout=30)
-        state = first if first != "retry_wait" else _run(site.app, dispatcher, delivery_id,
+        state = first if first != "retry_wait" else run_delivery(site.app, dispatcher, delivery_id,
                                                          site.clock)
     finally:
         dispatcher.shutdown()
@@ -177,8 +153,8 @@ def test_a_slow_create_overtaken_by_a_resend_is_trashed_and_recorded(
         delivery_id = site.delivery()
         dispatcher = Dispatcher(site.app)
         try:
-            assert _run(site.app, dispatcher, delivery_id, clock) == "published"
-            _until(lambda: site.emulator.state.creates == 2)  # the slow one lands at last
+            assert run_delivery(site.app, dispatcher, delivery_id, clock) == "published"
+            wait_until(lambda: site.emulator.state.creates == 2)  # the slow one lands at last
             clock.advance(seconds=1)
             assert dispatcher.recheck() == 1
         finally:
@@ -306,7 +282,7 @@ def test_a_lost_submit_answer_publishes_one_article(
         assert wechat.proxy.state.wait(fault, timeout=30)
 
     try:
-        state = _run(wechat.app, dispatcher, delivery_id, clock, between=landed)
+        state = run_delivery(wechat.app, dispatcher, delivery_id, clock, between=landed)
     finally:
         dispatcher.shutdown()
     account = wechat.account
@@ -326,7 +302,7 @@ def test_a_submit_that_never_arrived_is_sent_once_after_the_settle_time(
     start = clock.now()
     dispatcher = Dispatcher(wechat.app)
     try:
-        assert _run(wechat.app, dispatcher, delivery_id, clock) == "published"
+        assert run_delivery(wechat.app, dispatcher, delivery_id, clock) == "published"
     finally:
         dispatcher.shutdown()
     account = wechat.account
@@ -348,7 +324,7 @@ def test_a_lost_mass_send_answer_waits_in_retry_wait(
     delivery_id = wechat.delivery(outcome.release_id)
     dispatcher = Dispatcher(wechat.app)
     try:
-        state = _run(wechat.app, dispatcher, delivery_id, clock)
+        state = run_delivery(wechat.app, dispatcher, delivery_id, clock)
     finally:
         dispatcher.shutdown()
     account = wechat.account

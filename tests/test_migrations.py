@@ -6,18 +6,11 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from publisher.store import MIGRATIONS, Store
-
-
-def _alembic(connection: object) -> AlembicConfig:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    return cfg
+from publisher.store import Store
+from tests.support.migrations import alembic_config
 
 
 def test_upgrade_keeps_existing_rows(database_url: str) -> None:
@@ -25,7 +18,7 @@ def test_upgrade_keeps_existing_rows(database_url: str) -> None:
     keeping both rows and their foreign key."""
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        command.upgrade(_alembic(connection), "0002")
+        command.upgrade(alembic_config(connection), "0002")
         connection.execute(text(
             "INSERT INTO releases (id, key, definition_id, origin, state, due_at, created_at, "
             "deadline_at, urgent, details, actor) VALUES (1, 'r@2026-12-02T10:00+08:00', 'r', "
@@ -56,7 +49,7 @@ def test_delivery_actions_migration_keeps_attempts_and_foreign_keys(database_url
     and the foreign keys, and lets one release hold a send and a follow-up on one channel."""
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        command.upgrade(_alembic(connection), "0003")
+        command.upgrade(alembic_config(connection), "0003")
         connection.execute(text(
             "INSERT INTO releases (id, key, definition_id, origin, state, due_at, created_at, "
             "deadline_at, urgent, details, actor) VALUES (1, 'r@2026-12-02T10:00+08:00', 'r', "

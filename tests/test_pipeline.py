@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -23,25 +22,14 @@ from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.store import Store
 from publisher.store.models import Delivery, Release
-from tests.support.project import ROOT, SHANGHAI
+from tests.support.project import HOSTILE, HOSTILE_ESCAPED, ROOT, SHANGHAI, copy_project
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 FOOD = "food-safety-sampling"
 SAMPLES = ROOT / "samples" / FOOD
-HOSTILE = "<script>alert(1)</script>"
-HOSTILE_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 IMAGE = "<img src=x onerror=alert(2)>"
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
-
-
-def copy_project(root: Path) -> Path:
-    """A copy of the shipped config, templates and samples; returns the config path."""
-    root.mkdir(parents=True)
-    shutil.copy2(ROOT / "schedules.yaml", root / "schedules.yaml")
-    shutil.copytree(ROOT / "templates", root / "templates")
-    shutil.copytree(ROOT / "samples", root / "samples")
-    return root / "schedules.yaml"
 
 
 def publish(config: Path, definition_id: str, data: Mapping[str, Path]) -> Release:

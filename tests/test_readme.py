@@ -32,14 +32,15 @@ def _documented(section: str) -> set[str]:
 
 def test_every_config_key_is_documented() -> None:
     """Each key of every config model is a row of the configuration reference, and no row is stale."""
-    models = [config_module.Config, config_module.Defaults, config_module.RetryPolicy,
-              config_module.ChannelConfig, config_module.ColumnSpec, config_module.TableSchema,
-              config_module.TableSource, config_module.SourceConfig,
-              config_module.ReleaseDefinition, config_module.UrgentConfig,
-              config_module.InterpretationConfig, config_module.AlertsConfig,
-              config_module.WebConfig, config_module.IntakeConfig, ReportConfig, CalendarConfig,
-              checks.ChecksConfig, checks.PersonalDataConfig, checks.LinksConfig,
-              checks.FreshnessConfig, checks.DefinitionChecks]
+    models: list[type[BaseModel]] = [
+        config_module.Config, config_module.Defaults, config_module.RetryPolicy,
+        config_module.ChannelConfig, config_module.ColumnSpec, config_module.TableSchema,
+        config_module.TableSource, config_module.SourceConfig,
+        config_module.ReleaseDefinition, config_module.UrgentConfig,
+        config_module.InterpretationConfig, config_module.AlertsConfig,
+        config_module.WebConfig, config_module.IntakeConfig, ReportConfig, CalendarConfig,
+        checks.ChecksConfig, checks.PersonalDataConfig, checks.LinksConfig,
+        checks.FreshnessConfig, checks.DefinitionChecks]
     keys = set().union(*(_keys(m) for m in models))
     settings = set().union(*(_keys(registry.channel_class(k).settings_model)
                              for k in registry.kinds()))

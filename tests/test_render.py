@@ -10,7 +10,8 @@ import pytest
 
 from publisher.render import Renderer, RenderError, thousands, zh_date
 from publisher.source import read_table
-from tests.support.render import ROOT, TEMPLATES, context_for, sample_tables, shipped_config
+from tests.support.project import ROOT
+from tests.support.render import TEMPLATES, context_for, sample_tables, shipped_config
 
 
 def write(root: Path, files: dict[str, str]) -> Renderer:

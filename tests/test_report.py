@@ -458,7 +458,7 @@ def test_old_records_are_not_recorded_never_zero(history: History) -> None:
     weekly_items = report.figures[f"publications/by_organ/{ORGAN}/items"].value
     assert isinstance(weekly_items, int) and weekly_items > 0
     timeliness = report.figures["timeliness/timeliness/not_recorded/value"]
-    assert timeliness.value and timeliness.value > 0  # the weekly runs carry no 成文日期
+    assert isinstance(timeliness.value, int) and timeliness.value > 0  # the weekly runs carry no 成文日期
     flood = history.incidents["flood"]
     assert report.figures[f"emergency/first_reports/{flood}/event_at"].shown() == "未记录"
     assert report.figures[f"emergency/first_reports/{flood}/within"].status == "not_recorded"

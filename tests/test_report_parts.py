@@ -28,10 +28,9 @@ from publisher.urgent import UrgentPost, UrgentRejected, open_incident
 from publisher.web import token as tokens
 from publisher.web.api import create_app
 from publisher.web.server import serve
+from tests.support.migrations import alembic_config
 from tests.support.project import SHANGHAI
 from tests.support.urgent import TEMPLATE, URGENT
-
-from .test_migrations import _alembic
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 
@@ -79,7 +78,7 @@ def test_periods_parse_and_name_the_bad_option() -> None:
                           ({"first": "2026-03-01"}, "--to"), ({"year": 1999}, "--year"),
                           ({"first": "2026-03-02", "last": "2026-03-01"}, "--to")):
         with pytest.raises(PeriodError, match=named):
-            parse(zone, **kwargs)  # type: ignore[arg-type]
+            parse(zone, **kwargs)
 
 
 # --------------------------------------------------------------------------- recorded fields
@@ -213,7 +212,7 @@ def test_migration_0008_keeps_old_rows_and_the_report_says_not_recorded(
     downgrades."""
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        command.upgrade(_alembic(connection), "0007")
+        command.upgrade(alembic_config(connection), "0007")
         connection.execute(text(
             "INSERT INTO releases (id, key, definition_id, origin, state, due_at, created_at, "
             "deadline_at, urgent, details, actor) VALUES (1, 'weekly@2026-03-04T10:00+08:00', "
@@ -236,7 +235,7 @@ def test_migration_0008_keeps_old_rows_and_the_report_says_not_recorded(
         report = build_report(app, ReportPeriod.year(2026, SHANGHAI), verify=False)
         category = report.table("by_category")
         assert [(r.key, r.zh) for r in category.rows] == [("_none", "未记录")]
-        assert report.figures["publications/by_category/_none/items"].rows.tolist() == [1]
+        assert list(report.figures["publications/by_category/_none/items"].rows) == [1]
         assert report.figures["timeliness/timeliness/not_recorded/value"].value == 1
         assert report.figures["emergency/first_reports/incident-1/event_at"].shown() == "未记录"
         assert report.figures["emergency/incidents/event_not_recorded/value"].value == 1
@@ -244,7 +243,7 @@ def test_migration_0008_keeps_old_rows_and_the_report_says_not_recorded(
         store.dispose()
     engine = create_engine(database_url)  # SQLite: foreign keys off, as Store.migrate does
     with engine.begin() as connection:
-        command.downgrade(_alembic(connection), "0007")
+        command.downgrade(alembic_config(connection), "0007")
     columns = {c["name"] for c in inspect(engine).get_columns("releases")}
     engine.dispose()
     assert "signed_date" not in columns and "key" in columns

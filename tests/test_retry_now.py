@@ -81,6 +81,7 @@ def test_console_retries_a_waiting_delivery_now(console: Console, dispatcher: Di
             AuditEvent.action == "delivery.retry")).scalars()
     assert row is not None and row.state == "retry_wait" and row.next_attempt_at == clock.now()
     assert (event.actor, event.details["previous_state"]) == ("console:li.wei", "retry_wait")
+    assert waiting.next_attempt_at is not None
     assert event.details["was_due_at"] == waiting.next_attempt_at.isoformat()
     assert dispatcher.circuits.allows("mem-a", clock.now())
     assert dispatcher.due() == [waiting.id]

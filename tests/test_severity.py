@@ -20,8 +20,8 @@ from publisher.config import ConfigError
 from publisher.store import Store
 from publisher.store.models import Incident, Release
 from publisher.urgent import UrgentPost, UrgentUpdate, open_incident, update_incident
+from tests.support.migrations import alembic_config
 from tests.support.urgent import TEMPLATE, URGENT
-from tests.test_migrations import _alembic
 
 CAP = f"{{{NAMESPACE}}}"
 FIELDS = {"title": "某化工厂发生火灾", "facts": "9时40分，某化工厂储罐区起火。", "area": "某区化工园区"}
@@ -105,7 +105,7 @@ def test_old_incidents_are_migrated_and_keep_working(database_url: str, project:
     before."""
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        command.upgrade(_alembic(connection), "0008")
+        command.upgrade(alembic_config(connection), "0008")
         connection.execute(text(
             "INSERT INTO incidents (id, key, title, area, severity, status, drill, opened_at, "
             "opened_by) VALUES (1, 'incident-20261201-080000', '某桥垮塌', '某区', 'Severe', "

@@ -102,7 +102,7 @@ def test_utf16_excel_unicode_text_is_read(tmp_path: Path) -> None:
 
 
 cell_text = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x00"), min_size=1
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\x00"), min_size=1
 ).map(str.strip).filter(bool)
 
 
@@ -401,8 +401,10 @@ def test_load_source_uses_overrides_and_reports_every_table(tmp_path: Path) -> N
 def test_parse_data_option_forms() -> None:
     """NAME=FILE, one bare FILE for a one-table source, one bare XLSX for sheet-named tables."""
     sheets = SourceConfig(tables={
-        "unqualified": TableSource(path="u.*", schema="s", sheet="不合格产品信息"),
-        "qualified": TableSource(path="q.*", schema="s", sheet="合格产品信息"),
+        "unqualified": TableSource.model_validate({"path": "u.*", "schema": "s",
+                                                  "sheet": "不合格产品信息"}),
+        "qualified": TableSource.model_validate({"path": "q.*", "schema": "s",
+                                                "sheet": "合格产品信息"}),
     })
     assert parse_data_option(["x.csv"], one_table_source()) == {"unqualified": Path("x.csv")}
     assert parse_data_option(["week.xlsx"], sheets) == {

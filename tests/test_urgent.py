@@ -31,7 +31,7 @@ def urgent_app(app: App, project: Path) -> App:
 def _post(**kw: object) -> UrgentPost:
     fields = {"title": "某高架桥发生垮塌", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
               "area": "某区某高架桥", "severity": "较大", "instruction": "请绕行。"} | kw
-    return UrgentPost(**fields)  # type: ignore[arg-type]
+    return UrgentPost(**fields)
 
 
 def test_first_report_reaches_every_channel(urgent_app: App, clock: ManualClock) -> None:

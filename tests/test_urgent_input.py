@@ -17,15 +17,22 @@ from publisher.app import App
 from publisher.dispatch import Dispatcher
 from publisher.store.models import Attempt, Delivery
 from publisher.urgent import UrgentPicture, UrgentPost, open_incident
+from tests.support.api import POST, Api, api_counts
 from tests.support.console import Console
 from tests.support.pictures import bomb_png
+from tests.support.urgent_console import (
+    CHANNELS,
+    console,
+    console_app,
+    form_pairs,
+    open_by_form,
+    post_form,
+    table_counts,
+    wakes,
+)
+from tests.support.urgent_console import POST as FORM
 
-from .test_api import POST, Api, _counts, api
-from .test_console_urgent import CHANNELS, _form, _open, _post, wakes
-from .test_console_urgent import POST as FORM
-from .test_console_urgent import _counts as _console_counts
-
-__all__ = ["api", "wakes"]  # fixtures
+__all__ = ["console", "console_app", "wakes"]  # the urgent console's fixtures, over the plain console's
 TIMEOUT_SECONDS = 30
 
 
@@ -59,7 +66,7 @@ def test_api_refuses_pictures_that_decode_huge_or_are_not_what_they_say(api: Api
     """A 12000×12000 PNG of a few kilobytes, a 30000×30000 one, a PNG declared as JPEG and a
     PNG cut short are each answered 422 on the picture field saying what is wrong; a small
     real picture passes; nothing is recorded for the refused ones."""
-    before = _counts(api.app)
+    before = api_counts(api.app)
     cases = {
         "12000×12000": _picture(bomb_png(12_000, 12_000)),
         "too many pixels": _picture(bomb_png(30_000, 30_000)),
@@ -71,7 +78,7 @@ def test_api_refuses_pictures_that_decode_huge_or_are_not_what_they_say(api: Api
         assert response.status_code == 422, (words, response.text)
         problems = _problems(response)
         assert set(problems) == {"picture"} and words in problems["picture"], problems
-    assert _counts(api.app) == before
+    assert api_counts(api.app) == before
     assert api.post({**POST, "picture": _picture(_png())}).status_code == 201
 
 
@@ -119,17 +126,17 @@ def test_a_bad_picture_that_reaches_wechat_fails_explained_never_unknown(console
 def test_api_refuses_a_channel_listed_twice(api: Api) -> None:
     """A first report or an update naming a channel twice is answered 422 on the channels
     field naming the channel (not a 500 from the database); nothing is recorded."""
-    before = _counts(api.app)
+    before = api_counts(api.app)
     twice = api.post({**POST, "channels": ["mem-a", "mem-a"]})
     assert twice.status_code == 422, twice.text
     assert set(_problems(twice)) == {"channels"} and "mem-a" in _problems(twice)["channels"]
-    assert _counts(api.app) == before
+    assert api_counts(api.app) == before
     key = api.post(POST).json()["incident"]
-    after_first = _counts(api.app)
+    after_first = api_counts(api.app)
     update = _step(api, key, {"facts": "新的情况", "channels": ["mem-a", "mem-a"]})
     assert update.status_code == 422, update.text
     assert set(_problems(update)) == {"channels"} and "mem-a" in _problems(update)["channels"]
-    assert _counts(api.app) == after_first
+    assert api_counts(api.app) == after_first
 
 
 def test_console_refuses_a_channel_listed_twice(console: Console) -> None:
@@ -138,12 +145,12 @@ def test_console_refuses_a_channel_listed_twice(console: Console) -> None:
     browser = console.signed_in("urgent")
     twice = FORM | {"channels": [*CHANNELS, "mem-a"]}
     for path in ("/urgent/preview", "/urgent"):
-        page = _post(browser, path, twice)
+        page = post_form(browser, path, twice)
         assert page.status_code == 422, (path, page.status_code)
         assert '<li data-problem-for="channels">发布渠道重复选择了：mem-a。</li>' in page.text
-    live = _post(browser, "/urgent/preview.json", twice)
+    live = post_form(browser, "/urgent/preview.json", twice)
     assert live.status_code == 422 and "mem-a" in live.json()["fields"]["channels"]
-    assert _console_counts(console.app)[0] == 0
+    assert table_counts(console.app)[0] == 0
 
 
 # --------------------------------------------------------------------------- hidden characters
@@ -154,7 +161,7 @@ def test_api_refuses_a_headline_with_a_hidden_character(api: Api, char: str) -> 
     """A headline (or the CAP event type) holding a direction override or isolate, a
     zero-width space, a BOM or a word joiner is answered 422 on that field, naming the
     character's position and code; an update's headline the same; nothing is recorded."""
-    before = _counts(api.app)
+    before = api_counts(api.app)
     title = f"某高架桥{char}发生垮塌"
     response = api.post({**POST, "title": title})
     assert response.status_code == 422, response.text
@@ -165,12 +172,12 @@ def test_api_refuses_a_headline_with_a_hidden_character(api: Api, char: str) -> 
     event = api.post({**POST, "event": f"桥梁{char}垮塌"})
     assert event.status_code == 422 and set(_problems(event)) == {"event"}
     assert "event 第 3 个字符" in _problems(event)["event"]
-    assert _counts(api.app) == before
+    assert api_counts(api.app) == before
     key = api.post(POST).json()["incident"]
-    after_first = _counts(api.app)
+    after_first = api_counts(api.app)
     update = _step(api, key, {"facts": "新的情况", "title": title})
     assert update.status_code == 422 and code in _problems(update)["title"]
-    assert _counts(api.app) == after_first
+    assert api_counts(api.app) == after_first
 
 
 def test_console_refuses_a_headline_with_a_hidden_character(console: Console) -> None:
@@ -179,14 +186,14 @@ def test_console_refuses_a_headline_with_a_hidden_character(console: Console) ->
     update's headline the same; nothing is recorded."""
     browser = console.signed_in("urgent")
     hostile = FORM | {"title": "某高架桥\u202e塌垮生发"}
-    page = _post(browser, "/urgent/preview", hostile)
+    page = post_form(browser, "/urgent/preview", hostile)
     assert page.status_code == 422
     assert "标题第 5 个字符是不可见的控制字符 U+202E" in page.text
     english = browser.post("/urgent/preview?lang=en",
-                           data=[*_form(hostile), ("csrf_token", browser.csrf())])
+                           data=[*form_pairs(hostile), ("csrf_token", browser.csrf())])
     assert english.status_code == 422 and "Headline: character 5 is U+202E" in english.text
-    assert _console_counts(console.app)[0] == 0
-    key = _open(console, browser)
-    update = _post(browser, f"/incidents/{key}/update/preview",
+    assert table_counts(console.app)[0] == 0
+    key = open_by_form(console, browser)
+    update = post_form(browser, f"/incidents/{key}/update/preview",
                    {"facts": "新的情况", "title": "续\u200b报", "channels": []})
     assert update.status_code == 422 and "character 2 is U+200B" in update.text  # still English

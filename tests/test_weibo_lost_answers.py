@@ -32,8 +32,7 @@ from publisher.store.models import AuditEvent, Delivery
 from tests.support import fault_proxy, rows
 from tests.support.fault_proxy import FaultProxy, Rule
 from tests.support.project import PROJECT_YAML, SHANGHAI
-
-from .test_lost_answers import _run, _until
+from tests.support.rows import run_delivery, wait_until
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 TIMEOUT_SECONDS = 1.5  # the client's; every held answer comes later
@@ -123,7 +122,7 @@ def test_a_lost_share_answer_makes_one_post(tmp_path: Path, clock: ManualClock, 
         try:
             assert dispatcher.deliver(delivery_id) == "retry_wait"
             assert site.proxy.state.wait(fault, timeout=30)
-            state = _run(site.app, dispatcher, delivery_id, clock)
+            state = run_delivery(site.app, dispatcher, delivery_id, clock)
         finally:
             dispatcher.shutdown()
         row = rows.delivery(site.app, delivery_id)
@@ -158,7 +157,7 @@ def test_the_post_is_found_beyond_the_newest_hundred(tmp_path: Path, clock: Manu
                 platform.share(token, {"status": f"其他第{n}条 {link}", "rip": "1.1.1.1"},
                                None, False)
             before = site.timeline_reads()
-            state = _run(site.app, dispatcher, delivery_id, clock)
+            state = run_delivery(site.app, dispatcher, delivery_id, clock)
         finally:
             dispatcher.shutdown()
         row = rows.delivery(site.app, delivery_id)
@@ -180,8 +179,8 @@ def test_a_share_slower_than_the_settle_time_is_deleted_on_recheck(
         delivery_id = site.delivery()
         dispatcher = Dispatcher(site.app)
         try:
-            assert _run(site.app, dispatcher, delivery_id, clock) == "published"
-            _until(lambda: len(site.emulator.platform.posts) == 2)  # the held one lands
+            assert run_delivery(site.app, dispatcher, delivery_id, clock) == "published"
+            wait_until(lambda: len(site.emulator.platform.posts) == 2)  # the held one lands
             clock.advance(seconds=1)
             assert dispatcher.recheck() == 1
         finally:
@@ -217,7 +216,7 @@ def test_a_timeline_that_hides_older_posts_goes_to_a_person(
                 clock.advance(seconds=1)
                 platform.share(token, {"status": f"其他第{n}条 http://www.gov.example.cn/",
                                        "rip": "1.1.1.1"}, None, False)
-            state = _run(site.app, dispatcher, delivery_id, clock)
+            state = run_delivery(site.app, dispatcher, delivery_id, clock)
         finally:
             dispatcher.shutdown()
         row = rows.delivery(site.app, delivery_id)

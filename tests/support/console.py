@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -60,7 +61,7 @@ class Browser(requests.Session):
         self.account = account
         self.headers["User-Agent"] = "console-test/1.0"
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any,  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any,
                 **kwargs: Any) -> requests.Response:
         target = url.decode() if isinstance(url, bytes) else url
         if target.startswith("/"):
@@ -122,7 +123,7 @@ class Console:
                 ) -> requests.Response:
         """Fill in and send the sign-in form (as a browser does); the answer, not followed."""
         browser = browser or self.browser()
-        path = "/login" + (f"?next={requests.utils.quote(next_path)}" if next_path else "")
+        path = "/login" + (f"?next={quote(next_path)}" if next_path else "")
         form = browser.get(path)
         assert form.status_code == 200, form.status_code
         fields = {"csrf_token": csrf_from(form.text), "name": name, "password": password}
@@ -174,3 +175,5 @@ def console(console_app: App, cheap_hashing: None) -> Iterator[Console]:
         yield Console(console_app, server, api)
     finally:
         server.stop()
+
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -54,3 +55,40 @@ releases:
 """
 
 TEMPLATE = "{% for r in tables['items'] %}{{ r.item }}：{{ r.amount }}\n{% endfor %}"
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+HOSTILE_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def copy_project(root: Path) -> Path:
+    """A copy of the shipped config, templates and samples; returns the config path."""
+    root.mkdir(parents=True)
+    shutil.copy2(ROOT / "schedules.yaml", root / "schedules.yaml")
+    shutil.copytree(ROOT / "templates", root / "templates")
+    shutil.copytree(ROOT / "samples", root / "samples")
+    return root / "schedules.yaml"
+
+
+# appended under ``releases:`` of the small project, and a Weibo account no release uses
+REVIEWED = """\
+  reviewed:
+    title: "{{ period.label }}待审发布"
+    issuing_organ: 测试局
+    organ_code: "MB0000001"
+    subject_category: 综合政务
+    column: news
+    schedule: "0 9 * * thu"
+    templates: weekly
+    review: required
+    review_lead_minutes: 120
+    source:
+      period: week
+      tables:
+        items:
+          path: "weekly/{iso_year}-W{iso_week:02d}.csv"
+          schema: simple
+    channels: [mem-a, mem-b]
+"""

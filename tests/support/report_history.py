@@ -198,7 +198,7 @@ class History:
     missing_interpretation: str = ""
     past_limit_document: str = ""
     incidents: dict[str, str] = field(default_factory=dict)  # name -> incident key
-    later: list[tuple[datetime, Callable[[], None]]] = field(default_factory=list)  # added steps
+    later: list[tuple[datetime, Callable[[], object]]] = field(default_factory=list)  # added steps
 
 
 def write_project(root: Path, hook_url: str) -> Path:
@@ -263,7 +263,7 @@ def _deliveries(app: App, release_id: int) -> dict[str, Delivery]:
             select(Delivery).where(Delivery.release_id == release_id)).scalars()}
 
 
-Step = tuple[datetime, Callable[[], None]]
+Step = tuple[datetime, Callable[[], object]]  # what a step returns is not used
 
 
 def weekly_steps(history: History) -> list[Step]:

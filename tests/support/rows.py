@@ -1,12 +1,17 @@
-"""Reading a delivery's rows back in tests: the delivery itself and its attempts' outcomes."""
+"""A delivery in tests: made, driven claim after claim to its end, read back with its attempts."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 
+from publisher import release
 from publisher.app import App
+from publisher.clock import ManualClock
+from publisher.dispatch import Dispatcher
 from publisher.store.models import Attempt, Delivery
 
 
@@ -27,10 +32,33 @@ def outcomes(app: App, delivery_id: int) -> list[str]:
 
 def release_delivery(app: App, definition_id: str, due: datetime) -> int:
     """Create the definition's release due at ``due`` (active) and return its one delivery."""
-    from publisher import release
 
     outcome = release.create(app, definition_id, due, actor="staff:li", origin="manual")
     assert outcome.state == "active", outcome.problems
     with app.store.read() as session:
         return session.execute(select(Delivery.id).where(
             Delivery.release_id == outcome.release_id)).scalar_one()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Wait for an emulator's own thread to finish what it was doing (real time)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the emulator never got there"
+        time.sleep(0.02)
+
+
+def run_delivery(app: App, dispatcher: Dispatcher, delivery_id: int, clock: ManualClock,
+                 between: Callable[[], None] = lambda: None, claims: int = 10) -> str:
+    """Claim the delivery whenever it is due (moving the clock there) until it settles;
+    ``between`` runs after each claim that ended waiting."""
+    state = "pending"
+    for _ in range(claims):
+        state = dispatcher.deliver(delivery_id) or delivery(app, delivery_id).state
+        if state != "retry_wait":
+            return state
+        between()
+        due = delivery(app, delivery_id).next_attempt_at
+        assert due is not None
+        clock.set(max(due, clock.now()))
+    return state
