@@ -20,32 +20,23 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from publisher.app import App
 from publisher.clock import ManualClock
-from publisher.store.models import ApiToken, AuditEvent, Base, Delivery, Incident
+from publisher.store.models import ApiToken, AuditEvent, Delivery, Incident
 from publisher.web import token as tokens
 from publisher.web.api import create_app
 from publisher.web.server import WebUnavailable, serve
 from tests.support.api import POST, TIMEOUT_SECONDS, Api, api_counts
 from tests.support.net import free_port
 from tests.support.project import ROOT
+from tests.support.rows import every_cell
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def _every_cell(app: App) -> str:
-    """Every value of every row of every table, as text."""
-    cells: list[str] = []
-    with app.store.engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
-            for row in connection.execute(text(f'SELECT * FROM "{table.name}"')):
-                cells += [str(value) for value in row]
-    return "\n".join(cells)
 
 
 # --------------------------------------------------------------------------- tokens
@@ -58,7 +49,7 @@ def test_token_is_stored_only_as_its_hash(urgent_app: App) -> None:
     with urgent_app.store.read() as session:
         row = session.execute(select(ApiToken)).scalar_one()
     assert row.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
-    assert token not in _every_cell(urgent_app)
+    assert token not in every_cell(urgent_app)
     info = tokens.verify(urgent_app, token)
     assert info is not None and info.actor == "api:duty-desk" and info.role == "urgent"
     assert tokens.verify(urgent_app, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
@@ -392,7 +383,7 @@ def test_token_appears_in_no_log_row_or_audit_event(api: Api, log_stream: io.Str
     assert "api.urgent_posted" in output and "desk-urgent" in output
     assert "/api/urgent" in output  # uvicorn's access lines were captured too
     assert token not in output and token[4:] not in output
-    assert token not in _every_cell(api.app)
+    assert token not in every_cell(api.app)
     with api.app.store.read() as session:
         details = [json.dumps(e.details, ensure_ascii=False) + e.actor + e.subject
                    for e in session.execute(select(AuditEvent)).scalars()]

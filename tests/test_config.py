@@ -91,7 +91,6 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     assert info.value.problems[0].line is not None
 
 
-
 def test_a_channel_listed_twice_is_named(project: Path) -> None:
     """A release definition naming a channel twice is a problem at the second mention (one
     delivery per channel), not a database error later."""

@@ -18,13 +18,13 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from argon2 import PasswordHasher
 from fastapi import Depends, FastAPI
-from sqlalchemy import create_engine, func, inspect, select, text, update
+from sqlalchemy import create_engine, func, inspect, select, update
 
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.store import MIGRATIONS
 from publisher.store.models import Account as AccountRow
-from publisher.store.models import AuditEvent, Base, ConsoleSession, SignInFailure
+from publisher.store.models import AuditEvent, ConsoleSession, SignInFailure
 from publisher.web import account as accounts
 from publisher.web import role, signin
 from publisher.web import session as sessions
@@ -33,6 +33,7 @@ from publisher.web.console import is_console_path
 from publisher.web.console.deps import page_router, require_page
 from publisher.web.server import serve
 from tests.support.console import PASSWORD, Browser, Console, csrf_from, nav_keys
+from tests.support.rows import every_cell
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 NEW_PASSWORD = "a new and longer passphrase 42"
@@ -47,16 +48,6 @@ def _audit(app: App, action: str | None = None) -> list[AuditEvent]:
         if action is not None:
             query = query.where(AuditEvent.action == action)
         return list(session.execute(query).scalars())
-
-
-def _every_cell(app: App) -> str:
-    """Every value of every row of every table, as text."""
-    cells: list[str] = []
-    with app.store.engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
-            for row in connection.execute(text(f'SELECT * FROM "{table.name}"')):
-                cells += [str(value) for value in row]
-    return "\n".join(cells)
 
 
 def _session_count(app: App, account_id: int) -> int:
@@ -164,7 +155,7 @@ def test_unknown_name_is_refused_like_a_wrong_password_and_not_recorded(console:
     assert answer.status_code == 401 and "账号或密码不正确" in answer.text
     event = _audit(console.app, "account.sign_in_failed")[-1]
     assert event.subject == signin.UNKNOWN_SUBJECT and event.details["reason"] == "unknown_account"
-    assert typed not in _every_cell(console.app) and typed.lower() not in _every_cell(console.app)
+    assert typed not in every_cell(console.app) and typed.lower() not in every_cell(console.app)
 
 
 @pytest.mark.usefixtures("cheap_hashing")
@@ -566,7 +557,7 @@ def test_password_is_argon2_and_no_secret_reaches_logs_rows_or_audit(
     time.sleep(0.2)  # let the server thread write its access lines
     output = log_stream.getvalue()
     assert "console.signed_in" in output and "li.wei" in output
-    cells = _every_cell(console.app)
+    cells = every_cell(console.app)
     audit_text = "\n".join(json.dumps(e.details, ensure_ascii=False) + e.actor + e.subject
                            for e in _audit(console.app))
     for secret in (PASSWORD, NEW_PASSWORD, "a wrong password 7", token, csrf):

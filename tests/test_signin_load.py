@@ -39,7 +39,6 @@ class CountingHasher(PasswordHasher):
         return super().verify(hash, password)
 
 
-
 def _audited(app: App, action: str) -> int:
     with app.store.read() as session:
         return int(session.execute(select(func.count()).select_from(AuditEvent)

@@ -30,7 +30,6 @@ TIMEOUT_SECONDS = 30
 VICTIM = "127.0.0.2"  # another loopback address: a second machine, as the server sees it
 
 
-
 def _browser(base: str, source: str | None = None) -> Browser:
     browser = Browser(base)
     if source is not None:
@@ -44,7 +43,6 @@ def _sign_in(browser: Browser, name: str, password: str, **headers: str) -> requ
     assert form.status_code == 200, form.status_code
     return browser.post("/login", data={"csrf_token": csrf_from(form.text), "name": name,
                                         "password": password}, headers=headers)
-
 
 
 def _recorded_clients(app: App) -> set[str]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,23 +15,12 @@ from channels.base import (
     Receipt,
     TransientChannelError,
 )
-from channels.wechat.sandbox import Account, Emulator, serve
+from channels.wechat.sandbox import Emulator
 from channels.wechat.sandbox.drill import ManualClock
 from channels.wechat.token import MemoryTokenCache
-from tests.support.channel import SHANGHAI
-from tests.support.wechat import APP_ID, KEY, SECRET, follow, make_channel, message
+from tests.support.wechat import APP_ID, KEY, SECRET, clock, emulator, follow, make_channel, message
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
-
-
-@pytest.fixture
-def emulator(clock: ManualClock) -> Iterator[Emulator]:
-    running = serve(account=Account(app_id=APP_ID, app_secret=SECRET, clock=clock.seconds))
-    yield running
-    running.stop()
+__all__ = ["clock", "emulator"]  # fixtures: the WeChat emulator on a hand-driven clock
 
 
 def test_routine_release_is_published_end_to_end(emulator: Emulator, tmp_path: Path,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,10 +18,11 @@ from channels.base import (
     TransientChannelError,
 )
 from channels.wechat import errors
-from channels.wechat.sandbox import Account, Emulator, serve
+from channels.wechat.sandbox import Emulator
 from channels.wechat.sandbox.drill import ManualClock
-from tests.support.channel import SHANGHAI
-from tests.support.wechat import APP_ID, KEY, SECRET, follow, make_channel, message
+from tests.support.wechat import KEY, SECRET, clock, emulator, follow, make_channel, message
+
+__all__ = ["clock", "emulator"]  # fixtures: the WeChat emulator on a hand-driven clock
 
 R, T, W, S, F = errors.RETRY, errors.REFRESH, errors.WAIT, errors.ALREADY, errors.FAIL
 P, C, CR = PermanentChannelError, ConfigurationError, ContentRejected
@@ -47,18 +46,6 @@ SPEC: dict[int, tuple[type[ChannelError], str]] = {
 }
 MASS_CODES = {45028, 45065, 45066, 45067}
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
-
-
-@pytest.fixture
-def emulator(clock: ManualClock) -> Iterator[Emulator]:
-    running = serve(account=Account(app_id=APP_ID, app_secret=SECRET, clock=clock.seconds))
-    yield running
-    running.stop()
 
 
 def test_every_documented_code_is_in_the_table() -> None:

@@ -8,7 +8,6 @@ import io
 import struct
 import threading
 from collections.abc import Iterator
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,23 +17,12 @@ from PIL import Image
 
 from channels.base import ContentRejected, Message
 from channels.wechat import media
-from channels.wechat.sandbox import Account, Emulator, serve
+from channels.wechat.sandbox import Emulator
 from channels.wechat.sandbox.drill import ManualClock
-from tests.support.channel import SHANGHAI
 from tests.support.pictures import bomb_png
-from tests.support.wechat import APP_ID, KEY, SECRET, follow, make_channel
+from tests.support.wechat import KEY, clock, emulator, follow, make_channel
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
-
-
-@pytest.fixture
-def emulator(clock: ManualClock) -> Iterator[Emulator]:
-    running = serve(account=Account(app_id=APP_ID, app_secret=SECRET, clock=clock.seconds))
-    yield running
-    running.stop()
+__all__ = ["clock", "emulator"]  # fixtures: the WeChat emulator on a hand-driven clock
 
 
 class _Quiet(SimpleHTTPRequestHandler):

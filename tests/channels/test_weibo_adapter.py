@@ -388,7 +388,6 @@ def test_start_sandbox_posts_to_the_emulator(tmp_path: Path) -> None:
         requests.get(sandboxed.base_url, timeout=2)
 
 
-
 def test_two_copies_keep_the_first_and_delete_the_other(tmp_path: Path) -> None:
     """Two posts carry one delivery's mark (Weibo took a resend): find keeps the first and
     deletes the other; where Weibo refuses deletes, the copy is named for removal by hand."""

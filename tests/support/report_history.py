@@ -482,8 +482,6 @@ def releases_by_key(app: App) -> dict[str, Release]:
         return {r.key: r for r in session.execute(select(Release)).scalars()}
 
 
-
-
 # --------------------------------------------------------------------------- the fixture
 
 

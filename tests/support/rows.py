@@ -1,4 +1,4 @@
-"""A delivery in tests: made, driven claim after claim to its end, read back with its attempts."""
+"""Rows in tests: a delivery made, driven claim after claim to its end, read back; every cell."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from publisher import release
 from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
-from publisher.store.models import Attempt, Delivery
+from publisher.store.models import Attempt, Base, Delivery
 
 
 def delivery(app: App, delivery_id: int) -> Delivery:
@@ -62,3 +62,13 @@ def run_delivery(app: App, dispatcher: Dispatcher, delivery_id: int, clock: Manu
         assert due is not None
         clock.set(max(due, clock.now()))
     return state
+
+
+def every_cell(app: App) -> str:
+    """Every value of every row of every table, as text."""
+    cells: list[str] = []
+    with app.store.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            for row in connection.execute(text(f'SELECT * FROM "{table.name}"')):
+                cells += [str(value) for value in row]
+    return "\n".join(cells)

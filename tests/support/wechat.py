@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from PIL import Image
 from pydantic import SecretStr
 
-from channels.base import Attachment, ChannelContext, Message, Receipt
+from channels.base import (
+    Attachment,
+    ChannelContext,
+    Message,
+    Receipt,
+)
 from channels.wechat.adapter import WechatChannel, WechatSettings
-from channels.wechat.sandbox import Emulator
+from channels.wechat.sandbox import Account, Emulator, serve
 from channels.wechat.sandbox.drill import ManualClock
 from tests.support.channel import SHANGHAI
 
@@ -59,3 +66,15 @@ def follow(channel: WechatChannel, receipt: Receipt, clock: ManualClock) -> Rece
         clock.sleep(1)
         receipt = channel.status(receipt)
     raise AssertionError("still pending")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+
+
+@pytest.fixture
+def emulator(clock: ManualClock) -> Iterator[Emulator]:
+    running = serve(account=Account(app_id=APP_ID, app_secret=SECRET, clock=clock.seconds))
+    yield running
+    running.stop()
