@@ -21,8 +21,6 @@ from publisher.urgent import UrgentPost, open_incident
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
 from tests.support.project import SHANGHAI
-from tests.support.urgent import TEMPLATE as URGENT_TEMPLATE
-from tests.support.urgent import URGENT
 
 TIMEOUT_SECONDS = 30
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
@@ -111,15 +109,10 @@ def test_attempt_histogram_counts_each_attempt(app: App, server: WebServer) -> N
     assert after[infinite] == count(after, "mem-b", "published")
 
 
-def test_urgent_fan_out_is_timed(app: App, project: Path) -> None:
+def test_urgent_fan_out_is_timed(urgent_app: App) -> None:
     """An urgent post landing on each channel adds one observation per channel to
     publisher_urgent_publish_seconds (time from the post being recorded to its landing)."""
-    (project / "templates" / "_urgent").mkdir()
-    (project / "templates" / "_urgent" / "memory.txt.j2").write_text(URGENT_TEMPLATE,
-                                                                     encoding="utf-8")
-    config = project / "schedules.yaml"
-    config.write_text(config.read_text(encoding="utf-8") + URGENT, encoding="utf-8")
-    app.loaded = config_module.load(config)
+    app = urgent_app
     running = serve(create_app(app), "127.0.0.1", 0)
     try:
         key = ("publisher_urgent_publish_seconds_count", (("channel", "mem-a"), ("drill", "false")))
