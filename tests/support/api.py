@@ -16,6 +16,7 @@ from publisher.web import token as tokens
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
 
+TIMEOUT_SECONDS = 30
 POST = {"title": "某高架桥发生垮塌", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
         "area": "某区某高架桥", "severity": "较大", "instruction": "请绕行。"}
 
@@ -65,10 +66,9 @@ def api(urgent_app: App) -> Iterator[Api]:
 
 
 def api_counts(app: App) -> tuple[int, int, int]:
+    """The numbers of incidents, releases and deliveries stored."""
     with app.store.read() as session:
         return (len(session.execute(select(Incident.id)).all()),
                 len(session.execute(select(Release.id)).all()),
                 len(session.execute(select(Delivery.id)).all()))
 
-
-TIMEOUT_SECONDS = 30

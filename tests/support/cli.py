@@ -18,17 +18,9 @@ from channels.webhook.sandbox import Sink, serve
 from tests.support.project import ROOT
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
-
-
 TIMEOUT_SECONDS = 120
-
-
 XLSX = "samples/food-safety-sampling/food-safety-sampling.xlsx"
-
-
 HOOK_TOKEN = "cli-hook-token-7Qx9"
-
-
 OTHER_KINDS = ("wechat", "weibo", "wordpress", "gazette")
 
 
@@ -62,6 +54,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def sink() -> Iterator[Sink]:
+    """A webhook sink on loopback that keeps what it receives; stopped after."""
     running = serve()
     yield running
     running.stop()
@@ -90,6 +83,7 @@ def log_rows(config: Path, env: dict[str, str], *filters: str) -> list[dict[str,
 
 
 def db_rows(tmp_path: Path, query: str) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` on the subprocesses' SQLite database in ``tmp_path``."""
     with sqlite3.connect(tmp_path / "db") as connection:
         return list(connection.execute(query))
 

@@ -8,6 +8,7 @@ from publisher.store import MIGRATIONS
 
 
 def alembic_config(connection: object) -> AlembicConfig:
+    """An Alembic config with the project's migrations that runs on ``connection``."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection

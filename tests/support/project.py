@@ -1,4 +1,4 @@
-"""The small test project: its zone, the repository root, its config and template."""
+"""The test projects: the small one and its parts, a copy of the shipped one, text to escape."""
 
 from __future__ import annotations
 
@@ -56,10 +56,7 @@ releases:
 
 TEMPLATE = "{% for r in tables['items'] %}{{ r.item }}：{{ r.amount }}\n{% endfor %}"
 
-
-HOSTILE = "<script>alert(1)</script>"
-
-
+HOSTILE = "<script>alert(1)</script>"  # data a page must show escaped
 HOSTILE_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 

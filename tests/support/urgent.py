@@ -18,8 +18,6 @@ urgent:
   channels: [mem-a, mem-b]
   sender: www.example.gov.cn
 """
-
-
 TEMPLATE = "{% if urgent.drill %}【演练】{% endif %}【{{ urgent.area }}】{{ urgent.facts }}"
 
 

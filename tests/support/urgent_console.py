@@ -62,8 +62,6 @@ urgent:
 
 
 CHANNELS = ["mem-a", "portal-main", "wechat-main", "weibo-main"]
-
-
 POST = {"status": "Actual", "title": "某高架桥发生垮塌", "area": "某区某高架桥",
         "severity": "较大", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
         "instruction": "请绕行。"}
@@ -108,12 +106,14 @@ def console(console_app: App, cheap_hashing: None, wakes: list[int]) -> Iterator
 
 
 def form_pairs(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """The compose form's fields as posted: one pair per value, one per chosen channel."""
     pairs = [(k, str(v)) for k, v in values.items() if k != "channels"]
     return pairs + [("channels", c) for c in values.get("channels", CHANNELS)]
 
 
 def post_form(browser: Browser, path: str, values: dict[str, Any] | list[tuple[str, str]], *,
-          csrf: str | None = None) -> requests.Response:
+              csrf: str | None = None) -> requests.Response:
+    """Post ``values`` (a dict as the form, or pairs as given) with the CSRF token."""
     pairs = form_pairs(values) if isinstance(values, dict) else list(values)
     token = browser.csrf() if csrf is None else csrf
     return browser.post(path, data=[*pairs, ("csrf_token", token)] if token else pairs)
@@ -127,12 +127,14 @@ def hidden_fields(page: str, action: str) -> list[tuple[str, str]]:
 
 
 def table_counts(app: App) -> tuple[int, int, int, int]:
+    """The numbers of incidents, releases, deliveries and audit events stored."""
     with app.store.read() as session:
         return tuple(int(session.execute(select(func.count()).select_from(model)).scalar_one())
                      for model in (Incident, Release, Delivery, AuditEvent))  # type: ignore[return-value]
 
 
 def drain_all(app: App) -> None:
+    """A dispatcher of its own sends everything due, then shuts down."""
     dispatcher = Dispatcher(app)
     try:
         dispatcher.drain()

@@ -70,11 +70,13 @@ def follow(channel: WechatChannel, receipt: Receipt, clock: ManualClock) -> Rece
 
 @pytest.fixture
 def clock() -> ManualClock:
+    """A hand-driven clock at 10:00 on 2 December 2026, +08:00."""
     return ManualClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
 
 
 @pytest.fixture
 def emulator(clock: ManualClock) -> Iterator[Emulator]:
+    """The WeChat emulator on loopback with the test account, on ``clock``; stopped after."""
     running = serve(account=Account(app_id=APP_ID, app_secret=SECRET, clock=clock.seconds))
     yield running
     running.stop()
