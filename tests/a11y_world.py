@@ -27,9 +27,8 @@ from publisher.urgent.step import cancel_incident, update_incident
 from publisher.web import account as accounts
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
-
-from .console import PASSWORD
-from .test_console_urgent_browser import _project as copy_project
+from tests.support.console import PASSWORD
+from tests.support.urgent_site import urgent_project as copy_project
 
 ACTOR = "staff:test"
 FACTS = "今日9时40分，某区某高架桥一段桥面垮塌，现场已封闭，伤亡情况正在核实。"
@@ -84,7 +83,7 @@ def build(root: Path) -> Iterator[World]:
     _dispatch(app)
     compile_next(app, "gazette-main", actor=ACTOR)
     accounts.create(app, "zhao.lei", PASSWORD, ["admin"], actor=ACTOR, display_name="赵磊")
-    site_dir = app.loaded.resolve(app.channel("portal-main").settings.site_dir)  # type: ignore[attr-defined]
+    site_dir = app.loaded.resolve(app.channel("portal-main").settings.site_dir)
     portal = serve_site(site_dir, 0)
     console = serve(create_app(app), "127.0.0.1", 0)
     try:

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from publisher.intake import slot as slots
 from publisher.store.models import Delivery
 from publisher.web import console
-
-from .a11y_world import PASSWORD, World, build
-from .browser import screenshot, sideways
-from .support import axe
+from tests.a11y_world import World, build
+from tests.support import axe
+from tests.support.browser import screenshot, sideways
+from tests.support.console import PASSWORD
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
 # Each kind of portal page: a pattern of its path in the site and a text only that kind holds.
@@ -104,8 +104,11 @@ def console_pages(world: World) -> list[str]:
             if "GET" not in getattr(route, "methods", ()) or \
                     getattr(route, "response_class", None) is not HTMLResponse:
                 continue
-            paths.append(re.sub(r"\{(\w+)\}", lambda m, r=path: _param(world, m.group(1), r),
-                                path))
+
+            def value(m: re.Match[str], route: str = path) -> str:
+                return _param(world, m.group(1), route)
+
+            paths.append(re.sub(r"\{(\w+)\}", value, path))
     paths = [p if p != "/reports/figure" else _figure_link(world) for p in paths]
     with world.app.store.read() as session:  # every message made by the shipped templates
         deliveries = session.execute(select(Delivery.id).order_by(Delivery.id)).scalars().all()

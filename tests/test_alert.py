@@ -4,121 +4,36 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from sqlalchemy import select
 
-from channels.loopback import Loopback, start
-from publisher import config as config_module
+from channels.loopback import Loopback
 from publisher import credential, release
 from publisher.alert import DRILL_MARK, LITERAL_PROBLEM, UNPARSEABLE_PROBLEM, Alerts, alert
-from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.scheduler import Scheduler
 from publisher.store import Store
 from publisher.store.models import Release
+from tests.support.alerts import AlertServer, Inbox, alerts_yaml, make_app, receiver
 from tests.support.logs import Events, named, rendered
 from tests.support.net import free_port
 from tests.support.project import PROJECT_YAML, SHANGHAI
 
+__all__ = ["receiver"]  # a fixture, used by name
+
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 PASSWORD = "s3cret-Kq7!vX2/pw"  # "!" and "/" defeat shape rules: only the registered value masks it
 BAD_TOKEN = "not-valid!tok3n-Zr9"  # DingTalk tokens are [a-z0-9]+: Apprise refuses (and echoes) it
-HOLD_SECONDS = 10.0  # how long the receiver holds a request when told to hang
 
 
 # --------------------------------------------------------------------------- the receiver
-
-
-@dataclass
-class Inbox:
-    """What the receiver got; ``statuses`` are answered first; ``hang`` holds requests."""
-
-    posts: list[dict[str, Any]] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-    hang: bool = False
-    holding: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def wait_for(self, count: int, seconds: float = 10.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.posts) >= count:
-                    return list(self.posts)
-            time.sleep(0.01)
-        with self.lock:
-            return list(self.posts)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    disable_nagle_algorithm = True  # keep-alive without the ~40 ms delayed-ACK stall
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the inbox is the record."""
-
-    def do_POST(self) -> None:
-        inbox = self.server.inbox
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
-        if inbox.hang:
-            inbox.holding.set()
-            inbox.release.wait(HOLD_SECONDS)
-        with inbox.lock:
-            inbox.posts.append({"path": self.path, "body": body,
-                                "authorization": self.headers.get("Authorization")})
-            status = inbox.statuses.pop(0) if inbox.statuses else 200
-        data = b'{"ok": true}'
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-class _Server(ThreadingHTTPServer):
-    inbox: Inbox
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[Loopback[_Server], Inbox]]:
-    """A JSON webhook receiver on 127.0.0.1 (Apprise's ``json://`` posts there)."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.inbox = Inbox()
-    running = Loopback(server, start(server, "alert-receiver"))
-    yield running, server.inbox
-    server.inbox.release.set()
-    running.stop()
-
-
-def alerts_yaml(urls: list[str], *, interval: float = 600, timeout: float = 2) -> str:
-    items = "".join(f"\n    - \"{url}\"" for url in urls)
-    return (f"alerts:\n  urls:{items}\n  min_interval_seconds: {interval}\n"
-            f"  timeout_seconds: {timeout}\n")
-
-
-def make_app(root: Path, store: Store, clock: ManualClock, urls: list[str], *,
-             environ: dict[str, str] | None = None, base: str = PROJECT_YAML,
-             **options: float) -> App:
-    """An App on the small project (config ``base``) with an ``alerts:`` section appended."""
-    (root / "schedules.yaml").write_text(base + alerts_yaml(urls, **options), encoding="utf-8")
-    loaded = config_module.load(root / "schedules.yaml")
-    return App(loaded=loaded, store=store, clock=clock, environ=environ or {})
 
 
 @pytest.fixture
@@ -134,7 +49,7 @@ def memory_store() -> Iterator[Store]:
 
 def test_held_release_alert_reaches_the_apprise_url_in_zh_and_en(
         project: Path, store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox]) -> None:
+        receiver: tuple[Loopback[AlertServer], Inbox]) -> None:
     """A release held for missing data sends one alert to the configured json:// URL, its title in
     Chinese then English and its body listing the problems."""
     server, inbox = receiver
@@ -160,7 +75,7 @@ def test_held_release_alert_reaches_the_apprise_url_in_zh_and_en(
 
 def test_the_same_alert_within_the_interval_is_sent_once(
         project: Path, memory_store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox], log_events: Events) -> None:
+        receiver: tuple[Loopback[AlertServer], Inbox], log_events: Events) -> None:
     """A repeat of one (kind, subject) inside min_interval_seconds is logged but not sent; another
     subject is sent; after the interval (by the app's clock) the repeat goes out again."""
     server, inbox = receiver
@@ -190,7 +105,7 @@ def test_the_same_alert_within_the_interval_is_sent_once(
 
 def test_alerts_from_a_sandbox_run_are_marked_as_a_drill(
         project: Path, memory_store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox]) -> None:
+        receiver: tuple[Loopback[AlertServer], Inbox]) -> None:
     """An App whose channels are on their emulators (--sandbox) titles its alerts 【演练 drill】."""
     server, inbox = receiver
     app = make_app(project, memory_store, clock, [f"json://127.0.0.1:{server.port}/"])
@@ -206,7 +121,7 @@ def test_alerts_from_a_sandbox_run_are_marked_as_a_drill(
 
 def test_a_dead_endpoint_neither_raises_nor_blocks_the_caller(
         project: Path, memory_store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox], log_events: Events) -> None:
+        receiver: tuple[Loopback[AlertServer], Inbox], log_events: Events) -> None:
     """With one URL refusing connections and one holding every request, alert() returns at once
     and raises nothing; the refused send is logged as alert.failed by index; a full queue drops
     with a log line; close() gives up within its bounded wait."""
@@ -236,7 +151,7 @@ def test_a_dead_endpoint_neither_raises_nor_blocks_the_caller(
 
 def test_url_secrets_never_reach_the_logs(
         project: Path, memory_store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox], log_stream: io.StringIO) -> None:
+        receiver: tuple[Loopback[AlertServer], Inbox], log_stream: io.StringIO) -> None:
     """A password from ${ENV} in a json:// URL reaches the receiver as Basic auth but no log
     line; a refused send, a failed send (HTTP 500) and an unparseable URL are logged by index
     only; a secret-looking detail is masked in the message too."""
@@ -275,7 +190,7 @@ def test_url_secrets_never_reach_the_logs(
 
 def test_a_run_missed_while_up_is_recorded_and_alerted(
         project: Path, store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox]) -> None:
+        receiver: tuple[Loopback[AlertServer], Inbox]) -> None:
     """When APScheduler reports a run missed past its grace (the process stalled), the release is
     recorded as missed and staff are alerted."""
     server, inbox = receiver
@@ -313,7 +228,7 @@ schemas:
 
 def test_a_weibo_authorisation_near_expiry_is_alerted(
         project: Path, store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox]) -> None:
+        receiver: tuple[Loopback[AlertServer], Inbox]) -> None:
     """An authorisation stored by `publisher weibo authorize` that ends inside the account's
     expiry_warning_days is alerted with the command to renew it; one further off, or none, is not."""
     from channels.weibo.oauth import Grant

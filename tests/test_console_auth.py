@@ -6,7 +6,6 @@ import dataclasses
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import requests
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from argon2 import PasswordHasher
-from fastapi import Depends, FastAPI
+from fastapi import Depends
 from sqlalchemy import create_engine, func, inspect, select, update
 
 from publisher.app import App
@@ -32,6 +31,7 @@ from publisher.web.api import create_app
 from publisher.web.console import is_console_path
 from publisher.web.console.deps import page_router, require_page
 from publisher.web.server import serve
+from tests.support.api import api_routes
 from tests.support.console import PASSWORD, Browser, Console, csrf_from, nav_keys
 from tests.support.rows import every_cell
 
@@ -60,24 +60,6 @@ def _set_cookies(answer: requests.Response) -> dict[str, str]:
     """Each Set-Cookie header of an answer by cookie name (the whole header, attributes too)."""
     headers = answer.raw.headers.getlist("Set-Cookie")
     return {header.split("=", 1)[0]: header for header in headers}
-
-
-def _fill_path(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "1", path)
-
-
-def _routes(api: FastAPI) -> list[tuple[str, str]]:
-    """(method, path) of every route of the app, path parameters filled with 1. Included routers
-    stay nested in this FastAPI (``effective_route_contexts``); plain routes are listed as is."""
-    found: set[tuple[str, str]] = set()
-    for route in api.routes:
-        leaves = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") \
-            else [route]
-        for leaf in leaves:
-            path, methods = getattr(leaf, "path", None), getattr(leaf, "methods", None)
-            if path and methods:
-                found |= {(method, _fill_path(path)) for method in methods}
-    return sorted(found)
 
 
 # --------------------------------------------------------------------------- signing in
@@ -234,7 +216,7 @@ def test_after_sign_in_only_same_site_paths_are_followed(console: Console) -> No
 def test_every_console_page_redirects_to_login_without_a_session(console: Console) -> None:
     """Every console route (GET and POST, including those added later) answers an unsigned
     browser with 303 to /login, keeping a GET's path as ``next``; none runs its handler."""
-    routes = [(m, p) for m, p in _routes(console.api)
+    routes = [(m, p) for m, p in api_routes(console.api)
               if is_console_path(console.api, p) and p != "/login" and m != "HEAD"]
     assert ("GET", "/") in routes and ("GET", "/account") in routes and ("POST", "/logout") in routes
     browser = console.browser()
@@ -252,7 +234,7 @@ def test_every_console_page_redirects_to_login_without_a_session(console: Consol
 def test_every_api_route_answers_401_without_a_token_even_with_a_session(console: Console) -> None:
     """Every /api route answers 401 without a bearer token, also to a signed-in admin's browser:
     the API never takes the session cookie."""
-    routes = [(m, p) for m, p in _routes(console.api) if p.startswith("/api/") and m != "HEAD"]
+    routes = [(m, p) for m, p in api_routes(console.api) if p.startswith("/api/") and m != "HEAD"]
     assert ("POST", "/api/urgent") in routes
     admin = console.signed_in("admin")
     for browser in (console.browser(), admin):
@@ -272,7 +254,7 @@ def test_every_console_form_post_without_its_csrf_token_is_refused(console: Cons
     admin = console.signed_in("admin", name="boss")
     other = console.signed_in("viewer")
     foreign = other.csrf()
-    routes = [p for m, p in _routes(console.api)
+    routes = [p for m, p in api_routes(console.api)
               if m == "POST" and is_console_path(console.api, p) and p != "/login"]
     assert {"/logout", "/account"} <= set(routes)
     before = len(_audit(console.app))

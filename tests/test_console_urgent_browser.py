@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,85 +21,20 @@ from channels.webhook.sandbox import Sink
 from channels.webhook.sandbox import serve as serve_sink
 from publisher import config as config_module
 from publisher.app import App
-from publisher.dispatch import Dispatcher
 from publisher.store import Store
 from publisher.store.models import Delivery
 from publisher.urgent import UrgentPost, open_incident
 from publisher.web import account as accounts
 from publisher.web.api import create_app
-from publisher.web.server import WebServer, serve
+from publisher.web.server import serve
 from tests.support.browser import screenshot
 from tests.support.console import PASSWORD
 from tests.support.net import free_port
-from tests.support.project import ROOT
+from tests.support.urgent_site import CHANNELS, FACTS, WAIT_MS, Daemon, Site, site, urgent_project
+
+__all__ = ["site"]  # a fixture, used by name
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
-CHANNELS = ("portal-main", "wechat-main", "weibo-main")  # the shipped config's urgent channels
-WAIT_MS = 30_000  # the longest any one step may take
-FACTS = "今日9时40分，某区某高架桥一段桥面垮塌，现场已封闭，伤亡情况正在核实。"
-
-
-def _project(root: Path) -> Path:
-    """A copy of the shipped project (config, templates, samples): portal, WeChat, Weibo."""
-    for name in ("schedules.yaml", "templates", "samples"):
-        source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    return root / "schedules.yaml"
-
-
-class Daemon:
-    """The dispatching loop of ``publisher run`` in a thread, started when the test says so:
-    until then recorded deliveries wait, so the board is seen before they go out."""
-
-    def __init__(self, app: App) -> None:
-        self.dispatcher = Dispatcher(app)
-        self.stop, self.wake = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="test-daemon", daemon=True)
-
-    def _loop(self) -> None:
-        while not self.stop.is_set():
-            self.wake.clear()
-            self.dispatcher.run_once()
-            self.wake.wait(0.2)
-
-    def halt(self) -> None:
-        self.stop.set()
-        self.wake.set()
-        if self.thread.is_alive():
-            self.thread.join(30)
-        self.dispatcher.shutdown(wait=True)
-
-
-@dataclass
-class Site:
-    """The console over a sandboxed copy of the shipped project, and its held-back daemon."""
-
-    app: App
-    server: WebServer
-    daemon: Daemon
-
-    @property
-    def base(self) -> str:
-        return self.server.url.rstrip("/")
-
-
-@pytest.fixture
-def site(tmp_path: Path, cheap_hashing: None) -> Iterator[Site]:
-    """Console and API on loopback over SQLite, channels on their emulators, an urgent account."""
-    config = _project(tmp_path)
-    MemoryStore.reset()
-    app = App(loaded=config_module.load(config),
-              store=Store(f"sqlite:///{tmp_path / 'publisher.db'}"), sandbox=True)
-    accounts.create(app, "zhao.lei", PASSWORD, ["urgent"], actor="staff:test",
-                    display_name="赵磊")
-    daemon = Daemon(app)
-    server = serve(create_app(app, wake=daemon.wake.set), "127.0.0.1", 0)
-    try:
-        yield Site(app, server, daemon)
-    finally:
-        server.stop()
-        daemon.halt()
-        app.close()
 
 
 def _sign_in(page: Page, base: str, path: str, name: str = "zhao.lei") -> None:
@@ -207,7 +139,7 @@ def test_publisher_run_serves_the_console_end_to_end(page: Page, tmp_path: Path)
     """Against `publisher run --sandbox` in a subprocess, an account made by `publisher users
     add` signs in, posts an urgent message through the forms, and the board shows every
     channel published; the daemon then stops cleanly."""
-    config = _project(tmp_path)
+    config = urgent_project(tmp_path)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PUBLISHER_", "WECHAT_", "WEIBO_"))}
     added = subprocess.run(
@@ -263,7 +195,7 @@ def broken_hook(tmp_path: Path, cheap_hashing: None) -> Iterator[tuple[Site, Sin
     """The console over the shipped project with a webhook (a sink that fails once with 503)
     as an urgent channel beside the portal, urgent deliveries waiting 15 minutes between
     claims, and an account that may post and retry."""
-    config = _project(tmp_path)
+    config = urgent_project(tmp_path)
     sink = serve_sink()
     sink.state.faults.append(503)
     text = config.read_text(encoding="utf-8")

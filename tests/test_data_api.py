@@ -20,8 +20,8 @@ from publisher.store.models import AuditEvent, DataFile
 from publisher.web import token as tokens
 from publisher.web.api import create_app
 from publisher.web.server import WebServer, serve
-
-from .test_console_auth import _routes
+from tests.support.api import api_routes
+from tests.support.project import with_other_definition
 
 TIMEOUT_SECONDS = 30
 WEEK = "/api/data/weekly/2026-W50/items"  # the test clock is in W49; W50 has no file yet
@@ -63,20 +63,6 @@ def data_api(app: App, project: Path) -> Iterator[DataApi]:
         yield running
     finally:
         server.stop()
-
-
-def with_other_definition(app: App, project: Path) -> App:
-    """The test project with a second definition, ``other``, like ``weekly`` but reading its own
-    folder; ``app`` loads it."""
-    from publisher import config as config_module
-
-    config = project / "schedules.yaml"
-    text = config.read_text(encoding="utf-8")
-    other = text[text.index("  weekly:"):].replace("  weekly:", "  other:", 1) \
-        .replace('"weekly/', '"other/').replace("    source:", "    templates: weekly\n    source:")
-    config.write_text(text + other, encoding="utf-8")
-    app.loaded = config_module.load(config)
-    return app
 
 
 def _stored(app: App) -> list[Path]:
@@ -250,7 +236,7 @@ def test_data_cannot_change_once_the_release_was_created(data_api: DataApi) -> N
 def test_a_supplier_token_reaches_no_other_api_route(data_api: DataApi) -> None:
     """Every /api route other than the data ones answers a supplier token 403 (urgent posts,
     incidents): the supplier role of the access table reaches data only."""
-    paths = [(m, p) for m, p in _routes(data_api.api)
+    paths = [(m, p) for m, p in api_routes(data_api.api)
              if p.startswith("/api/") and not p.startswith("/api/data/") and m != "HEAD"]
     assert ("POST", "/api/urgent") in paths
     for method, path in paths:
@@ -436,8 +422,8 @@ def test_tables_sharing_one_workbook_are_checked_and_recorded_together(
     for row in rows:
         first.append(row)
     second = book.create_sheet("乙")
-    for row in [["项目", "数量"], ["梨", 5], ["桃", 1]]:
-        second.append(row)
+    for extra in [["项目", "数量"], ["梨", 5], ["桃", 1]]:
+        second.append(extra)
     out = io.BytesIO()
     book.save(out)
     stored = data_api.call("PUT", "/api/data/pair/2026-W50/items", out.getvalue(), who="editor",

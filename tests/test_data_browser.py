@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 from sqlalchemy import select
 
 from channels.memory.adapter import MemoryStore
@@ -26,9 +26,8 @@ from publisher.store.models import Delivery, Release
 from publisher.web import account as accounts
 from publisher.web.api import create_app
 from publisher.web.server import serve
-
-from .browser import screenshot
-from .conftest import SHANGHAI
+from tests.support.browser import screenshot
+from tests.support.project import SHANGHAI
 
 PASSWORD = "correct horse battery staple"
 DUE = datetime(2026, 12, 9, 10, 0, tzinfo=SHANGHAI)  # Wednesday of 2026-W50
@@ -130,7 +129,7 @@ def test_supplier_uploads_sees_the_bad_cell_fixes_it_and_the_release_publishes(
 
     bad = "食品名称,抽样日期,批次\n饼干,2026-12-32,3\n".encode("gb18030")
     page.get_by_label("results 的数据文件").set_input_files(
-        files=[{"name": "本周.csv", "mimeType": "text/csv", "buffer": bad}])
+        files=[FilePayload(name="本周.csv", mimeType="text/csv", buffer=bad)])
     page.get_by_role("button", name="上传并检查").click()
     problems = page.locator('section[data-problems="results"] table')
     expect(problems).to_be_visible()
@@ -148,8 +147,8 @@ def test_supplier_uploads_sees_the_bad_cell_fixes_it_and_the_release_publishes(
     out = io.BytesIO()
     book.save(out)
     page.get_by_label("results 的数据文件").set_input_files(
-        files=[{"name": "本周.xlsx", "mimeType": "application/octet-stream",
-                "buffer": out.getvalue()}])
+        files=[FilePayload(name="本周.xlsx", mimeType="application/octet-stream",
+                           buffer=out.getvalue())])
     page.get_by_role("button", name="上传并检查").click()
     expect(page.locator('[data-done="created"]')).to_be_visible()
     expect(page.locator('[data-uploaded-by="console:zhao"]')).to_be_visible()
@@ -161,6 +160,7 @@ def test_supplier_uploads_sees_the_bad_cell_fixes_it_and_the_release_publishes(
     stored = served.app.data_dir / "sampling" / "2026-W50" / "results.xlsx"
     assert stored.read_bytes() == out.getvalue()
 
+    assert isinstance(served.app.clock, ManualClock)
     served.app.clock.set(DUE)
     Scheduler(served.app).fire("sampling")
     with served.app.store.read() as session:

@@ -9,17 +9,15 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import requests
 
 from publisher import config as config_module
 from publisher import release
 from publisher.app import App
 from publisher.config import TableSchema
 from publisher.source import read_table
-
-from .console import Browser, Console, cheap_hashing, console
-from .test_data_api import with_other_definition
-
-__all__ = ["cheap_hashing", "console"]  # fixtures, used by name
+from tests.support.console import Browser, Console
+from tests.support.project import with_other_definition
 
 PAGE = "/data/weekly/2026-W50"  # the test clock is in W49, which has a file; W50 has none
 
@@ -31,7 +29,7 @@ def console_app(app: App, project: Path) -> App:
 
 
 def _upload(browser: Browser, path: str, name: str, data: bytes, table: str = "items",
-            page: str = PAGE) -> object:
+            page: str = PAGE) -> requests.Response:
     token = browser.csrf(page)
     return browser.post(f"{path}/{table}", data={"csrf_token": token},
                         files={"file": (name, data, "application/octet-stream")})
@@ -154,8 +152,7 @@ def test_the_overview_lists_runs_whose_data_is_not_ready(console: Console, proje
     from datetime import datetime
 
     from publisher.intake import preflight
-
-    from .conftest import SHANGHAI
+    from tests.support.project import SHANGHAI
 
     config = project / "schedules.yaml"
     config.write_text(config.read_text(encoding="utf-8").replace(
@@ -184,7 +181,7 @@ def test_supplier_sees_why_its_release_was_held(console: Console) -> None:
     app = console.app
     from datetime import datetime
 
-    from .conftest import SHANGHAI
+    from tests.support.project import SHANGHAI
 
     due = datetime(2026, 12, 9, 10, 0, tzinfo=SHANGHAI)
     held = release.create(app, "weekly", due, actor="scheduler", origin="scheduled")

@@ -23,12 +23,8 @@ from publisher.store import Store
 from publisher.store.models import Delivery
 from publisher.web.api import create_app
 from publisher.web.server import serve
-
-from .conftest import SHANGHAI
-from .console import Console, cheap_hashing
-from .test_pipeline import DUE, FOOD, SAMPLES, copy_project
-
-__all__ = ["cheap_hashing"]  # a fixture, used by name
+from tests.support.console import Console
+from tests.support.project import DUE, FOOD, SAMPLES, SHANGHAI, copy_project
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ def test_a_request_cut_short_is_not_forwarded(proxy: FaultProxy, sink: Sink) -> 
     as a real proxy would: the sink never sees a bodiless copy of it."""
     import socket
 
-    with socket.create_connection((proxy.server.server_address[0], proxy.port), timeout=5) as raw:
+    with socket.create_connection((str(proxy.server.server_address[0]), proxy.port), timeout=5) as raw:
         raw.sendall(b"POST /deliveries HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k9\r\n"
                     b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n")
     assert proxy.state.wait("truncated", forwarded=False, timeout=10)

@@ -119,7 +119,7 @@ def test_migration_0014_adds_the_intake_tables_and_keeps_accounts_and_tokens(
     engine = create_engine(database_url)
     try:
         with engine.begin() as connection:
-            command.upgrade(_alembic(connection), "0013")
+            command.upgrade(alembic_config(connection), "0013")
             connection.execute(text(
                 "INSERT INTO accounts (id, name, display_name, password_hash, roles, created_at, "
                 "created_by, password_changed_at) VALUES (1, 'li', 'li', 'x', 'editor', "
@@ -127,13 +127,13 @@ def test_migration_0014_adds_the_intake_tables_and_keeps_accounts_and_tokens(
             connection.execute(text(
                 "INSERT INTO api_tokens (id, name, token_sha256, role, created_at, created_by) "
                 "VALUES (1, 'desk', 'abc', 'urgent', '2026-12-02 02:00:00', 't')"))
-            command.upgrade(_alembic(connection), "0014")
+            command.upgrade(alembic_config(connection), "0014")
             names = set(inspect(connection).get_table_names())
             assert {"data_files", "preflight_checks"} <= names
             assert tuple(connection.execute(text(
                 "SELECT a.roles, a.definitions, t.role, t.definitions FROM accounts a, "
                 "api_tokens t")).one()) == ("editor", None, "urgent", None)
-            command.downgrade(_alembic(connection), "0013")
+            command.downgrade(alembic_config(connection), "0013")
             names = set(inspect(connection).get_table_names())
             assert not {"data_files", "preflight_checks"} & names
             columns = {c["name"] for c in inspect(connection).get_columns("accounts")}

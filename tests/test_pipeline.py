@@ -7,7 +7,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,11 +22,8 @@ from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.store import Store
 from publisher.store.models import Delivery, Release
-from tests.support.project import HOSTILE, HOSTILE_ESCAPED, ROOT, SHANGHAI, copy_project
+from tests.support.project import DUE, FOOD, HOSTILE, HOSTILE_ESCAPED, ROOT, SAMPLES, copy_project
 
-DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
-FOOD = "food-safety-sampling"
-SAMPLES = ROOT / "samples" / FOOD
 IMAGE = "<img src=x onerror=alert(2)>"
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"

@@ -18,9 +18,8 @@ from publisher.intake import store as intake
 from publisher.scheduler import Scheduler
 from publisher.store import Store
 from publisher.store.models import AuditEvent
-
-from .conftest import PROJECT_YAML, SHANGHAI
-from .test_alert import Inbox, _Server, make_app, receiver
+from tests.support.alerts import AlertServer, Inbox, make_app, receiver
+from tests.support.project import PROJECT_YAML, SHANGHAI
 
 __all__ = ["receiver"]  # a fixture, used by name
 
@@ -36,7 +35,7 @@ def _yaml(contact: str) -> str:
 
 def test_missing_data_alerts_at_the_configured_lead_once(
         project: Path, store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox]) -> None:
+        receiver: tuple[Loopback[AlertServer], Inbox]) -> None:
     """A minute before the check time nothing is checked; at it, the run whose file is missing is
     alerted once to the office and the data contact, audited and shown on the overview; later
     sweeps do not alert again, and a valid upload clears it."""
@@ -77,7 +76,7 @@ def test_missing_data_alerts_at_the_configured_lead_once(
 
 
 def test_no_lead_configured_means_no_check(project: Path, store: Store, clock: ManualClock,
-                                           receiver: tuple[Loopback[_Server], Inbox]) -> None:
+                                           receiver: tuple[Loopback[AlertServer], Inbox]) -> None:
     """A definition without ``data_due_hours`` is never checked ahead."""
     server, _inbox = receiver
     app = make_app(project, store, clock, [f"json://127.0.0.1:{server.port}/office"])
@@ -90,7 +89,7 @@ def test_no_lead_configured_means_no_check(project: Path, store: Store, clock: M
 
 def test_a_file_dropped_in_the_inbox_is_checked_once_it_stops_changing(
         project: Path, store: Store, clock: ManualClock,
-        receiver: tuple[Loopback[_Server], Inbox]) -> None:
+        receiver: tuple[Loopback[AlertServer], Inbox]) -> None:
     """A file put into the inbox by other means is checked on the scan after it stops changing:
     a bad cell alerts the office and the contact and is audited as from ``inbox`` with the
     cell named; files there at start and files uploaded through the intake are not re-reported."""

@@ -6,16 +6,16 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from .browser import screenshot, sideways
-from .console import PASSWORD, cheap_hashing
-from .test_console_urgent_browser import CHANNELS, FACTS, WAIT_MS, Site, site
+from tests.support.browser import screenshot, sideways
+from tests.support.console import PASSWORD
+from tests.support.urgent_site import CHANNELS, FACTS, WAIT_MS, Site, site
 
-__all__ = ["cheap_hashing", "site"]  # fixtures, used by name
+__all__ = ["site"]  # fixtures, used by name
 
-PHONE = {"width": 390, "height": 844}
-NARROWEST = {"width": 320, "height": 640}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+NARROWEST: ViewportSize = {"width": 320, "height": 640}
 TAB_LIMIT = 60  # presses of Tab to reach any control of a page
 
 
@@ -178,8 +178,11 @@ def test_urgent_report_on_a_phone(phone: Page, site: Site, way: str) -> None:
     assert page.locator("#previews [aria-live], #previews [role=alert]").count() == 0
     fits(page, "the compose form, filled in")
     keep(page, f"{name}-compose")
-    act: Callable[[str], None] = (lambda s: (tab_to(page, s), page.keyboard.press("Enter"))[-1]) \
-        if keyboard else page.tap
+    def by_keyboard(selector: str) -> None:
+        tab_to(page, selector)
+        page.keyboard.press("Enter")
+
+    act: Callable[[str], None] = by_keyboard if keyboard else page.tap
     act("form#compose button[type=submit]")
     expect(page).to_have_url(site.base + "/urgent/preview")
     confirm_page(page, title, name)

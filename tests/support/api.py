@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from publisher.app import App
@@ -72,3 +74,20 @@ def api_counts(app: App) -> tuple[int, int, int]:
                 len(session.execute(select(Release.id)).all()),
                 len(session.execute(select(Delivery.id)).all()))
 
+
+def api_routes(api: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every route of the app, path parameters filled with 1. Included routers
+    stay nested in this FastAPI (``effective_route_contexts``); plain routes are listed as is."""
+    found: set[tuple[str, str]] = set()
+    for route in api.routes:
+        leaves = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") \
+            else [route]
+        for leaf in leaves:
+            path, methods = getattr(leaf, "path", None), getattr(leaf, "methods", None)
+            if path and methods:
+                found |= {(method, fill_path(path)) for method in methods}
+    return sorted(found)
+
+
+def fill_path(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)

@@ -61,6 +61,10 @@ class Browser(requests.Session):
         self.account = account
         self.headers["User-Agent"] = "console-test/1.0"
 
+    def get(self, url: str | bytes, **kwargs: Any) -> requests.Response:
+        """GET ``url``; ``follow=True`` follows redirects."""
+        return self.request("GET", url, **kwargs)
+
     def request(self, method: str | bytes, url: str | bytes, *args: Any,
                 **kwargs: Any) -> requests.Response:
         target = url.decode() if isinstance(url, bytes) else url

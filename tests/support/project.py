@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from publisher import config as config_module
+from publisher.app import App
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +93,25 @@ REVIEWED = """\
           schema: simple
     channels: [mem-a, mem-b]
 """
+
+
+def with_other_definition(app: App, project: Path) -> App:
+    """The test project with a second definition, ``other``, like ``weekly`` but reading its own
+    folder; ``app`` loads it."""
+
+    config = project / "schedules.yaml"
+    text = config.read_text(encoding="utf-8")
+    other = text[text.index("  weekly:"):].replace("  weekly:", "  other:", 1) \
+        .replace('"weekly/', '"other/').replace("    source:", "    templates: weekly\n    source:")
+    config.write_text(text + other, encoding="utf-8")
+    app.loaded = config_module.load(config)
+    return app
+
+
+DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
+
+
+FOOD = "food-safety-sampling"
+
+
+SAMPLES = ROOT / "samples" / FOOD
