@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from publisher import config as config_module
 from publisher.app import App
 from publisher.period import period_of
-from publisher.release import ReleaseProblems, prepare_release
+from publisher.release import Prepared, ReleaseProblems, prepare_release
 from publisher.scan.text import texts
 from publisher.source import load_source
 from publisher.store import Store
@@ -128,7 +128,8 @@ def _prepare_ms(config: Path, repeat: int) -> tuple[list[float], Any, App]:
     tables = load_source(source, loaded.config.schemas, app.data_dir, period)
     if loaded.config.checks.enabled:
         app.scanner  # noqa: B018 (the lists are compiled once per App, outside the timing)
-    times, outcome = [], None
+    times: list[float] = []
+    outcome: Prepared | ReleaseProblems | None = None
     for _ in range(repeat):
         start = time.perf_counter()
         try:

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from channels.weibo.text import Counter
-from publisher.app import App
-from publisher.store.models import AuditEvent, Incident
+from publisher.store.models import Incident
 from tests.support.console import Console
 from tests.support.urgent_console import (
     CHANNELS,
     POST,
+    audit_events,
     console,
     console_app,
     drain_all,
@@ -33,12 +33,6 @@ __all__ = ["console", "console_app", "wakes"]  # the urgent console's fixtures, 
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _audit(app: App, action: str) -> list[AuditEvent]:
-    with app.store.read() as session:
-        return list(session.execute(select(AuditEvent).where(AuditEvent.action == action)
-                                    .order_by(AuditEvent.seq)).scalars())
 
 
 def _no_inline_code(page: str) -> None:
@@ -195,8 +189,8 @@ def test_confirm_opens_the_incident_as_the_account_and_the_board_shows_it(
     with console.app.store.read() as session:
         (incident,) = session.execute(select(Incident)).scalars()
     assert incident.key == key and incident.opened_by == "console:zhao.lei"
-    assert [e.actor for e in _audit(console.app, "incident.opened")] == ["console:zhao.lei"]
-    assert {e.actor for e in _audit(console.app, "release.created")} == {"console:zhao.lei"}
+    assert [e.actor for e in audit_events(console.app, "incident.opened")] == ["console:zhao.lei"]
+    assert {e.actor for e in audit_events(console.app, "release.created")} == {"console:zhao.lei"}
 
     page = browser.get(first.headers["Location"])
     assert page.status_code == 200 and "紧急信息已提交" in page.text
@@ -306,8 +300,8 @@ def test_update_correction_and_withdrawal_through_the_forms(console: Console) ->
     drain_all(console.app)
 
     for action in ("incident.updated", "incident.corrected", "incident.withdrawn"):
-        assert [e.actor for e in _audit(console.app, action)] == ["console:qian.li"], action
-    assert _audit(console.app, "incident.corrected")[0].details["correction"] == \
+        assert [e.actor for e in audit_events(console.app, action)] == ["console:qian.li"], action
+    assert audit_events(console.app, "incident.corrected")[0].details["correction"] == \
         "此前“3人送医”有误，应为2人"
     page = browser.get(f"/incidents/{key}")
     assert 'data-incident-status="withdrawn"' in page.text and "data-closed" in page.text

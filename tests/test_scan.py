@@ -94,7 +94,7 @@ def test_scan_names_channel_field_and_cell() -> None:
 
     scanner = _scanner(wording=[WordingEntry("扫黑险恶", "扫黑除恶")])
     table = Table("items", Path("inbox/w.csv"), [{"item": "苹果"}, {"item": f"张三{ID_NUMBER}"}],
-                  (("第 2 行", "row 2"), ("第 3 行", "row 3")), {"item": "项目"})
+                  (("第 2 行", "row 2", 2), ("第 3 行", "row 3", 3)), {"item": "项目"})
     payloads = {"wechat-main": Payload("wechat", {"title": "扫黑险恶", "digest": "x",
                                                   "content": f"<p>张三{ID_NUMBER}</p>"})}
     findings = {(f.kind, f.channel, f.field, f.cell.label() if f.cell else None)

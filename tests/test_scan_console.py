@@ -8,21 +8,19 @@ import html
 import re
 
 from publisher.app import App
-
-from .console import Console
-from .test_console_urgent import (
+from tests.support.console import Console
+from tests.support.urgent_console import (
     POST,
-    _audit,
-    _counts,
-    _hidden,
-    _post,
-    cheap_hashing,
+    audit_events,
     console,
     console_app,
+    hidden_fields,
+    post_form,
+    table_counts,
     wakes,
 )
 
-__all__ = ["cheap_hashing", "console", "console_app", "wakes"]  # fixtures, used by name
+__all__ = ["console", "console_app", "wakes"]  # the urgent console's fixtures, over the plain console's
 ID_NUMBER = "310101199001011234"
 _OVERRIDE = re.compile(r'data-override="([0-9a-f]{64})"')
 
@@ -34,7 +32,7 @@ def test_urgent_override_through_the_console(console: Console, console_app: App)
     confirmation publishes, and the override and its use are audited."""
     poster = console.signed_in("urgent", name="zhao")
     facts = f"伤者张某（身份证{ID_NUMBER}）已送医。"
-    confirmation = _post(poster, "/urgent/preview", POST | {"facts": facts})
+    confirmation = post_form(poster, "/urgent/preview", POST | {"facts": facts})
     assert confirmation.status_code == 200, confirmation.text[-2000:]
     page = html.unescape(confirmation.text)
     findings = page[page.index("data-findings"):]
@@ -42,12 +40,12 @@ def test_urgent_override_through_the_console(console: Console, console_app: App)
     assert 'data-finding="block" data-kind="personal" data-channel="portal-main"' in findings
     assert "3101**********1234" in findings and ID_NUMBER not in findings
     [fingerprint] = set(_OVERRIDE.findall(page))
-    hidden = _hidden(confirmation.text, "/urgent")
-    before = _counts(console_app)
+    hidden = hidden_fields(confirmation.text, "/urgent")
+    before = table_counts(console_app)
 
     refused = poster.post("/urgent", data=hidden)
     assert refused.status_code == 422 and "3101**********1234" in html.unescape(refused.text)
-    assert _counts(console_app)[:3] == before[:3]
+    assert table_counts(console_app)[:3] == before[:3]
 
     editor = console.signed_in("editor")
     assert editor.get(f"/urgent/override?fingerprint={fingerprint}").status_code == 403
@@ -60,8 +58,8 @@ def test_urgent_override_through_the_console(console: Console, console_app: App)
 
     published = poster.post("/urgent", data=hidden)
     assert published.status_code == 303, published.text[-2000:]
-    [given] = _audit(console_app, "checks.overridden")
-    [used] = _audit(console_app, "checks.override_used")
+    [given] = audit_events(console_app, "checks.overridden")
+    [used] = audit_events(console_app, "checks.override_used")
     assert (given.actor, given.details["reason"]) == ("console:li", "伤者本人同意公开")
     assert (used.actor, used.details["approver"]) == ("console:zhao", "console:li")
     assert ID_NUMBER not in repr(used.details)

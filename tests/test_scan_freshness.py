@@ -3,7 +3,6 @@ alert a few days before it would count as stale (僵尸号 after 14 days)."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from channels.memory.adapter import MemoryStore
@@ -14,14 +13,11 @@ from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.scan import freshness
 from publisher.store import Store
-
-from .test_review import _alerts, captured
-
-__all__ = ["captured"]  # a fixture, used by name
+from tests.support.logs import Events, named
 
 
 def test_ages_and_alerts(project: Path, store: Store, clock: ManualClock,
-                         captured: io.StringIO) -> None:
+                         log_events: Events) -> None:
     """An account given a 14-day limit and the release's column are fresh after a publication,
     alerted as stale soon after 12 days and as stale after 15; an account without a limit and
     not a new-media kind is not counted; a column never published to says so."""
@@ -46,7 +42,7 @@ def test_ages_and_alerts(project: Path, store: Store, clock: ManualClock,
         ("channel", "mem-a", "soon"), ("column", "news", "soon")}
     clock.advance(days=3)
     assert {a.state for a in freshness.alert_stale(app)} == {"stale"}
-    alerts = _alerts(captured)
+    alerts = named(log_events, "alert")
     assert [a["alert"] for a in alerts] == ["channel.soon", "column.soon", "channel.stale",
                                             "column.stale"]
     assert "距上次发布 15.0 天（上限 14 天），已超期" in str(alerts[2]["text_zh"])

@@ -15,10 +15,7 @@ from publisher import config as config_module
 from publisher import release, review
 from publisher.app import App
 from publisher.store.models import AuditEvent
-
-from .console import Browser, Console, cheap_hashing, console
-
-__all__ = ["cheap_hashing", "console"]  # fixtures, used by name
+from tests.support.console import Browser, Console
 
 
 @pytest.fixture

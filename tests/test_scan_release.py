@@ -25,9 +25,7 @@ from publisher.release import ReleaseProblems, prepare_release
 from publisher.source import load_source
 from publisher.store import Store
 from publisher.store.models import AuditEvent, Delivery, Release
-
-from .conftest import SHANGHAI
-from .test_pipeline import copy_project
+from tests.support.project import SHANGHAI, copy_project
 
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 FOOD = "food-safety-sampling"

@@ -23,11 +23,9 @@ from publisher.urgent import (
 )
 from publisher.urgent.screen import ContentBlocked, OverrideRefused, override
 from publisher.web import account
+from tests.support.urgent import TEMPLATE as URGENT_TEMPLATE
+from tests.support.urgent import URGENT, urgent_post
 
-from .test_urgent import TEMPLATE as URGENT_TEMPLATE
-from .test_urgent import URGENT, _post
-
-__all__ = ["URGENT"]
 ID_NUMBER = "310101199001011234"
 PASSWORD = "correct horse battery staple 9"
 
@@ -73,7 +71,7 @@ def _actions(app: App, action: str) -> list[AuditEvent]:
 def test_id_number_in_a_post_stops_it(urgent_app: App) -> None:
     """An ID number in the facts stops the first report on every channel, naming channel and
     field and offering the masked form; nothing is recorded or sent."""
-    post = _post(facts=f"伤者张某（身份证{ID_NUMBER}）已送医。")
+    post = urgent_post(facts=f"伤者张某（身份证{ID_NUMBER}）已送医。")
     with pytest.raises(ContentBlocked) as info:
         open_incident(urgent_app, post, actor="console:zhao")
     assert {(f.channel, f.field, f.found) for f in info.value.findings} >= {
@@ -86,7 +84,7 @@ def test_id_number_in_a_post_stops_it(urgent_app: App) -> None:
 def test_override_needs_a_second_approver_and_is_audited(urgent_app: App) -> None:
     """The preview's findings can be overridden only by an account with the approver role that
     is not the person confirming; then the step goes out as previewed, both steps audited."""
-    post = _post(facts="深入开展扫黑险恶专项斗争期间，某高架桥一段桥面垮塌。")
+    post = urgent_post(facts="深入开展扫黑险恶专项斗争期间，某高架桥一段桥面垮塌。")
     now = urgent_app.clock.now()
     context, payloads, _skipped = prepare(urgent_app, post, now)
     preview = draft_of(context, payloads, now)
@@ -116,7 +114,7 @@ def test_override_needs_a_second_approver_and_is_audited(urgent_app: App) -> Non
 
 def test_an_update_is_checked_too(urgent_app: App) -> None:
     """An update's preview lists its findings, and the update itself is stopped by them."""
-    first = open_incident(urgent_app, _post(), actor="console:zhao")
+    first = open_incident(urgent_app, urgent_post(), actor="console:zhao")
     update = UrgentUpdate(facts=f"联系人电话13812345678，身份证{ID_NUMBER}。")
     shown = preview_step(urgent_app, first.incident_key, update)
     assert {f.rule for f in shown.findings} == {"mobile", "id_number"}

@@ -14,8 +14,8 @@ from publisher.app import App
 from publisher.clock import ManualClock
 from publisher.dispatch import Dispatcher
 from publisher.store.models import AuditEvent, Delivery, Incident, Release
-from publisher.urgent import UrgentPost, UrgentRejected, open_incident, timeline
-from tests.support.urgent import TEMPLATE, URGENT
+from publisher.urgent import UrgentRejected, open_incident, timeline
+from tests.support.urgent import TEMPLATE, URGENT, urgent_post
 
 
 @pytest.fixture
@@ -28,16 +28,10 @@ def urgent_app(app: App, project: Path) -> App:
     return app
 
 
-def _post(**kw: object) -> UrgentPost:
-    fields = {"title": "某高架桥发生垮塌", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
-              "area": "某区某高架桥", "severity": "较大", "instruction": "请绕行。"} | kw
-    return UrgentPost(**fields)
-
-
 def test_first_report_reaches_every_channel(urgent_app: App, clock: ManualClock) -> None:
     """The first report opens an incident, goes on the priority lane to every urgent channel,
     and the timeline gives each channel's time to its URL; the actor is audited."""
-    outcome = open_incident(urgent_app, _post(), actor="staff:zhao")
+    outcome = open_incident(urgent_app, urgent_post(), actor="staff:zhao")
     assert outcome.channels == ("mem-a", "mem-b")
     dispatcher = Dispatcher(urgent_app)
     try:
@@ -61,7 +55,7 @@ def test_first_report_reaches_every_channel(urgent_app: App, clock: ManualClock)
 
 def test_drill_is_marked(urgent_app: App) -> None:
     """An Exercise is recorded as a drill and marked as one in the title and text."""
-    outcome = open_incident(urgent_app, _post(status="Exercise"), actor="staff:zhao")
+    outcome = open_incident(urgent_app, urgent_post(status="Exercise"), actor="staff:zhao")
     with urgent_app.store.read() as session:
         incident = session.execute(select(Incident)).scalar_one()
         release = session.get(Release, outcome.release_id)
@@ -71,7 +65,7 @@ def test_drill_is_marked(urgent_app: App) -> None:
 def test_content_problem_records_nothing(urgent_app: App, project: Path) -> None:
     """A post that breaks a channel's limit is refused naming the channel; nothing is recorded."""
     with pytest.raises(UrgentRejected) as info:
-        open_incident(urgent_app, _post(title="某" * 80), actor="staff:zhao")  # memory: 64 chars
+        open_incident(urgent_app, urgent_post(title="某" * 80), actor="staff:zhao")  # memory: 64 chars
     assert any("mem-a" in p and "title" in p for p in info.value.problems)
     with urgent_app.store.read() as session:
         assert session.execute(select(Incident)).first() is None
@@ -81,7 +75,7 @@ def test_content_problem_records_nothing(urgent_app: App, project: Path) -> None
 def test_unknown_channel_is_refused(urgent_app: App) -> None:
     """Asking for a channel that does not exist is refused before anything is recorded."""
     with pytest.raises(UrgentRejected, match="nope"):
-        open_incident(urgent_app, _post(channels=["mem-a", "nope"]), actor="staff:zhao")
+        open_incident(urgent_app, urgent_post(channels=["mem-a", "nope"]), actor="staff:zhao")
 
 
 @pytest.mark.parametrize("bad", [{"title": ""}, {"facts": " "}, {"severity": "Bad"},
@@ -89,5 +83,5 @@ def test_unknown_channel_is_refused(urgent_app: App) -> None:
 def test_malformed_posts_are_refused(bad: dict[str, object]) -> None:
     """Missing or malformed fields fail validation naming the field."""
     with pytest.raises(ValidationError) as info:
-        _post(**bad)
+        urgent_post(**bad)
     assert next(iter(bad)) in str(info.value)

@@ -8,6 +8,7 @@ import pytest
 
 from publisher import config as config_module
 from publisher.app import App
+from publisher.urgent import UrgentPost
 
 URGENT = """
 urgent:
@@ -31,3 +32,9 @@ def urgent_app(app: App, project: Path) -> App:
     config.write_text(config.read_text(encoding="utf-8") + URGENT, encoding="utf-8")
     app.loaded = config_module.load(config)
     return app
+
+
+def urgent_post(**kw: object) -> UrgentPost:
+    fields = {"title": "某高架桥发生垮塌", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
+              "area": "某区某高架桥", "severity": "较大", "instruction": "请绕行。"} | kw
+    return UrgentPost(**fields)

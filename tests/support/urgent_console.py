@@ -151,3 +151,9 @@ def open_by_form(console: Console, browser: Browser, **changes: Any) -> str:
     location = answer.headers["Location"]
     assert location.startswith("/incidents/incident-") and location.endswith("?posted=1")
     return location.removeprefix("/incidents/").removesuffix("?posted=1")
+
+
+def audit_events(app: App, action: str) -> list[AuditEvent]:
+    with app.store.read() as session:
+        return list(session.execute(select(AuditEvent).where(AuditEvent.action == action)
+                                    .order_by(AuditEvent.seq)).scalars())
