@@ -195,13 +195,13 @@ def _wordpress(context: ChannelContext, stops: list[Callable[[], None]], *, real
     def count() -> int:
         reply = requests.get(f"{settings.base_url}wp-json/wp/v2/posts", auth=auth, timeout=30,
                              params={"status": ALL_STATUSES.replace(",trash", ""),
-                                     "context": "edit", "per_page": 100})
+                                     "context": "edit", "per_page": "100"})
         return sum(KEY in p["content"]["raw"] for p in reply.json())
 
     if real:  # the site lives for the whole run: each test starts with no post of KEY
         listed = requests.get(f"{settings.base_url}wp-json/wp/v2/posts", auth=auth, timeout=30,
                               params={"status": ALL_STATUSES, "context": "edit",
-                                      "per_page": 100, "search": KEY}).json()
+                                      "per_page": "100", "search": KEY}).json()
         for post in listed:
             requests.delete(f"{settings.base_url}wp-json/wp/v2/posts/{post['id']}", auth=auth,
                             params={"force": "true"}, timeout=30).raise_for_status()

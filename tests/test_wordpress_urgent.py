@@ -36,7 +36,7 @@ from publisher.urgent import (
     open_incident,
     update_incident,
 )
-from tests.test_pipeline import copy_project
+from tests.support.project import copy_project
 
 START = datetime(2026, 12, 2, 1, 40, tzinfo=UTC)
 SECRETS = {"WECHAT_APP_SECRET": "s" * 32, "WEIBO_APP_SECRET": "w" * 32}
@@ -53,14 +53,14 @@ class Target:
     def posts(self) -> list[dict[str, Any]]:
         """Every post on the site, in every status, with raw content."""
         reply = requests.get(f"{self.url}wp-json/wp/v2/posts", auth=(self.username, self.password),
-                             params={"status": ALL_STATUSES, "context": "edit", "per_page": 100},
+                             params={"status": ALL_STATUSES, "context": "edit", "per_page": "100"},
                              timeout=30)
         reply.raise_for_status()
         return [p for p in reply.json() if "gov-publisher delivery=" in p["content"]["raw"]]
 
     def media(self) -> list[dict[str, Any]]:
         reply = requests.get(f"{self.url}wp-json/wp/v2/media", auth=(self.username, self.password),
-                             params={"context": "edit", "per_page": 100}, timeout=30)
+                             params={"context": "edit", "per_page": "100"}, timeout=30)
         reply.raise_for_status()
         return list(reply.json())
 
