@@ -1,4 +1,5 @@
-"""The README cannot drift from the code: config keys, channel settings, commands, environment."""
+"""The README and the configuration reference (docs/configuration.md) cannot drift from the code:
+config keys, channel settings, commands, environment."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from publisher.report.settings import CalendarConfig, ReportConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
 
 
-def _section(title: str) -> str:
-    start = README.index(f"## {title}")
-    end = README.find("\n## ", start + 1)
-    return README[start:end if end > 0 else None]
+def _section(title: str, text: str = README) -> str:
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
 
 
 def _keys(model: type[BaseModel]) -> set[str]:
@@ -44,7 +46,7 @@ def test_every_config_key_is_documented() -> None:
     keys = set().union(*(_keys(m) for m in models))
     settings = set().union(*(_keys(registry.channel_class(k).settings_model)
                              for k in registry.kinds()))
-    documented = _documented(_section("Configuration reference"))
+    documented = _documented(_section("Configuration reference", CONFIGURATION))
     assert keys | settings <= documented, sorted((keys | settings) - documented)
     assert documented <= keys | settings, sorted(documented - keys - settings)
 
@@ -78,7 +80,13 @@ def test_every_environment_variable_is_documented() -> None:
     used = set()
     for path in (ROOT / "publisher").rglob("*.py"):
         used |= set(re.findall(r"\b(PUBLISHER_[A-Z_]+)\b", path.read_text(encoding="utf-8")))
-    environment = _section("Configuration reference")
+    environment = _section("Configuration reference", CONFIGURATION)
     assert used, "expected the code to read some PUBLISHER_ variables"
     for name in used:
         assert f"`{name}`" in environment, name
+
+
+def test_the_readme_links_the_configuration_reference() -> None:
+    """The README stays a first page: it links the configuration reference instead of holding it."""
+    assert "](docs/configuration.md)" in _section("Configuration")
+    assert "## Configuration reference" not in README
