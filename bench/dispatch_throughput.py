@@ -526,7 +526,7 @@ def apprise_loop(url: str, jobs: list[tuple[str, Mapping[str, Any]]], check: Che
     notifier = apprise.Apprise()
     address = urlparse(url)
     notifier.add(f"json://{address.hostname}:{address.port}/deliveries")
-    plugin = notifier[0]
+    plugin: Any = notifier[0]  # the json:// plugin, whose headers it sends with every request
     failures = 0
     started = time.perf_counter()
     for key, data in jobs:

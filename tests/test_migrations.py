@@ -150,8 +150,7 @@ def test_head_revision_read_from_file_names_is_alembics_head() -> None:
 
     from publisher.store import head_revision
 
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg = alembic_config(None)  # the project's migrations; no connection is needed to read them
     assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
 
 
