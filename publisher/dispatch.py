@@ -40,6 +40,7 @@ from publisher import audit, reconcile
 from publisher.alert import alert
 from publisher.app import App
 from publisher.circuit import Circuits
+from publisher.cluster import silent_nodes
 from publisher.groupcommit import GroupCommit
 from publisher.logs import bound, get_logger, redact
 from publisher.metrics import observe_attempt
@@ -729,10 +730,12 @@ class Dispatcher:
         cannot tell, the delivery becomes ``unknown`` for a person to decide.
         """
         now = self.app.clock.now()
+        silent = silent_nodes(self.app, now)  # a cluster node that stopped beating
         with self.app.store.read() as session:
             orphans = [d for d in session.execute(
                 select(Delivery).where(Delivery.state == "sending")).scalars()
                 if d.claimed_by is None or holder_dead(d.claimed_by)
+                or (d.claimed_by in silent and d.claimed_by != self.worker)
                 or (d.claimed_at is not None and now - d.claimed_at > STALE_CLAIM)]
         for delivery in orphans:
             with bound(delivery_id=delivery.id, channel=delivery.channel):

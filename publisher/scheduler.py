@@ -1,9 +1,11 @@
-"""When releases fall due: APScheduler cron jobs, catch-up after downtime, one active scheduler."""
+"""When releases fall due: APScheduler cron jobs, catch-up after downtime, one active scheduler
+(a fenced lease; other nodes of a cluster stand by and take over)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +15,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from publisher import audit, credential, release, review
 from publisher.alert import alert
@@ -24,6 +27,7 @@ from publisher.gazette import compile_next, gazette_channels
 from publisher.intake import preflight, watch
 from publisher.logs import get_logger
 from publisher.process import holder_dead, holder_id
+from publisher.store import FENCE
 from publisher.store.models import BotState, Lease, Release, ScheduleMark
 
 log = get_logger(__name__)
@@ -33,6 +37,7 @@ LEASE_SECONDS = 60.0
 ACTOR = "scheduler"
 CREDENTIAL_CHECK_HOUR = 9  # local time of the daily look at credentials that need a person
 REVIEW_SWEEP_SECONDS = 60  # how often releases still awaiting approval at their due time are held
+OPTIMIZE_SECONDS = 6 * 3600  # how often the scheduler refreshes SQLite's planner statistics
 SWEEP_SECONDS = 60  # how often every definition's fire times are accounted for, whatever ran
 FIRE_TIMES_LIMIT = 10000  # fire_times lists one more than this at most (a longer backlog: pages)
 MISSED_UNREVIEWED = ("错过审核时间：到发布时间仍未生成待审核稿 / missed: not rendered for review "
@@ -46,10 +51,15 @@ def _lease_expired(lease: Lease, now: datetime) -> bool:
     return lease.expires_at <= now or holder_dead(lease.holder)
 
 
-def acquire_lease(app: App, holder: str) -> None:
-    """Become the active scheduler or raise SchedulerBusy naming the current holder."""
+class LeaseLost(Exception):  # not an error: the role moved to another node
+    """The scheduler lease is no longer ours: what was about to be recorded is rolled back."""
+
+
+def acquire_lease(app: App, holder: str, seconds: float = LEASE_SECONDS) -> datetime:
+    """Become the active scheduler or raise SchedulerBusy naming the current holder; returns
+    the fencing token (the lease's ``acquired_at``, new at each acquisition)."""
     now = app.clock.now()
-    until = now + timedelta(seconds=LEASE_SECONDS)
+    until = now + timedelta(seconds=seconds)
     try:
         with app.store.write() as session:
             lease = session.execute(
@@ -71,6 +81,23 @@ def acquire_lease(app: App, holder: str) -> None:
                              subject="scheduler", details={"previous": previous})
     except IntegrityError:  # another process inserted the row first
         raise SchedulerBusy("另一个调度器正在运行 / another scheduler is active") from None
+    if previous is not None:
+        alert(app, "scheduler.moved", f"调度器已转移：{previous} → {holder}",
+              f"the scheduler role moved from {previous} to {holder}", previous=previous,
+              holder=holder)
+    with app.store.read() as session:  # the token as the database keeps it
+        stored = session.get(Lease, LEASE_NAME)
+        return stored.acquired_at if stored is not None else now
+
+
+def check_lease(session: Session, holder: str, token: datetime) -> None:
+    """Raise LeaseLost unless ``holder`` still holds the lease it took at ``token``; on
+    PostgreSQL the lease row stays share-locked until the transaction ends, so a takeover
+    waits for what this transaction records (fencing)."""
+    lease = session.execute(select(Lease).where(Lease.name == LEASE_NAME)
+                            .with_for_update(read=True)).scalar_one_or_none()
+    if lease is None or lease.holder != holder or lease.acquired_at != token:
+        raise LeaseLost(f"scheduler lease now held by {lease.holder if lease else 'nobody'}")
 
 
 def active_holder(app: App) -> str | None:
@@ -82,21 +109,25 @@ def active_holder(app: App) -> str | None:
         return lease.holder
 
 
-def renew_lease(app: App, holder: str) -> bool:
-    """Extend our lease; False if it was taken from us."""
+def renew_lease(app: App, holder: str, token: datetime | None = None,
+                seconds: float = LEASE_SECONDS) -> bool:
+    """Extend our lease (the one taken at ``token``, when given); False if it was taken."""
     now = app.clock.now()
     with app.store.write() as session:
-        lease = session.get(Lease, LEASE_NAME)
-        if lease is None or lease.holder != holder:
+        lease = session.execute(select(Lease).where(Lease.name == LEASE_NAME)
+                                .with_for_update()).scalar_one_or_none()
+        if lease is None or lease.holder != holder or (
+                token is not None and lease.acquired_at != token):
             return False
-        lease.expires_at = now + timedelta(seconds=LEASE_SECONDS)
+        lease.expires_at = now + timedelta(seconds=seconds)
         return True
 
 
-def release_lease(app: App, holder: str) -> None:
+def release_lease(app: App, holder: str, token: datetime | None = None) -> None:
     with app.store.write() as session:
         lease = session.get(Lease, LEASE_NAME)
-        if lease is not None and lease.holder == holder:
+        if lease is not None and lease.holder == holder and (
+                token is None or lease.acquired_at == token):
             session.delete(lease)
 
 
@@ -144,19 +175,29 @@ class LeadTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is untype
 
 
 class Scheduler:
-    """Turns cron definitions into releases; only the lease holder runs."""
+    """Turns cron definitions into releases; only the lease holder runs. With ``standby``
+    (a cluster node), a node whose lease is held waits and takes the role over when the
+    holder stops renewing; every scheduler action is fenced by the lease it holds."""
 
     def __init__(self, app: App, *, on_release: Callable[[int], None] | None = None,
-                 page: int = FIRE_TIMES_LIMIT) -> None:
+                 page: int = FIRE_TIMES_LIMIT, standby: bool = False,
+                 lease_seconds: float = LEASE_SECONDS,
+                 periodic: list[tuple[str, Callable[[], Any], float]] | None = None) -> None:
         self.app = app
         self.page = page  # fire times handled in one go; a longer backlog takes several
         self.holder = holder_id()
         self.on_release = on_release
+        self.standby = standby
+        self.lease_seconds = lease_seconds
+        self.periodic = periodic or []  # (id, work, seconds): more jobs of the role
+        self.token: datetime | None = None  # the fencing token of the lease we hold
+        self.active = threading.Event()  # set while this node holds the scheduler role
         self._aps: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._lock = threading.RLock()  # one pass over the fire times at a time
         self.watch = watch.InboxWatch(app)
+        self._role_lock = threading.Lock()  # taking and giving up the role
 
     def triggers(self) -> dict[str, CronTrigger]:
         zone = self.app.loaded.zone
@@ -167,10 +208,120 @@ class Scheduler:
         }
 
     def start(self) -> None:
-        """Take the lease (or raise SchedulerBusy), catch up, schedule every definition, then
-        account for the fire times that fell between catch-up's look at the clock and
-        APScheduler's start (APScheduler schedules only from its own start)."""
-        acquire_lease(self.app, self.holder)
+        """Take the scheduler role, or raise SchedulerBusy; a standby node instead waits for
+        the role in the lease thread."""
+        try:
+            self._take()
+        except SchedulerBusy as exc:
+            if not self.standby:
+                raise
+            log.info("scheduler.standby", reason=str(exc))
+        self._renewer = threading.Thread(target=self._lease_loop, name="lease", daemon=True)
+        self._renewer.start()
+
+    @property
+    def role(self) -> str:
+        return "scheduler" if self.active.is_set() else "standby"
+
+    @contextmanager
+    def fenced(self) -> Iterator[None]:
+        """Every write in this context first checks, in its own transaction, that the lease
+        taken at ``self.token`` is still ours (else LeaseLost rolls it back)."""
+        token = self.token
+        if token is None:
+            raise LeaseLost("this node does not hold the scheduler lease")
+        holder = self.holder
+        reset = FENCE.set(lambda session: check_lease(session, holder, token))
+        try:
+            yield
+        finally:
+            FENCE.reset(reset)
+
+    def _job(self, work: Callable[..., Any]) -> Callable[..., None]:
+        """``work`` as a scheduler job: fenced; a lost lease gives the role up."""
+        def run(*args: Any) -> None:
+            try:
+                with self.fenced():
+                    work(*args)
+            except LeaseLost as exc:
+                log.warning("scheduler.fenced", job=getattr(work, "__name__", "?"),
+                            reason=str(exc))
+                self._resign()
+        run.__name__ = getattr(work, "__name__", "job")
+        return run
+
+    def _take(self) -> None:
+        """Take the lease (or raise SchedulerBusy), then begin the role (fenced)."""
+        with self._role_lock:
+            self.token = acquire_lease(self.app, self.holder, self.lease_seconds)
+            try:
+                with self.fenced():
+                    self._begin()
+            except LeaseLost as exc:
+                log.warning("scheduler.fenced", job="start", reason=str(exc))
+                self._shutdown_aps()
+                self.token = None
+                raise SchedulerBusy(str(exc)) from None
+            except BaseException:
+                self._shutdown_aps()
+                self.token = None
+                raise
+            self.active.set()
+        log.info("scheduler.role", role="scheduler", holder=self.holder)
+
+    def _shutdown_aps(self) -> None:
+        aps, self._aps = self._aps, None
+        if aps is not None:
+            try:
+                aps.shutdown(wait=False)
+            except Exception:  # already stopped
+                log.debug("scheduler.aps_stopped")
+
+    def _resign(self) -> None:
+        """Give the role up (the lease was taken, or could not be renewed in time)."""
+        with self._role_lock:
+            if not self.active.is_set() and self._aps is None:
+                return
+            self.active.clear()
+            self.token = None
+            self._shutdown_aps()
+        log.error("scheduler.lease_lost")
+        alert(self.app, "scheduler.lease_lost", "调度器失去运行权，本节点转为待命",
+              "the scheduler lost its lease; this node stands by", holder=self.holder)
+
+    def _lease_loop(self) -> None:
+        """Renew the lease while active (giving the role up when that fails for a lease's
+        time); while standing by, try to take it over."""
+        renewed = self.app.clock.now()
+        while not self._stop.wait(self.lease_seconds / 3 if self.active.is_set()
+                                  else min(self.lease_seconds / 6, 2.0)):
+            if self.active.is_set():
+                token = self.token
+                try:
+                    held = token is not None and renew_lease(
+                        self.app, self.holder, token, self.lease_seconds)
+                except SQLAlchemyError as exc:
+                    log.warning("scheduler.renew_failed", error_type=type(exc).__name__)
+                    held = (self.app.clock.now() - renewed).total_seconds() < self.lease_seconds
+                else:
+                    renewed = self.app.clock.now()
+                if not held:
+                    self._resign()
+                continue
+            if not self.standby:
+                return
+            try:
+                self._take()
+                renewed = self.app.clock.now()
+            except SchedulerBusy:
+                continue
+            except Exception as exc:  # the database away: try again next time
+                log.warning("scheduler.take_failed", error_type=type(exc).__name__)
+
+    def _begin(self) -> None:
+        """Catch up, schedule every definition, then account for the fire times that fell
+        between catch-up's look at the clock and APScheduler's start (APScheduler schedules
+        only from its own start)."""
         first = self._first_started()
         self.catch_up(first)
         self.check_credentials()
@@ -183,70 +334,70 @@ class Scheduler:
             # definition's mark: a run APScheduler coalesced or skipped is never lost
             if review.required(self.app, definition_id):  # rendered ahead, held if unapproved
                 lead = review.lead(self.app, definition_id)
-                aps.add_job(self.advance, trigger=LeadTrigger(trigger, lead),
+                aps.add_job(self._job(self.advance), trigger=LeadTrigger(trigger, lead),
                             args=[definition_id], id=definition_id, name=definition_id,
                             misfire_grace_time=int(lead.total_seconds()), coalesce=True,
                             max_instances=1, replace_existing=True)
-                aps.add_job(self.hold_unapproved, trigger=trigger, id=f"review:{definition_id}",
+                aps.add_job(self._job(self.hold_unapproved), trigger=trigger,
+                            id=f"review:{definition_id}",
                             name=f"review:{definition_id}", misfire_grace_time=6 * 3600,
                             coalesce=True, max_instances=1, replace_existing=True)
                 continue
             grace = self.app.loaded.misfire_grace_minutes(definition_id) * 60
-            aps.add_job(self.advance, trigger=trigger, args=[definition_id], id=definition_id,
+            aps.add_job(self._job(self.advance), trigger=trigger, args=[definition_id],
+                        id=definition_id,
                         name=definition_id, misfire_grace_time=grace, coalesce=True,
                         max_instances=1, replace_existing=True)
-        aps.add_job(self.sweep, trigger=IntervalTrigger(  # whatever APScheduler did or skipped
+        aps.add_job(self._job(self.sweep), trigger=IntervalTrigger(  # whatever APScheduler did or skipped
             seconds=SWEEP_SECONDS, timezone=self.app.loaded.zone), id="sweep", name="sweep",
             coalesce=True, max_instances=1)
-        aps.add_job(self.hold_unapproved, trigger=IntervalTrigger(  # manual ones too
+        aps.add_job(self._job(self.hold_unapproved), trigger=IntervalTrigger(  # manual ones too
             seconds=REVIEW_SWEEP_SECONDS, timezone=self.app.loaded.zone), id="review",
             name="review", coalesce=True, max_instances=1)
         for name in gazette_channels(self.app):  # each gazette compiles on its publication days
             settings: Any = self.app.channel(name).settings
             hour, minute = settings.compile_at.split(":")
-            aps.add_job(self.compile_gazette, trigger=CronTrigger(
+            aps.add_job(self._job(self.compile_gazette), trigger=CronTrigger(
                 day=",".join(str(d) for d in settings.publication_days), hour=hour,
                 minute=minute, timezone=self.app.loaded.zone),
                 args=[name], id=f"gazette:{name}", name=f"gazette:{name}",
                 misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
-        aps.add_job(self.check_freshness, trigger=CronTrigger(  # accounts and columns, daily
+        aps.add_job(self._job(self.check_freshness), trigger=CronTrigger(  # accounts and columns, daily
             hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="freshness",
             name="freshness", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
         self.watch.prime()
-        aps.add_job(self.scan_inbox, trigger=IntervalTrigger(  # files dropped by other means
+        aps.add_job(self._job(self.scan_inbox), trigger=IntervalTrigger(  # files dropped by other means
             seconds=self.app.loaded.config.intake.inbox_scan_seconds,
             timezone=self.app.loaded.zone), id="inbox",
             name="inbox", coalesce=True, max_instances=1)
-        aps.add_job(self.preflight, trigger=IntervalTrigger(  # data due before each run
+        aps.add_job(self._job(self.preflight), trigger=IntervalTrigger(  # data due before each run
             seconds=preflight.SWEEP_SECONDS, timezone=self.app.loaded.zone), id="preflight",
             name="preflight", coalesce=True, max_instances=1)
-        aps.add_job(self.check_credentials, trigger=CronTrigger(  # Weibo authorisations, daily
+        aps.add_job(self._job(self.check_credentials), trigger=CronTrigger(  # Weibo authorisations, daily
             hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="credentials",
             name="credentials", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
-        aps.add_listener(self._job_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        aps.add_job(self._job(self.app.store.optimize), trigger=IntervalTrigger(
+            seconds=OPTIMIZE_SECONDS, timezone=self.app.loaded.zone), id="optimize",
+            name="optimize", coalesce=True, max_instances=1)  # the delivery log's plans
+        for job_id, work, seconds in self.periodic:  # the daemon's other periodic jobs
+            aps.add_job(self._job(work), trigger=IntervalTrigger(
+                seconds=seconds, timezone=self.app.loaded.zone), id=job_id, name=job_id,
+                coalesce=True, max_instances=1)
+        aps.add_listener(self._job(self._job_missed), EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         aps.start()
         self._aps = aps
-        self._renewer = threading.Thread(target=self._renew_loop, name="lease", daemon=True)
-        self._renewer.start()
         self.sweep()  # a fire time between catch-up's clock reading and APScheduler's start
         for job in aps.get_jobs():
             log.info("scheduler.job", release=job.id, next_run=str(job.next_run_time))
 
     def stop(self) -> None:
         self._stop.set()
-        if self._aps is not None:
-            self._aps.shutdown(wait=False)
-        release_lease(self.app, self.holder)
-
-    def _renew_loop(self) -> None:
-        while not self._stop.wait(LEASE_SECONDS / 3):
-            if not renew_lease(self.app, self.holder):
-                log.error("scheduler.lease_lost")
-                alert(self.app, "scheduler.lease_lost", "调度器失去运行权",
-                      "the scheduler lost its lease; another one took over")
-                if self._aps is not None:
-                    self._aps.shutdown(wait=False)
-                return
+        with self._role_lock:
+            self._shutdown_aps()
+            token, self.token = self.token, None
+            self.active.clear()
+        if token is not None:
+            release_lease(self.app, self.holder, token)
 
     def _first_started(self) -> datetime:
         """When a scheduler first ran on this database (catch-up never looks earlier)."""
@@ -268,6 +419,8 @@ class Scheduler:
             return True
         try:
             outcome = release.create(self.app, definition_id, due_at, actor=ACTOR, origin=origin)
+        except LeaseLost:
+            raise
         except Exception:
             log.exception("scheduler.create_failed", release=definition_id)
             alert(self.app, "release.error", f"创建发布失败：{definition_id}",
@@ -296,6 +449,8 @@ class Scheduler:
         for definition_id in self.triggers():
             try:
                 actions += self.advance(definition_id)
+            except LeaseLost:
+                raise
             except Exception:  # the next sweep tries again from the same mark
                 log.exception("scheduler.sweep_failed", release=definition_id)
         return actions

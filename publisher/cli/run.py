@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -31,7 +32,7 @@ def _log() -> Any:
 
 FOREGROUND_WAIT = timedelta(minutes=2)  # trigger/retry wait this long for retries, then hand over
 FOREGROUND_LOG_LEVEL = "ERROR"  # trigger/retry show progress lines instead of the log lines
-OPTIMIZE_SECONDS = 6 * 3600  # how often the daemon refreshes SQLite's planner statistics
+RECOVER_SECONDS = 60.0  # how often a node looks for deliveries left sending by a dead one
 DEMO = "food-safety-sampling"  # what `run --demo` publishes from its sample data
 
 
@@ -66,7 +67,7 @@ def _serve_site(app: App, port: int | None) -> Any:
     return None
 
 
-def _serve_api(app: App, wake: threading.Event, port: int | None,
+def _serve_api(app: App, wake: Callable[[], None], port: int | None,
                dispatcher: Dispatcher | None = None) -> WebServer:
     """Serve the HTTP API and console in a thread; an accepted urgent post (or a console
     trigger, retry or approval) wakes the dispatcher at once; the console's overview shows
@@ -75,7 +76,7 @@ def _serve_api(app: App, wake: threading.Event, port: int | None,
     from publisher.web.server import serve
 
     conf = app.loaded.config.web
-    handle = serve(create_app(app, wake=wake.set, dispatcher=dispatcher), conf.host,
+    handle = serve(create_app(app, wake=wake, dispatcher=dispatcher), conf.host,
                    conf.port if port is None else port, trusted_proxies=conf.trusted_proxies)
     docs = f"{handle.url}docs" if conf.api_docs else f"{handle.url}openapi.json"
     typer.echo(f"HTTP 接口 / HTTP API at {handle.url} (OpenAPI: {docs})")
@@ -108,16 +109,40 @@ def run(
                                              "config's web.port; 0 = any free port)"),
 ) -> None:
     """运行调度器与投递进程 / Run the scheduler and the dispatcher until stopped."""
-    from publisher import release, review
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from publisher import cluster, release, review
     from publisher.dispatch import Dispatcher
     from publisher.errors import SchedulerBusy
-    from publisher.scheduler import Scheduler
+    from publisher.scheduler import LEASE_SECONDS, Scheduler
 
     app = open_app(config, sandbox=sandbox, json_logs=json_logs)
+    try:
+        cluster.check_supported(app)
+    except cluster.ClusterRefused as exc:
+        app.close()
+        raise fail(str(exc), 2) from None
+    settings = app.loaded.config.cluster
+    clustered = settings.enabled
     wake = threading.Event()
     stop = threading.Event()
+
+    def wake_all() -> None:
+        """Wake this node's dispatcher, and in a cluster every node's (NOTIFY)."""
+        wake.set()
+        if clustered:
+            cluster.notify(app)
+
     dispatcher = Dispatcher(app)
-    scheduler = Scheduler(app, on_release=lambda _id: wake.set())
+    scheduler = Scheduler(
+        app, on_release=lambda _id: wake_all(), standby=clustered,
+        lease_seconds=settings.lease_seconds if clustered else LEASE_SECONDS,
+        periodic=[("nodes", lambda: cluster.watch(app), settings.heartbeat_seconds * 2)]
+        if clustered else None)
+    heartbeat = cluster.Heartbeat(app, lambda: scheduler.role) if clustered else None
+    listener = cluster.Listener(app, wake.set) if clustered else None
+    recover_seconds = min(RECOVER_SECONDS, settings.silent_seconds / 2) if clustered \
+        else RECOVER_SECONDS
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         _log().info("run.stopping", signal=signum)
@@ -130,21 +155,28 @@ def run(
         scheduler.start()
     except SchedulerBusy as exc:
         raise fail(str(exc), 3) from None
+    if heartbeat is not None and listener is not None:
+        heartbeat.start()
+        listener.start()
     api: WebServer | None = None
     if app.loaded.config.web.enabled if web is None else web:
         from publisher.web.server import WebUnavailable
 
         try:
-            api = _serve_api(app, wake, web_port, dispatcher)
+            api = _serve_api(app, wake_all, web_port, dispatcher)
         except WebUnavailable as exc:
             _log().error("run.web_unavailable", host=exc.host, port=exc.port, reason=exc.reason)
             scheduler.stop()
+            if heartbeat is not None and listener is not None:
+                listener.stop()
+                heartbeat.stop()
             dispatcher.shutdown(wait=True)
             app.close()
             raise fail(str(exc), 4) from None
     app.alerts.start()  # checks each alert URL now, not at the first alert
     recovered = dispatcher.recover()
-    _log().info("run.started", sandbox=sandbox, recovered=recovered, database=app.store.safe_url)
+    _log().info("run.started", sandbox=sandbox, recovered=recovered, database=app.store.safe_url,
+                node=scheduler.holder, role=scheduler.role)
     site = _serve_site(app, port) if serve else None
     names = list(trigger) + ([DEMO] if demo else [])
     for index, name in enumerate(names):
@@ -160,23 +192,29 @@ def run(
         typer.echo(f"{outcome.key}: {outcome.state}")
         for problem in outcome.problems:
             typer.echo(f"  - {problem}", err=True)
-    last_recover = last_optimize = app.clock.now()
+    if names:
+        wake_all()
+    last_recover = app.clock.now()
     try:
         while not stop.is_set():
             wake.clear()  # before the pass: a wake during it (an API post) is not lost
-            dispatcher.run_once()
-            if (app.clock.now() - last_recover).total_seconds() > 60:
-                dispatcher.recover()
-                dispatcher.recheck()  # a late copy of a post sent again after a lost answer
-                last_recover = app.clock.now()
-            if (app.clock.now() - last_optimize).total_seconds() > OPTIMIZE_SECONDS:
-                app.store.optimize()  # the delivery log's plans stay good as the tables grow
-                last_optimize = app.clock.now()
+            try:
+                dispatcher.run_once()
+                if (app.clock.now() - last_recover).total_seconds() > recover_seconds:
+                    dispatcher.recover()  # sending rows of dead or silent nodes
+                    dispatcher.recheck()  # a late copy of a post sent again after a lost answer
+                    last_recover = app.clock.now()
+            except SQLAlchemyError as exc:  # the database away: claim nothing, try again
+                _log().warning("run.database_unreachable", error_type=type(exc).__name__)
+                stop.wait(min(5.0, max(poll_seconds, 1.0)))
             wake.wait(poll_seconds)
     finally:
         if api is not None:
             api.stop()
         scheduler.stop()
+        if heartbeat is not None and listener is not None:
+            listener.stop()
+            heartbeat.stop()
         dispatcher.shutdown(wait=True)
         if site is not None:
             site.stop()
@@ -237,6 +275,7 @@ def _deliver(app: App, release_id: int, key: str, *, wait: bool, until: datetime
     """Send the release here and show each channel's progress, or, when the daemon is running,
     leave the sending to it (following its progress from the rows when ``wait``); then the
     summary. Exit 1 unless every channel published (or queued for the gazette)."""
+    from publisher import cluster
     from publisher.cli import progress
     from publisher.scheduler import active_holder
 
@@ -245,6 +284,7 @@ def _deliver(app: App, release_id: int, key: str, *, wait: bool, until: datetime
     shown = progress.Progress(out, zone, live=out.isatty(), now=app.clock.now)
     daemon = active_holder(app)
     if daemon is not None:
+        cluster.notify(app)  # every node's dispatcher looks at once
         typer.echo(f"守护进程正在运行（{daemon}），由它投递 / the daemon (publisher run) is "
                    f"running: it sends this release")
         if not wait:

@@ -235,6 +235,15 @@ class IntakeConfig(_Model):
         return int(self.max_file_mib * 1024 * 1024)
 
 
+class ClusterConfig(_Model):
+    """Several ``publisher run`` nodes on one PostgreSQL database (publisher/cluster.py)."""
+
+    enabled: bool = False  # on: a node whose scheduler lease is held stands by (PostgreSQL only)
+    lease_seconds: float = Field(60, ge=1, le=3600)  # the scheduler's lease; takeover after it
+    heartbeat_seconds: float = Field(5, gt=0, le=600)  # how often each node writes its row
+    silent_seconds: float = Field(30, gt=0, le=3600)  # a node silent this long is presumed dead
+
+
 class Config(_Model):
     """The whole of schedules.yaml."""
 
@@ -249,6 +258,7 @@ class Config(_Model):
     urgent: UrgentConfig | None = None
     alerts: AlertsConfig = AlertsConfig()
     web: WebConfig = WebConfig()
+    cluster: ClusterConfig = ClusterConfig()
     report: ReportConfig = ReportConfig()
     checks: ChecksConfig = ChecksConfig()  # content checks (publisher/scan)
     intake: IntakeConfig = IntakeConfig()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ def head_revision() -> str:
     file's revision is its number): no alembic import."""
     return max(p.name.split("_", 1)[0] for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
 DEFAULT_SQLITE = "var/publisher.db"
+# a check run inside every write transaction of this context just before it commits (the
+# scheduler's fencing: publisher/scheduler.py); it raises to roll the transaction back
+FENCE: ContextVar[Callable[[Session], None] | None] = ContextVar("store_fence", default=None)
 
 
 def database_url(root: Path) -> str:
@@ -154,14 +158,23 @@ class Store:
         """A write transaction: committed on success, rolled back on error.
 
         On SQLite it starts with BEGIN IMMEDIATE, so read-then-write sequences (the audit
-        chain, claims) never race; commits are fsynced (synchronous=FULL).
+        chain, claims) never race; commits are fsynced (synchronous=FULL). Inside a fenced
+        context (``FENCE``) the fence checks, in the same transaction, that the writer may
+        still record it.
         """
+        fence = FENCE.get()
         if self._write_lock is None:
             with self._writer() as session, session.begin():
                 yield session
+                if fence is not None:
+                    session.flush()
+                    fence(session)
             return
         with self._write_lock, self._writer() as session, session.begin():
             yield session
+            if fence is not None:
+                session.flush()
+                fence(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -379,3 +379,18 @@ class PreflightCheck(Base):
     checked_at: Mapped[datetime]
     ready: Mapped[bool] = mapped_column(Boolean)
     problems: Mapped[list[str]] = mapped_column(JSON)
+
+
+class Node(Base):
+    """One ``publisher run`` process of a cluster (publisher/cluster.py): who it is, when it
+    started and last beat, and whether it holds the scheduler role."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # holder_id(): host:pid:nonce
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+    role: Mapped[str] = mapped_column(String(20))  # scheduler, standby, silent, stopped
