@@ -29,6 +29,7 @@ def head_revision() -> str:
     file's revision is its number): no alembic import."""
     return max(p.name.split("_", 1)[0] for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
 DEFAULT_SQLITE = "var/publisher.db"
+MIGRATE_LOCK = 7_415_001  # PostgreSQL advisory lock key held while migrating
 # a check run inside every write transaction of this context just before it commits (the
 # scheduler's fencing: publisher/scheduler.py); it raises to roll the transaction back
 FENCE: ContextVar[Callable[[Session], None] | None] = ContextVar("store_fence", default=None)
@@ -116,6 +117,8 @@ class Store:
                 raw.execute("PRAGMA foreign_keys=OFF")
             try:
                 with connection.begin():
+                    if not self.is_sqlite:  # nodes starting together migrate one at a time
+                        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATE_LOCK})")
                     cfg.attributes["connection"] = connection
                     command.upgrade(cfg, "head")
                     if raw is not None:
