@@ -237,7 +237,7 @@ class Scheduler:
         finally:
             FENCE.reset(reset)
 
-    def _job(self, work: Callable[..., Any]) -> Callable[..., None]:
+    def as_job(self, work: Callable[..., Any]) -> Callable[..., None]:
         """``work`` as a scheduler job: fenced; a lost lease gives the role up."""
         def run(*args: Any) -> None:
             try:
@@ -334,56 +334,56 @@ class Scheduler:
             # definition's mark: a run APScheduler coalesced or skipped is never lost
             if review.required(self.app, definition_id):  # rendered ahead, held if unapproved
                 lead = review.lead(self.app, definition_id)
-                aps.add_job(self._job(self.advance), trigger=LeadTrigger(trigger, lead),
+                aps.add_job(self.as_job(self.advance), trigger=LeadTrigger(trigger, lead),
                             args=[definition_id], id=definition_id, name=definition_id,
                             misfire_grace_time=int(lead.total_seconds()), coalesce=True,
                             max_instances=1, replace_existing=True)
-                aps.add_job(self._job(self.hold_unapproved), trigger=trigger,
+                aps.add_job(self.as_job(self.hold_unapproved), trigger=trigger,
                             id=f"review:{definition_id}",
                             name=f"review:{definition_id}", misfire_grace_time=6 * 3600,
                             coalesce=True, max_instances=1, replace_existing=True)
                 continue
             grace = self.app.loaded.misfire_grace_minutes(definition_id) * 60
-            aps.add_job(self._job(self.advance), trigger=trigger, args=[definition_id],
+            aps.add_job(self.as_job(self.advance), trigger=trigger, args=[definition_id],
                         id=definition_id,
                         name=definition_id, misfire_grace_time=grace, coalesce=True,
                         max_instances=1, replace_existing=True)
-        aps.add_job(self._job(self.sweep), trigger=IntervalTrigger(  # whatever APScheduler did or skipped
+        aps.add_job(self.as_job(self.sweep), trigger=IntervalTrigger(  # whatever APScheduler did or skipped
             seconds=SWEEP_SECONDS, timezone=self.app.loaded.zone), id="sweep", name="sweep",
             coalesce=True, max_instances=1)
-        aps.add_job(self._job(self.hold_unapproved), trigger=IntervalTrigger(  # manual ones too
+        aps.add_job(self.as_job(self.hold_unapproved), trigger=IntervalTrigger(  # manual ones too
             seconds=REVIEW_SWEEP_SECONDS, timezone=self.app.loaded.zone), id="review",
             name="review", coalesce=True, max_instances=1)
         for name in gazette_channels(self.app):  # each gazette compiles on its publication days
             settings: Any = self.app.channel(name).settings
             hour, minute = settings.compile_at.split(":")
-            aps.add_job(self._job(self.compile_gazette), trigger=CronTrigger(
+            aps.add_job(self.as_job(self.compile_gazette), trigger=CronTrigger(
                 day=",".join(str(d) for d in settings.publication_days), hour=hour,
                 minute=minute, timezone=self.app.loaded.zone),
                 args=[name], id=f"gazette:{name}", name=f"gazette:{name}",
                 misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
-        aps.add_job(self._job(self.check_freshness), trigger=CronTrigger(  # accounts and columns, daily
+        aps.add_job(self.as_job(self.check_freshness), trigger=CronTrigger(  # accounts, columns
             hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="freshness",
             name="freshness", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
         self.watch.prime()
-        aps.add_job(self._job(self.scan_inbox), trigger=IntervalTrigger(  # files dropped by other means
+        aps.add_job(self.as_job(self.scan_inbox), trigger=IntervalTrigger(  # files dropped else
             seconds=self.app.loaded.config.intake.inbox_scan_seconds,
             timezone=self.app.loaded.zone), id="inbox",
             name="inbox", coalesce=True, max_instances=1)
-        aps.add_job(self._job(self.preflight), trigger=IntervalTrigger(  # data due before each run
+        aps.add_job(self.as_job(self.preflight), trigger=IntervalTrigger(  # data due before runs
             seconds=preflight.SWEEP_SECONDS, timezone=self.app.loaded.zone), id="preflight",
             name="preflight", coalesce=True, max_instances=1)
-        aps.add_job(self._job(self.check_credentials), trigger=CronTrigger(  # Weibo authorisations, daily
+        aps.add_job(self.as_job(self.check_credentials), trigger=CronTrigger(  # Weibo, daily
             hour=CREDENTIAL_CHECK_HOUR, timezone=self.app.loaded.zone), id="credentials",
             name="credentials", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
-        aps.add_job(self._job(self.app.store.optimize), trigger=IntervalTrigger(
+        aps.add_job(self.as_job(self.app.store.optimize), trigger=IntervalTrigger(
             seconds=OPTIMIZE_SECONDS, timezone=self.app.loaded.zone), id="optimize",
             name="optimize", coalesce=True, max_instances=1)  # the delivery log's plans
         for job_id, work, seconds in self.periodic:  # the daemon's other periodic jobs
-            aps.add_job(self._job(work), trigger=IntervalTrigger(
+            aps.add_job(self.as_job(work), trigger=IntervalTrigger(
                 seconds=seconds, timezone=self.app.loaded.zone), id=job_id, name=job_id,
                 coalesce=True, max_instances=1)
-        aps.add_listener(self._job(self._job_missed), EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        aps.add_listener(self.as_job(self._job_missed), EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         aps.start()
         self._aps = aps
         self.sweep()  # a fire time between catch-up's clock reading and APScheduler's start

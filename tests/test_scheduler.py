@@ -307,3 +307,31 @@ def test_the_report_counts_the_fire_times_the_scheduler_recorded(
     figures = {name.rpartition("/")[2]: figure.value for name, figure in report.figures.items()
                if name.startswith("runs/scheduled/weekly/")}
     assert (figures["due"], figures["no_record"], figures["extra"]) == (3, 0, 0)
+
+
+def test_a_scheduler_whose_lease_was_taken_records_nothing(app: App, clock: ManualClock) -> None:
+    """A scheduler paused past its lease while another node took the role over records no
+    release, no missed run and no audit event when its job runs on resuming: the fence in the
+    job's own transaction rolls it back, and the node gives the role up."""
+    from publisher.store.models import AuditEvent
+
+    clock.set(DUE - timedelta(minutes=5))
+    first = Scheduler(app, standby=True)
+    first.start()
+    assert first.role == "scheduler"
+    clock.set(DUE + timedelta(minutes=1))  # paused: its lease ran out, the run fell due
+    acquire_lease(app, "host-b:200:bbbb")  # another node took the role over
+    with app.store.read() as session:
+        events = len(session.execute(select(AuditEvent)).all())
+    first.as_job(first.advance)("weekly")  # the resumed node's job, as APScheduler runs it
+    first.as_job(first.sweep)()
+    assert _releases(app) == {}
+    with app.store.read() as session:
+        assert len(session.execute(select(AuditEvent)).all()) == events
+        mark = session.get(ScheduleMark, "weekly")
+        assert mark is None or mark.handled_until < DUE
+    assert first.role == "standby"
+    first.stop()
+    with app.store.read() as session:
+        lease = session.get(Lease, "scheduler")
+        assert lease is not None and lease.holder == "host-b:200:bbbb"  # stop released nothing
