@@ -43,5 +43,8 @@ campaign: $(STAMP)
 	$(BIN)/python -m tests.support.campaign --seed $$seed --kills 20 --fault-rate 0.2 --database postgresql || rc=1; \
 	exit $$rc
 
+cluster-soak: $(STAMP)
+	PUBLISHER_CLUSTER_REPEATS=20 $(BIN)/pytest -q tests/test_cluster.py -k killed
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -113,6 +113,28 @@ class DeliveryCollector(Collector):
         for labels, count in sorted(values.items()):
             deliveries.add_metric(list(labels), count)
         yield deliveries
+        yield from self._nodes()
+
+    def _nodes(self) -> Iterable[Metric]:
+        """Each cluster node (1 while it beats) and which one holds the scheduler role."""
+        from publisher import cluster
+        from publisher.scheduler import active_holder
+
+        try:
+            rows, holder = cluster.nodes(self.app), active_holder(self.app)
+        except SQLAlchemyError:
+            return
+        now = self.app.clock.now()
+        up = GaugeMetricFamily("publisher_node_up", "节点是否在心跳 / 1 while a node beats",
+                               labels=["node", "host", "version"])
+        role = GaugeMetricFamily("publisher_scheduler", "节点是否担任调度器 / 1 on the node "
+                                 "holding the scheduler role", labels=["node"])
+        for node in rows:
+            up.add_metric([node.id, node.host, node.version], int(cluster.is_up(self.app, node,
+                                                                                 now)))
+            role.add_metric([node.id], int(node.id == holder))
+        yield up
+        yield role
 
 
 class _Instruments(Collector):

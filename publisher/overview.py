@@ -177,3 +177,23 @@ def _count(session: Any, channel: str, states: Sequence[str], *,
     if since is not None:
         query = query.where(Delivery.updated_at >= since)
     return int(session.execute(query).scalar_one())
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One cluster node on the overview."""
+
+    node: str
+    role: str
+    up: bool
+    version: str
+    beat_at: datetime
+
+
+def nodes(app: App, now: datetime) -> list[NodeView]:
+    """The cluster's nodes (none unless ``cluster.enabled``), the scheduler first."""
+    from publisher import cluster
+
+    rows = [NodeView(node=n.id, role=n.role, up=cluster.is_up(app, n, now), version=n.version,
+                     beat_at=n.beat_at) for n in cluster.nodes(app)]
+    return sorted(rows, key=lambda v: (v.role != "scheduler", not v.up, v.node))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import signal
@@ -249,6 +250,13 @@ def test_a_resumed_scheduler_records_nothing(tmp_path: Path, sink: Sink,
         _wait(lambda: _holder_pid(store) not in (None, old), LEASE + GRACE + 10,
               "the standby to take over")
         time.sleep(4.5)  # fire times pass under the new scheduler, and the old one's jobs fall due
+        listed = subprocess.run([PUBLISHER, "nodes", "--format", "json", "--config", str(config)],
+                                env=nodes.env, capture_output=True, text=True, timeout=60,
+                                check=False, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        roles = {int(n["pid"]): (n["role"], n["up"]) for n in json.loads(listed.stdout)}
+        assert roles[old] == ("silent", False)  # stopped beating: alerted, its claims orphans
+        assert ("scheduler", True) in roles.values()
         before = len(nodes.log(old))
         nodes.procs[old].send_signal(signal.SIGCONT)
         _wait(lambda: "scheduler.lease_lost" in nodes.log(old)[before:], 30,

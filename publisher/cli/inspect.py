@@ -243,3 +243,34 @@ def audit_export(
             with output.open("w", encoding="utf-8") as out:
                 count = audit.export(session, out)
     typer.echo(f"导出 {count} 条 / exported {count} events", err=True)
+
+
+@cli.command("nodes")
+def nodes_command(
+    output: str = typer.Option("table", "--format", help="table | json"),
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """列出集群节点 / List the cluster's nodes: role, version, started, last heartbeat."""
+    from publisher import cluster
+
+    if output not in ("table", "json"):
+        raise fail("--format 只能是 table 或 json / must be table or json", 2)
+    app = open_app(config, json_logs=True)
+    now = app.clock.now()
+    rows = [{"node": n.id, "host": n.host, "pid": n.pid, "version": n.version,
+             "role": n.role, "up": cluster.is_up(app, n, now),
+             "started_at": iso(n.started_at, app.loaded.zone),
+             "last_beat": iso(n.beat_at, app.loaded.zone),
+             "beat_age_seconds": round((now - n.beat_at).total_seconds(), 1)}
+            for n in cluster.nodes(app)]
+    if output == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("没有节点心跳记录（cluster.enabled 未开启或节点未运行）/ no node has beaten "
+                   "(cluster.enabled is off, or no node runs)")
+        return
+    typer.echo("节点 / node\t角色 / role\t在线 / up\t版本 / version\t最后心跳 / last beat")
+    for row in rows:
+        typer.echo(f"{row['node']}\t{row['role']}\t{'是 / yes' if row['up'] else '否 / no'}\t"
+                   f"{row['version']}\t{row['last_beat']} ({row['beat_age_seconds']} s)")
