@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test quick lint typecheck pytest bench campaign clean
+.PHONY: run test quick lint typecheck pytest bench campaign clean cluster-soak
 
 $(STAMP): pyproject.toml setup/debian-packages.txt
 	bash setup/install-system-packages.sh

@@ -107,11 +107,11 @@ class Nodes:
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.logs: dict[int, Path] = {}
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, poll: float = 0.1) -> subprocess.Popen[bytes]:
         log = self.root / f"node-{len(self.logs)}.log"
         proc = subprocess.Popen(
             [PUBLISHER, "run", "--config", str(self.config), "--no-serve", "--no-web",
-             "--poll-seconds", "0.1", "--json-logs"],
+             "--poll-seconds", str(poll), "--json-logs"],
             env=self.env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=self.root)
         self.procs[proc.pid], self.logs[proc.pid] = proc, log
         return proc
@@ -319,4 +319,109 @@ def test_a_silent_nodes_sends_are_reconciled_by_another(tmp_path: Path, sink: Si
     assert took < 60, took
     assert final.state == "published"
     assert sink.state.count(sending.idempotency_key) == 1
+    store.dispose()
+
+
+WEIBO_CONFIG = """\
+timezone: Asia/Shanghai
+data_dir: inbox
+defaults:
+  misfire_grace_minutes: 10
+  retry_deadline_hours: 1
+  workers: 2
+columns: {{news: 新闻}}
+cluster: {{enabled: true, lease_seconds: {lease}, heartbeat_seconds: 0.5, silent_seconds: 3}}
+channels:
+  weibo-main:
+    kind: weibo
+    settings:
+      access_token: ${{WEIBO_ACCESS_TOKEN}}
+      base_url: "{weibo}"
+      link_base_url: "http://127.0.0.1:8180/"
+      rip: 127.0.0.1
+      posts_per_hour: {limit}
+schemas:
+  simple:
+    columns:
+      - {{id: item, header: 项目}}
+      - {{id: amount, header: 数量, type: int}}
+releases:
+  tick:
+    title: "测试发布"
+    issuing_organ: 测试局
+    organ_code: "MB0000001"
+    subject_category: 综合政务
+    column: news
+    schedule: "* * * * * *"
+    source:
+      period: day
+      tables:
+        items: {{path: "items.csv", schema: simple}}
+    channels: [weibo-main]
+"""
+
+
+def test_two_nodes_never_exceed_one_weibo_accounts_hourly_window(tmp_path: Path,
+                                                                 cluster_db: str) -> None:
+    """Two nodes sharing a Weibo account whose window is 3 posts an hour, with a release due
+    every second: the emulator receives exactly 3 posts, the rest wait for the window."""
+    from channels.weibo.platform import PlatformConfig
+    from channels.weibo.sandbox import serve as serve_weibo
+
+    limit = 3
+    weibo = serve_weibo(config=PlatformConfig(posts_per_hour=1000, calls_per_hour=100_000))
+    (tmp_path / "templates" / "tick").mkdir(parents=True)
+    (tmp_path / "templates" / "tick" / "weibo.txt.j2").write_text(
+        "【{{ release.key }}】" + TEMPLATE, encoding="utf-8")
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "items.csv").write_text("项目,数量\n苹果,3\n", encoding="utf-8")
+    config = tmp_path / "schedules.yaml"
+    config.write_text(WEIBO_CONFIG.format(lease=LEASE, weibo=weibo.url, limit=limit),
+                      encoding="utf-8")
+    nodes = Nodes(tmp_path, config, cluster_db)
+    nodes.env["WEIBO_ACCESS_TOKEN"] = weibo.platform.issue_token().value
+    try:
+        store = Store(cluster_db)
+        for _ in range(2):
+            nodes.start()
+        _wait(lambda: _live_nodes(store) == 2, 90, "two nodes")
+        _wait(lambda: len(_deliveries(store)) >= 3 * limit, 60, "releases beyond the window")
+        time.sleep(3)  # both nodes keep claiming while the window is full
+        deliveries = _deliveries(store)
+        posts = list(weibo.platform.posts)
+    finally:
+        nodes.stop_all()
+        weibo.stop()
+    assert len(posts) == limit, len(posts)
+    assert sum(1 for d in deliveries if d.state == "published") == limit
+    assert len({d.claimed_by for d in deliveries if d.claimed_by}) == 2  # both nodes took some
+    store.dispose()
+
+
+def test_a_trigger_wakes_every_node_at_once(tmp_path: Path, sink: Sink, cluster_db: str) -> None:
+    """Two nodes that look for due work only every 60 s send a release triggered from another
+    process within seconds: the trigger's NOTIFY wakes their dispatchers."""
+    config = _project(tmp_path, sink.url, "manual")
+    nodes = Nodes(tmp_path, config, cluster_db)
+    try:
+        store = Store(cluster_db)
+        for _ in range(2):
+            nodes.start(poll=60)
+        _wait(lambda: _live_nodes(store) == 2 and _holder_pid(store) is not None, 90,
+              "two nodes")
+        pids = list(nodes.procs)
+        _wait(lambda: all("run.started" in nodes.log(pid) for pid in pids), 60, "both started")
+        time.sleep(1)  # both dispatchers now wait out their 60 s poll
+        made = subprocess.run([PUBLISHER, "trigger", "tick", "--config", str(config)],
+                              env=nodes.env, capture_output=True, text=True, timeout=60,
+                              check=False, cwd=tmp_path)
+        assert "the daemon (publisher run) is running" in made.stdout, made.stdout
+        sent = time.monotonic()
+        _wait(lambda: any(d.state == "published" for d in _deliveries(store)), 20,
+              "a node to send it")
+        took = time.monotonic() - sent
+    finally:
+        nodes.stop_all()
+    assert took < 10, took
+    assert len(sink.state.accepted) == 1
     store.dispose()
