@@ -425,3 +425,64 @@ def test_a_trigger_wakes_every_node_at_once(tmp_path: Path, sink: Sink, cluster_
     assert took < 10, took
     assert len(sink.state.accepted) == 1
     store.dispose()
+
+
+def _admin_sql(database_url: str, *statements: str) -> None:
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        for statement in statements:
+            conn.execute(statement)  # type: ignore[arg-type]  # test-made literal SQL
+
+
+def test_a_node_cut_off_from_postgresql_stops_scheduling_and_rejoins(
+        tmp_path: Path, sink: Sink, cluster_db: str) -> None:
+    """The scheduler node's database role is barred and its connections terminated: within
+    its lease it stops acting as scheduler and the other node takes over; let back in, it
+    beats again as a standby by itself, and every fire time still has one release."""
+    config = _project(tmp_path, sink.url, "*/2 * * * * *")
+    role = f"node_{uuid.uuid4().hex[:8]}"
+    store = Store(cluster_db)
+    _admin_sql(cluster_db, f'CREATE ROLE "{role}" LOGIN',
+               f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"',
+               f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+               f'GRANT CREATE, USAGE ON SCHEMA public TO "{role}"')
+    nodes = Nodes(tmp_path, config, cluster_db)
+    own_url = cluster_db.replace("postgres@", f"{role}@")
+    try:
+        cut = Nodes(tmp_path, config, own_url)
+        cut.logs, cut.procs = nodes.logs, nodes.procs  # one set of processes to stop
+        first = cut.start()
+        _wait(lambda: _holder_pid(store) == first.pid, 90, "the first node to schedule")
+        nodes.start()
+        _wait(lambda: _live_nodes(store) == 2, 90, "two nodes")
+        _admin_sql(cluster_db, f'ALTER ROLE "{role}" NOLOGIN',
+                   f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   f"WHERE usename = '{role}'")
+        barred = time.monotonic()
+        _wait(lambda: "scheduler.lease_lost" in nodes.log(first.pid), LEASE + GRACE + 10,
+              "the cut-off node to give the role up")
+        _wait(lambda: _holder_pid(store) not in (None, first.pid), LEASE + GRACE + 10,
+              "the other node to take over")
+        took = time.monotonic() - barred
+        _admin_sql(cluster_db, f'ALTER ROLE "{role}" LOGIN')
+        back = datetime.now(UTC)
+
+        def rejoined() -> bool:
+            with store.read() as session:
+                row = next(n for n in session.execute(select(Node)).scalars()
+                           if n.pid == first.pid)
+            return row.beat_at > back and row.role == "standby"
+        _wait(rejoined, 30, "the node to beat again as a standby")
+        time.sleep(2.5)
+    finally:
+        nodes.stop_all()
+        _admin_sql(cluster_db, f'DROP OWNED BY "{role}"', f'DROP ROLE IF EXISTS "{role}"')
+    assert took < LEASE + GRACE + 10, took
+    dues = [r.due_at for r in _releases(store)]
+    assert len(dues) == len(set(dues))
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(dues)]
+    assert all(gap == 2 for gap in gaps), gaps  # no fire time lost across the cut
+    assert all(sink.state.count(key) == 1 for key in sink.state.accepted)
+    store.dispose()
