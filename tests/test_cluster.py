@@ -433,7 +433,7 @@ def _admin_sql(database_url: str, *statements: str) -> None:
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         for statement in statements:
-            conn.execute(statement)  # type: ignore[arg-type]  # test-made literal SQL
+            conn.execute(statement.encode())  # test-made literal SQL
 
 
 def test_a_node_cut_off_from_postgresql_stops_scheduling_and_rejoins(

@@ -42,7 +42,7 @@ def test_every_config_key_is_documented() -> None:
         config_module.InterpretationConfig, config_module.AlertsConfig,
         config_module.WebConfig, config_module.IntakeConfig, ReportConfig, CalendarConfig,
         checks.ChecksConfig, checks.PersonalDataConfig, checks.LinksConfig,
-        checks.FreshnessConfig, checks.DefinitionChecks]
+        checks.FreshnessConfig, checks.DefinitionChecks, config_module.ClusterConfig]
     keys = set().union(*(_keys(m) for m in models))
     settings = set().union(*(_keys(registry.channel_class(k).settings_model)
                              for k in registry.kinds()))

@@ -252,6 +252,7 @@ def nodes_command(
 ) -> None:
     """列出集群节点 / List the cluster's nodes: role, version, started, last heartbeat."""
     from publisher import cluster
+    from publisher.zone import iso
 
     if output not in ("table", "json"):
         raise fail("--format 只能是 table 或 json / must be table or json", 2)

@@ -15,6 +15,7 @@ from publisher.config.models import (
     ID_PATTERN,
     AlertsConfig,
     ChannelConfig,
+    ClusterConfig,
     ColumnSpec,
     Config,
     Defaults,
@@ -30,7 +31,8 @@ from publisher.config.models import (
 )
 
 __all__ = [
-    "ENV_REF", "ENV_REF_WHOLE", "ID_PATTERN", "AlertsConfig", "ChannelConfig", "ColumnSpec", "Config",
+    "ENV_REF", "ENV_REF_WHOLE", "ID_PATTERN", "AlertsConfig", "ChannelConfig", "ClusterConfig",
+    "ColumnSpec", "Config",
     "ConfigError", "Defaults", "IntakeConfig", "InterpretationConfig", "LoadedConfig", "Problem",
     "ReleaseDefinition", "RetryPolicy", "SourceConfig", "TableSchema", "TableSource",
     "UrgentConfig", "WebConfig", "cross_check", "load", "load_with_problems", "resolve_env",
