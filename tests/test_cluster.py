@@ -215,8 +215,10 @@ def test_standby_fires_the_run_of_a_killed_scheduler_once(tmp_path: Path, sink: 
             _wait(lambda: _live_nodes(store) >= 2, 60, "the new node")
         _wait(lambda: all(d.state == "published" for d in _deliveries(store)), 60,
               "every delivery to publish")
+        moved = sum(nodes.log(pid).count('"alert": "scheduler.moved"') for pid in nodes.procs)
     finally:
         nodes.stop_all()
+    assert moved == REPEATS  # staff told each time the role changed hands
     releases = [r for r in _releases(store) if r.origin != "manual"]
     dues = [r.due_at for r in releases]
     assert len(dues) == len(set(dues))
