@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -101,10 +101,11 @@ class Nodes:
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.logs: dict[int, Path] = {}
 
-    def start(self, poll: float = 0.1) -> subprocess.Popen[bytes]:
+    def start(self, poll: float = 0.1, web: bool = False) -> subprocess.Popen[bytes]:
         log = self.root / f"node-{len(self.logs)}.log"
         proc = subprocess.Popen(
-            [PUBLISHER, "run", "--config", str(self.config), "--no-serve", "--no-web",
+            [PUBLISHER, "run", "--config", str(self.config), "--no-serve",
+             *(["--web", "--web-port", "0"] if web else ["--no-web"]),
              "--poll-seconds", str(poll), "--json-logs"],
             env=self.env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=self.root)
         self.procs[proc.pid], self.logs[proc.pid] = proc, log
@@ -481,4 +482,81 @@ def test_a_node_cut_off_from_postgresql_stops_scheduling_and_rejoins(
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(dues)]
     assert all(gap == 2 for gap in gaps), gaps  # no fire time lost across the cut
     assert all(sink.state.count(key) == 1 for key in sink.state.accepted)
+    store.dispose()
+
+
+URGENT_SECTION = """\
+urgent:
+  issuing_organ: 某市人民政府新闻办公室
+  organ_code: "MB0000999"
+  subject_category: 综合政务
+  column: news
+  channels: [sink]
+  sender: www.example.gov.cn
+web: {port: 0}
+"""
+
+
+def test_an_urgent_post_to_one_nodes_api_overtakes_routine_work_on_every_node(
+        tmp_path: Path, sink: Sink, cluster_db: str) -> None:
+    """With a routine backlog being sent by two nodes, an urgent post accepted by node A's API
+    is published at once by a free node, and no routine send starts on its channel on any
+    node between its acceptance and its publication."""
+    import shutil
+
+    import requests
+
+    from publisher import config as config_module
+    from publisher import release
+    from publisher.app import App
+    from publisher.store.models import Attempt
+
+    from .conftest import ROOT
+
+    config = _project(tmp_path, sink.url, "manual")
+    config.write_text(config.read_text(encoding="utf-8") + URGENT_SECTION, encoding="utf-8")
+    shutil.copytree(ROOT / "templates" / "_urgent", tmp_path / "templates" / "_urgent")
+    sink.state.delay_seconds = 0.4  # a slow remote: the backlog takes seconds
+    store = Store(cluster_db)
+    os.environ.setdefault("SINK_TOKEN", "tok-cluster-1")
+    app = App(loaded=config_module.load(config), store=store)
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=60)
+    for n in range(40):  # the routine backlog, one key each
+        release.create(app, "tick", base + timedelta(seconds=n), actor="staff:wang",
+                       origin="manual")
+    nodes = Nodes(tmp_path, config, cluster_db)
+    token = subprocess.run([PUBLISHER, "tokens", "add", "ops", "--role", "urgent", "--config",
+                            str(config)], env=nodes.env, capture_output=True, text=True,
+                           timeout=60, check=True, cwd=tmp_path).stdout.splitlines()[0].strip()
+    try:
+        first = nodes.start(web=True)
+        _wait(lambda: "HTTP API at" in nodes.log(first.pid), 90, "node A's API")
+        nodes.start()
+        _wait(lambda: _live_nodes(store) == 2, 90, "two nodes")
+        _wait(lambda: sum(d.state == "published" for d in _deliveries(store)) >= 4, 60,
+              "the backlog under way")
+        api = nodes.log(first.pid).split("HTTP API at ", 1)[1].split()[0]
+        posted = requests.post(f"{api}api/urgent", json={
+            "title": "某高架桥发生垮塌", "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
+            "area": "某区某高架桥", "severity": "较大", "instruction": "请绕行。"},
+            headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        accepted = datetime.now(UTC)
+        assert posted.status_code in (200, 201, 202), posted.text
+
+        def urgent_done() -> bool:
+            return any(d.urgent and d.state == "published" for d in _deliveries(store))
+        _wait(urgent_done, 20, "the urgent post")
+        backlog_left = sum(not d.urgent and d.state != "published" for d in _deliveries(store))
+    finally:
+        nodes.stop_all()
+    urgent = next(d for d in _deliveries(store) if d.urgent)
+    with store.read() as session:
+        attempts = list(session.execute(select(Attempt)).scalars())
+    urgent_started = min(a.started_at for a in attempts if a.delivery_id == urgent.id)
+    routine_during = [a for a in attempts if a.delivery_id != urgent.id
+                      and accepted < a.started_at < urgent_started]
+    assert routine_during == []  # nothing routine started on the channel while it waited
+    assert backlog_left > 0  # it overtook the backlog instead of waiting behind it
+    assert (urgent_started - accepted).total_seconds() < 5
+    assert sink.state.count(urgent.idempotency_key) == 1
     store.dispose()
