@@ -8,8 +8,9 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib import metadata
+from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import event, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -43,6 +44,22 @@ def check_supported(app: App) -> None:
     """Raise ClusterRefused when cluster mode is on and the database is SQLite."""
     if app.loaded.config.cluster.enabled and app.store.is_sqlite:
         raise ClusterRefused(SQLITE_REFUSED)
+
+
+def bound_idle_transactions(app: App) -> None:
+    """Have PostgreSQL end any of this node's sessions left idle inside a transaction for
+    longer than the lease: a node paused mid-transaction (stopped, frozen) would otherwise
+    keep its row locks, the lease row's included, and block the takeover."""
+    seconds = max(1, int(app.loaded.config.cluster.lease_seconds))
+
+    @event.listens_for(app.store.engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET idle_in_transaction_session_timeout = '{seconds}s'")
+        cursor.close()
+        dbapi_connection.commit()
+
+    app.store.engine.dispose()  # the pooled connections made before get the setting too
 
 
 def silent_nodes(app: App, now: datetime | None = None) -> set[str]:

@@ -124,6 +124,8 @@ def run(
         raise fail(str(exc), 2) from None
     settings = app.loaded.config.cluster
     clustered = settings.enabled
+    if clustered:
+        cluster.bound_idle_transactions(app)
     wake = threading.Event()
     stop = threading.Event()
 
