@@ -21,8 +21,8 @@ from sqlalchemy import select
 from channels.webhook.sandbox import Sink, serve
 from publisher.store import Store
 from publisher.store.models import AuditEvent, Delivery, Lease, Node, Release
-
-from .conftest import TEMPLATE, _reset_pg
+from tests.support.pg import reset_pg
+from tests.support.project import ROOT, TEMPLATE
 
 PUBLISHER = str(Path(sys.executable).parent / "publisher")
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -87,7 +87,7 @@ def sink() -> Iterator[Sink]:
 @pytest.fixture
 def cluster_db(pg_database: str) -> str:
     """This run's PostgreSQL database, emptied for this test (its nodes are all stopped after)."""
-    _reset_pg(pg_database)
+    reset_pg(pg_database)
     return pg_database
 
 
@@ -511,7 +511,6 @@ def test_an_urgent_post_to_one_nodes_api_overtakes_routine_work_on_every_node(
     from publisher.app import App
     from publisher.store.models import Attempt
 
-    from .conftest import ROOT
 
     config = _project(tmp_path, sink.url, "manual")
     config.write_text(config.read_text(encoding="utf-8") + URGENT_SECTION, encoding="utf-8")

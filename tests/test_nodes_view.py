@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 from prometheus_client import generate_latest
@@ -13,11 +12,8 @@ from publisher.clock import ManualClock
 from publisher.metrics import registry
 from publisher.scheduler import acquire_lease
 from publisher.store.models import Node
-
-from .console import Console, cheap_hashing, console, console_app
-from .test_review import captured
-
-__all__ = ["captured", "cheap_hashing", "console", "console_app"]  # fixtures, used by name
+from tests.support.console import Console
+from tests.support.logs import Events, named
 
 
 def _add_other(console: Console, clock: ManualClock, *, ago: float) -> None:
@@ -50,7 +46,7 @@ def test_overview_and_metrics_show_each_node_and_the_scheduler(console: Console,
 
 
 def test_a_node_that_stops_beating_is_alerted_once_and_its_claims_are_orphans(
-        console: Console, clock: ManualClock, captured: io.StringIO) -> None:
+        console: Console, clock: ManualClock, log_events: Events) -> None:
     """The scheduler's node watch marks a node silent past ``cluster.silent_seconds`` and
     alerts staff once; its id is among the silent nodes whose claims any node reconciles."""
     app = console.app
@@ -61,4 +57,5 @@ def test_a_node_that_stops_beating_is_alerted_once_and_its_claims_are_orphans(
     assert cluster.watch(app) == ["host-b:200:bbbb"]
     assert cluster.watch(app) == []  # alerted once
     assert "host-b:200:bbbb" in cluster.silent_nodes(app)
-    assert captured.getvalue().count("node host-b:200:bbbb stopped beating") == 1
+    alerts = [e for e in named(log_events, "alert") if e.get("alert") == "node.silent"]
+    assert [e["node"] for e in alerts] == ["host-b:200:bbbb"]
