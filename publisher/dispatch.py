@@ -328,6 +328,10 @@ class Dispatcher:
                                     for i in job.ids))
         won: dict[int, Delivery] = {}
         lapsed: dict[int, tuple[Delivery, str, str]] = {}
+        if wanted and not self.app.store.is_sqlite:  # rows another node is claiming or
+            # finishing now are skipped, not waited for (SQLite's writers are serialised)
+            wanted = list(session.execute(select(_D.c.id).where(_D.c.id.in_(wanted))
+                                          .with_for_update(skip_locked=True)).scalars())
         if wanted:
             rows = session.execute(_CLAIM, {"ids": wanted, "now": now,
                                             "worker": self.worker}).all()
