@@ -8,10 +8,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from channels.loopback import Loopback, start
+from channels.sandbox_file import load_state, save_state
 
 
 @dataclass
@@ -24,6 +26,20 @@ class SinkState:
     delay_seconds: float = 0.0  # wait after accepting, before answering (a slow remote)
     token: str | None = None  # when set, requests without ``Bearer <token>`` get 401
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # with a file, every POST and receipt is saved there and read back at start
+    state_file: Path | None = None
+
+    def save(self) -> None:
+        """Write posts and receipts to ``state_file`` (call under the lock; nothing without one)."""
+        if self.state_file is not None:
+            save_state(self.state_file, {"posts": self.posts, "accepted": self.accepted})
+
+    def load(self) -> None:
+        """Read what ``state_file`` holds (nothing when it is missing)."""
+        data = load_state(self.state_file)
+        if data is not None:
+            with self.lock:
+                self.posts, self.accepted = list(data["posts"]), dict(data["accepted"])
 
     def count(self, key: str) -> int:
         """How many POSTs carried ``key`` (duplicates included)."""
@@ -108,6 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
                 receipt = {"id": str(number), "url": f"http://sink.invalid/{number}",
                            "received_at": datetime.now(UTC).isoformat()}
                 state.accepted[key] = receipt
+            state.save()
             delay = state.delay_seconds
         if fault is None and delay > 0:
             time.sleep(delay)
@@ -123,8 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, state: SinkState) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+    def __init__(self, port: int, state: SinkState, host: str = "127.0.0.1") -> None:
+        super().__init__((host, port), _Handler)
         self.state = state
 
 
@@ -136,18 +153,23 @@ class Sink(Loopback["_Server"]):
         return self.server.state
 
 
-def serve(port: int = 0, token: str | None = None) -> Sink:
-    """Start a sink on 127.0.0.1 (port 0 = any free port) in a background thread; with
-    ``token``, it takes only requests carrying it (``Authorization: Bearer``)."""
-    server = _Server(port, SinkState(token=token))
+def serve(port: int = 0, token: str | None = None, state_file: Path | None = None,
+          host: str = "127.0.0.1") -> Sink:
+    """Start a sink on ``host`` (port 0 = any free port) in a background thread; with
+    ``token``, it takes only requests carrying it (``Authorization: Bearer``); with
+    ``state_file``, what it received is read from there and every POST saved there."""
+    state = SinkState(token=token, state_file=state_file)
+    state.load()
+    server = _Server(port, state, host)
     return Sink(server, start(server, "webhook-sink"))
 
 
 def main() -> None:
-    """``python -m channels.webhook.sandbox PORT``: run a sink in the foreground."""
+    """``python -m channels.webhook.sandbox [PORT [STATE_FILE]]``: run a sink in the foreground."""
     import sys
 
-    sink = serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    sink = serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0,
+                 state_file=Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     print(sink.url, flush=True)
     try:
         sink.thread.join()

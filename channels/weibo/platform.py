@@ -6,10 +6,12 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+from channels.sandbox_file import load_state, save_state
 from channels.weibo.errors import TABLE
 from channels.weibo.text import Counter, host_under, link_host, links
 
@@ -137,7 +139,42 @@ class Platform:
     calls: list[tuple[datetime, str, str]] = field(default_factory=list)  # (at, uid, path)
     faults: list[Fault] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # with a file, every change (a token, post, deletion or comment) is saved there and read
+    # back at start, so a restarted emulator still knows what it published
+    state_file: Path | None = None
     _serial: int = 0
+
+    # ------------------------------------------------------------------ on disk
+
+    def save(self) -> None:
+        """Write tokens, posts and comments to ``state_file`` (nothing without one)."""
+        if self.state_file is None:
+            return
+        with self.lock:
+            data = {"serial": self._serial, "codes": dict(self.codes),
+                    "tokens": [{**asdict(t), "created_at": t.created_at.isoformat(),
+                                "expires_at": t.expires_at.isoformat()}
+                               for t in self.tokens.values()],
+                    "posts": [{**p, "at": p["at"].isoformat()} for p in self.posts],
+                    "comments": [{**c, "at": c["at"].isoformat()} for c in self.comments]}
+            save_state(self.state_file, data)
+
+    def load(self) -> None:
+        """Read what ``state_file`` holds (nothing when it is missing)."""
+        data = load_state(self.state_file)
+        if data is None:
+            return
+        with self.lock:
+            self._serial = int(data["serial"])
+            self.codes = dict(data.get("codes", {}))
+            self.tokens = {}
+            for raw in data["tokens"]:
+                token = Token(**{**raw, "created_at": datetime.fromisoformat(raw["created_at"]),
+                                 "expires_at": datetime.fromisoformat(raw["expires_at"])})
+                self.tokens[token.value] = token
+            self.posts = [{**p, "at": datetime.fromisoformat(p["at"])} for p in data["posts"]]
+            self.comments = [{**c, "at": datetime.fromisoformat(c["at"])}
+                             for c in data["comments"]]
 
     # ------------------------------------------------------------------ tokens
 
@@ -150,12 +187,14 @@ class Platform:
         token = Token(value or secrets.token_hex(16), uid, now, now + timedelta(seconds=lifetime))
         with self.lock:
             self.tokens[token.value] = token
+            self.save()
         return token
 
     def revoke(self, value: str) -> None:
         """The user revoked the app's access: the token answers 21332 from now on."""
         with self.lock:
             self.tokens[value].revoked = True
+            self.save()
 
     def authenticate(self, value: str | None) -> Token:
         """The live token for ``value``; 21327 when expired, 21332 when unknown or revoked."""

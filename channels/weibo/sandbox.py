@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -89,6 +90,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with platform.lock:
                 status, body = self._route(method, path, form, picture, multipart)
+                if method == "POST":
+                    platform.save()
         except ApiError as error:
             if fault is not None:
                 self._fault(path, fault)
@@ -172,8 +175,8 @@ def _multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], bytes | N
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, platform: Platform) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+    def __init__(self, port: int, platform: Platform, host: str = "127.0.0.1") -> None:
+        super().__init__((host, port), _Handler)
         self.platform = platform
 
 
@@ -197,12 +200,15 @@ class Emulator(Loopback["_Server"]):
 
 
 def serve(port: int = 0, config: PlatformConfig | None = None,
-          clock: Callable[[], datetime] | None = None) -> Emulator:
-    """Start an emulator on 127.0.0.1 (port 0 = any free port) in a background thread."""
-    platform = Platform(config or PlatformConfig())
+          clock: Callable[[], datetime] | None = None, state_file: Path | None = None,
+          host: str = "127.0.0.1") -> Emulator:
+    """Start an emulator on ``host`` (port 0 = any free port) in a background thread; with
+    ``state_file``, what it holds is read from there and every change saved there."""
+    platform = Platform(config or PlatformConfig(), state_file=state_file)
+    platform.load()
     if clock is not None:
         platform.clock = clock
-    server = _Server(port, platform)
+    server = _Server(port, platform, host)
     return Emulator(server, start(server, "weibo-sandbox"))
 
 
@@ -222,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="refuse a repeated text only this long (default: for ever)")
     parser.add_argument("--timeline-visible", type=int, default=None,
                         help="user_timeline shows only this many newest posts (default: all)")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="keep posts and tokens in this JSON file (kept across restarts)")
     parser.add_argument("--fault", action="append", default=[],
                         help="queue a fault: 20016, http:503, drop, accept+drop, 21327@/path")
     args = parser.parse_args(argv)
@@ -230,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                             latency_seconds=args.latency_ms / 1000,
                             repeat_window_seconds=args.repeat_window_seconds,
                             timeline_visible=args.timeline_visible)
-    emulator = serve(args.port, config)
+    emulator = serve(args.port, config, state_file=args.state)
     token = emulator.platform.issue_token(value=args.token)
     emulator.fail_next(*args.fault)
     print(json.dumps({"url": emulator.url, "access_token": token.value,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from channels.loopback import Loopback, start
 from channels.wechat.sandbox.common import Reply
@@ -20,9 +21,12 @@ class Emulator(Loopback[Server]):
         return self.server.account
 
 
-def serve(port: int = 0, account: Account | None = None) -> Emulator:
-    """Start an emulator on 127.0.0.1 (port 0 = any free port) in a background thread."""
-    server = Server(port, account or Account())
+def serve(port: int = 0, account: Account | None = None, host: str = "127.0.0.1") -> Emulator:
+    """Start an emulator on ``host`` (port 0 = any free port) in a background thread; an
+    account with a ``state_file`` first reads what it held before."""
+    account = account or Account()
+    account.load()
+    server = Server(port, account, host)
     return Emulator(server, start(server, "wechat-sandbox"))
 
 
@@ -35,13 +39,15 @@ def configure(argv: list[str] | None = None) -> tuple[Account, int]:
     parser.add_argument("--publish-polls", type=int, default=1)
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="wait this long before handling each request")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="keep what the account holds in this JSON file (across restarts)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:API[:VALUE]]",
                         help="errcode:draft/add:-1, status:freepublish/get:503, slow::5, "
                              "drop:freepublish/submit, lost:message/mass/sendall")
     args = parser.parse_args(argv)
     account = Account(app_id=args.app_id, app_secret=args.app_secret,
                       publish_polls=args.publish_polls,
-                      latency_seconds=args.latency_ms / 1000)
+                      latency_seconds=args.latency_ms / 1000, state_file=args.state)
     for spec in args.fault:
         kind, _, rest = spec.partition(":")
         api, _, value = rest.partition(":")

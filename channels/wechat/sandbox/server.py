@@ -168,6 +168,7 @@ class Handler(BaseHTTPRequestHandler):
                         raise acc.fail(47001, "data format error") from None
                     body = loaded if isinstance(loaded, dict) else {}
                 result = route(acc, query, body, files)
+                acc.save()
             except Reply as reply:
                 acc.errors[(api, reply.errcode)] += 1
                 result = {"errcode": reply.errcode, "errmsg": reply.errmsg, **reply.extra}
@@ -182,6 +183,6 @@ class Server(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, port: int, account: Account) -> None:
-        super().__init__(("127.0.0.1", port), Handler)
+    def __init__(self, port: int, account: Account, host: str = "127.0.0.1") -> None:
+        super().__init__((host, port), Handler)
         self.account = account

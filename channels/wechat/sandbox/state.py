@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+from channels.sandbox_file import load_state, save_state
 from channels.wechat.sandbox.common import DAY, Reply, rid, urlsafe
 from channels.wechat.sandbox.mass import MassSend
 
@@ -87,7 +88,42 @@ class Account(MassSend):
     quota_day: int = -1
     quota_used: Counter[str] = field(default_factory=Counter)
     clears: int = 0
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100_000_001))
+    last_id: int = 100_000_000  # ids (publish, msg, msg_data) count up from here
+    # with a file, what the account holds (tokens, media, drafts, jobs, articles, mass sends)
+    # is saved there after each request and read back at start: a restart forgets nothing
+    state_file: Path | None = None
+
+    # ------------------------------------------------------------------ on disk
+
+    def save(self) -> None:
+        """Write the account's holdings to ``state_file`` (nothing without one)."""
+        if self.state_file is None:
+            return
+        with self.lock:
+            data = {"last_id": self.last_id, "tokens": self.tokens,
+                    "classic_current": self.classic_current,
+                    "stable_current": self.stable_current, "materials": self.materials,
+                    "images": self.images, "drafts": self.drafts,
+                    "jobs": [asdict(job) for job in self.jobs.values()],
+                    "articles": self.articles, "mass_sends": self.mass_sends,
+                    "client_ids": self.client_ids}
+            save_state(self.state_file, data)
+
+    def load(self) -> None:
+        """Read what ``state_file`` holds (nothing when it is missing)."""
+        data = load_state(self.state_file)
+        if data is None:
+            return
+        with self.lock:
+            self.last_id = int(data["last_id"])
+            self.tokens = {str(k): float(v) for k, v in data["tokens"].items()}
+            self.classic_current = data.get("classic_current")
+            self.stable_current = data.get("stable_current")
+            self.materials, self.images = data["materials"], data["images"]
+            self.drafts = data["drafts"]
+            self.jobs = {str(raw["publish_id"]): Job(**raw) for raw in data["jobs"]}
+            self.articles, self.mass_sends = data["articles"], data["mass_sends"]
+            self.client_ids = data["client_ids"]
 
     # ------------------------------------------------------------------ helpers
 
@@ -102,7 +138,9 @@ class Account(MassSend):
         return Reply(errcode, self.errmsg(text), **extra)
 
     def next_id(self) -> int:
-        return next(self._ids)
+        with self.lock:
+            self.last_id += 1
+            return self.last_id
 
     def take_fault(self, api: str) -> Fault | None:
         """The next fault aimed at ``api`` (or at any API), used up as it fires."""
