@@ -314,14 +314,27 @@ class Channel(abc.ABC, Generic[SettingsT]):
         self.settings: SettingsT = settings
         self.context = context
 
+    # whether the kind has an emulator of its remote (``start_sandbox`` starts one); the
+    # sandbox service (``publisher sandbox serve``) runs one for each such channel
+    emulated: ClassVar[bool] = False
+
     @classmethod
-    def start_sandbox(cls, settings: ChannelSettings) -> tuple[ChannelSettings, Callable[[], None]]:
-        """Start this kind's emulator for ``--sandbox`` runs and drills.
+    def start_sandbox(cls, settings: ChannelSettings, *, port: int = 0, host: str = "127.0.0.1",
+                      state_file: Path | None = None
+                      ) -> tuple[ChannelSettings, Callable[[], None]]:
+        """Start this kind's emulator for ``--sandbox`` runs and drills, on ``host``:``port``
+        (0: any free port), keeping its state in ``state_file`` when given.
 
         Returns the settings pointed at the emulator and a function that stops it. Kinds
         without a remote (the static portal) keep their settings.
         """
         return settings, lambda: None
+
+    @classmethod
+    def sandbox_settings(cls, settings: ChannelSettings, url: str) -> ChannelSettings:
+        """The settings pointed at this kind's emulator already running at ``url`` (the
+        sandbox service's), as ``start_sandbox`` would have made them."""
+        return settings
 
     @classmethod
     def drill_settings(cls, settings: ChannelSettings, folder: Path) -> ChannelSettings:

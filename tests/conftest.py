@@ -25,6 +25,13 @@ pytest_plugins = ["tests.support.api",  # api: the urgent App's HTTP API with a 
 
 
 @pytest.fixture(autouse=True)
+def _private_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's --sandbox App (and the processes it starts) runs emulators of its own, not
+    the shared sandbox service a copied schedules.yaml names; tests of the service unset it."""
+    monkeypatch.setenv("PUBLISHER_SANDBOX", "private")
+
+
+@pytest.fixture(autouse=True)
 def _fresh_weibo_windows() -> Iterator[None]:
     """Each test starts with no Weibo posting history: limiters are process-wide, keyed by
     account and API address, and a new emulator can reuse an old one's port."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from channels import registry
 from publisher import config as config_module
 from publisher.config import checks
+from publisher.config.models import SandboxConfig
 from publisher.report.settings import CalendarConfig, ReportConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,8 @@ def test_every_config_key_is_documented() -> None:
         config_module.InterpretationConfig, config_module.AlertsConfig,
         config_module.WebConfig, config_module.IntakeConfig, ReportConfig, CalendarConfig,
         checks.ChecksConfig, checks.PersonalDataConfig, checks.LinksConfig,
-        checks.FreshnessConfig, checks.DefinitionChecks, config_module.ClusterConfig]
+        checks.FreshnessConfig, checks.DefinitionChecks, config_module.ClusterConfig,
+        SandboxConfig]
     keys = set().union(*(_keys(m) for m in models))
     settings = set().union(*(_keys(registry.channel_class(k).settings_model)
                              for k in registry.kinds()))

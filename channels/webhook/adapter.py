@@ -6,6 +6,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -124,14 +125,23 @@ class WebhookChannel(Channel[WebhookSettings]):
     body_format = "text"
     template_ext = "txt"
 
+    emulated: ClassVar[bool] = True
+
     @classmethod
-    def start_sandbox(cls, settings: ChannelSettings) -> tuple[ChannelSettings, Callable[[], None]]:
+    def start_sandbox(cls, settings: ChannelSettings, *, port: int = 0, host: str = "127.0.0.1",
+                      state_file: Path | None = None
+                      ) -> tuple[ChannelSettings, Callable[[], None]]:
         """Run the loopback sink and send there instead."""
         from channels.webhook.sandbox import serve
 
         assert isinstance(settings, WebhookSettings)
-        sink = serve(token=settings.token.get_secret_value() if settings.token else None)
-        return settings.model_copy(update={"url": sink.url}), sink.stop
+        sink = serve(port, token=settings.token.get_secret_value() if settings.token else None,
+                     state_file=state_file, host=host)
+        return cls.sandbox_settings(settings, sink.url), sink.stop
+
+    @classmethod
+    def sandbox_settings(cls, settings: ChannelSettings, url: str) -> ChannelSettings:
+        return settings.model_copy(update={"url": url})
 
     def __init__(self, name: str, settings: WebhookSettings, context: ChannelContext) -> None:
         super().__init__(name, settings, context)

@@ -86,17 +86,26 @@ class WechatChannel(Channel[WechatSettings]):
         self.journal = Journal(context.work_dir / settings.journal_dir / name)
         self.publisher = Publisher(self)
 
+    emulated: ClassVar[bool] = True
+
     @classmethod
-    def start_sandbox(cls, settings: ChannelSettings) -> tuple[ChannelSettings, Callable[[], None]]:
+    def start_sandbox(cls, settings: ChannelSettings, *, port: int = 0, host: str = "127.0.0.1",
+                      state_file: Path | None = None
+                      ) -> tuple[ChannelSettings, Callable[[], None]]:
         """Run the emulator with this account's id and secret, and send there instead."""
         from channels.wechat.sandbox import Account, serve
 
         assert isinstance(settings, WechatSettings)
         account = Account(app_id=settings.app_id,
                           app_secret=settings.app_secret.get_secret_value(),
-                          publish_polls=0)  # a demo job ends at the first look
-        emulator = serve(account=account)
-        return settings.model_copy(update={"base_url": emulator.url}), emulator.stop
+                          publish_polls=0,  # a demo job ends at the first look
+                          state_file=state_file)
+        emulator = serve(port, account=account, host=host)
+        return cls.sandbox_settings(settings, emulator.url), emulator.stop
+
+    @classmethod
+    def sandbox_settings(cls, settings: ChannelSettings, url: str) -> ChannelSettings:
+        return settings.model_copy(update={"base_url": url})
 
     # ------------------------------------------------------------------ tokens
 

@@ -47,6 +47,8 @@ MAX_PAGES = 50  # a search reads at most this many pages before it gives up (can
 CLOCK_SKEW = timedelta(minutes=10)  # a search starts this long before the first send
 
 
+SANDBOX_TOKEN = "2.00sandbox-service-token"  # noqa: S105 - the sandbox service's own token
+
 class WeiboChannel(Channel[WeiboSettings]):
     """A Weibo account: share.json posts, comments as follow-ups, destroy.json to retract."""
 
@@ -65,9 +67,15 @@ class WeiboChannel(Channel[WeiboSettings]):
         self.limiter: HourlyLimiter = limiter_for(name, settings.base_url,
                                                   settings.posts_per_hour, context.send_log)
 
+    emulated: ClassVar[bool] = True
+
     @classmethod
-    def start_sandbox(cls, settings: ChannelSettings) -> tuple[ChannelSettings, Callable[[], None]]:
-        """Run the loopback emulator (safe domain and hourly cap from the settings) and post there."""
+    def start_sandbox(cls, settings: ChannelSettings, *, port: int = 0, host: str = "127.0.0.1",
+                      state_file: Path | None = None
+                      ) -> tuple[ChannelSettings, Callable[[], None]]:
+        """Run the loopback emulator (safe domain and hourly cap from the settings) and post
+        there; with a state file (the sandbox service) the token is a fixed one, so every
+        process using the service holds it."""
         from channels.weibo.platform import PlatformConfig
         from channels.weibo.sandbox import serve
 
@@ -75,11 +83,19 @@ class WeiboChannel(Channel[WeiboSettings]):
         config = PlatformConfig(safe_domain=settings.domain,
                                 posts_per_hour=settings.posts_per_hour,
                                 https_as_link=settings.https_counts_as_link, limit=settings.limit)
-        emulator = serve(config=config)
-        token = emulator.platform.issue_token()
-        updated = settings.model_copy(update={"base_url": emulator.url,
-                                              "access_token": SecretStr(token.value)})
-        return updated, emulator.stop
+        emulator = serve(port, config=config, state_file=state_file, host=host)
+        if state_file is None:
+            token = emulator.platform.issue_token()
+            updated = settings.model_copy(update={"base_url": emulator.url,
+                                                  "access_token": SecretStr(token.value)})
+            return updated, emulator.stop
+        emulator.platform.issue_token(value=SANDBOX_TOKEN)
+        return cls.sandbox_settings(settings, emulator.url), emulator.stop
+
+    @classmethod
+    def sandbox_settings(cls, settings: ChannelSettings, url: str) -> ChannelSettings:
+        return settings.model_copy(update={"base_url": url,
+                                           "access_token": SecretStr(SANDBOX_TOKEN)})
 
     # ------------------------------------------------------------------ prepare
 

@@ -107,16 +107,24 @@ class WordPressChannel(Channel[WordPressSettings]):
         self.api = f"{settings.base_url}wp-json/wp/v2"
         self._categories: dict[str, int] = {}
 
+    emulated: ClassVar[bool] = True
+
     @classmethod
-    def start_sandbox(cls, settings: ChannelSettings) -> tuple[ChannelSettings, Callable[[], None]]:
+    def start_sandbox(cls, settings: ChannelSettings, *, port: int = 0, host: str = "127.0.0.1",
+                      state_file: Path | None = None
+                      ) -> tuple[ChannelSettings, Callable[[], None]]:
         """Run the loopback WordPress emulator, accepting these credentials, and post there."""
-        from channels.wordpress.sandbox import serve
+        from channels.wordpress.sandbox import WordPressState, serve
 
         assert isinstance(settings, WordPressSettings)
-        emulator = serve()
+        emulator = serve(port, WordPressState(state_file=state_file), host=host)
         emulator.state.add_user(settings.username,
                                 settings.application_password.get_secret_value())
-        return settings.model_copy(update={"base_url": emulator.url}), emulator.stop
+        return cls.sandbox_settings(settings, emulator.url), emulator.stop
+
+    @classmethod
+    def sandbox_settings(cls, settings: ChannelSettings, url: str) -> ChannelSettings:
+        return settings.model_copy(update={"base_url": url})
 
     # ------------------------------------------------------------------ contract
 

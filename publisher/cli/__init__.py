@@ -92,6 +92,7 @@ def main() -> None:
         report,
         review,
         run,
+        sandbox,
         tokens,
         urgent,
         users,

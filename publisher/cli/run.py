@@ -111,6 +111,7 @@ def run(
     """运行调度器与投递进程 / Run the scheduler and the dispatcher until stopped."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from channels.base import ConfigurationError
     from publisher import cluster, release, review
     from publisher.dispatch import Dispatcher
     from publisher.errors import SchedulerBusy
@@ -126,6 +127,15 @@ def run(
     clustered = settings.enabled
     if clustered:
         cluster.bound_idle_transactions(app)
+    app.own_sandbox = True  # a sandbox service started here is this daemon's child
+    if app.shared_sandbox:
+        try:
+            shared = app.sandbox_service()
+        except ConfigurationError as exc:
+            app.close()
+            raise fail(str(exc), 3) from None
+        typer.echo(f"沙箱服务 / sandbox service (pid {shared.pid}): " + ", ".join(
+            f"{name} {entry['url']}" for name, entry in shared.channels.items()))
     wake = threading.Event()
     stop = threading.Event()
 

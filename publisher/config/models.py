@@ -244,6 +244,34 @@ class ClusterConfig(_Model):
     silent_seconds: float = Field(30, gt=0, le=3600)  # a node silent this long is presumed dead
 
 
+class SandboxConfig(_Model):
+    """The sandbox service (``publisher sandbox serve``): every channel's emulator in one
+    process on fixed ports, its state on disk, shared by every ``--sandbox`` command."""
+
+    host: str = "127.0.0.1"
+    # the first emulated channel (in the config's order) listens here, the next on +1, …;
+    # 0: any free port at each start (tests)
+    base_port: int = Field(8700, ge=0, le=65535)
+    ports: dict[str, int] = Field(default_factory=dict)  # a channel's own port, over base_port
+    state_dir: str = "var/sandbox"  # <channel>.json per emulator, service.json while it runs
+
+    @field_validator("host")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        if value not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"{value!r}: 模拟器只在本机回环地址上运行 / the emulators listen on "
+                             "loopback only (127.0.0.1)")
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _port_range(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, port in value.items():
+            if not 0 < port < 65536:
+                raise ValueError(f"{name}: {port} 不是端口号 / is not a port number (1-65535)")
+        return value
+
+
 class Config(_Model):
     """The whole of schedules.yaml."""
 
@@ -262,6 +290,8 @@ class Config(_Model):
     report: ReportConfig = ReportConfig()
     checks: ChecksConfig = ChecksConfig()  # content checks (publisher/scan)
     intake: IntakeConfig = IntakeConfig()
+    # the shared sandbox service; absent: each --sandbox process starts its own emulators
+    sandbox: SandboxConfig | None = None
 
     @field_validator("timezone")
     @classmethod

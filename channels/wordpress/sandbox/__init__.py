@@ -27,11 +27,12 @@ class Emulator(Loopback[Server]):
         super().stop()
 
 
-def serve(port: int = 0, state: WordPressState | None = None) -> Emulator:
-    """Start the emulator on 127.0.0.1 (port 0 = any free port) in a background thread."""
+def serve(port: int = 0, state: WordPressState | None = None,
+          host: str = "127.0.0.1") -> Emulator:
+    """Start the emulator on ``host`` (port 0 = any free port) in a background thread."""
     state = state or WordPressState()
     state.load()
-    server = Server(port, state)
+    server = Server(port, state, host)
     return Emulator(server, start(server, "wordpress-sandbox"))
 
 

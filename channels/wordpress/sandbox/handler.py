@@ -418,6 +418,6 @@ def _matches(post: dict[str, Any], term: str) -> bool:
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, state: WordPressState) -> None:
-        super().__init__(("127.0.0.1", port), Handler)
+    def __init__(self, port: int, state: WordPressState, host: str = "127.0.0.1") -> None:
+        super().__init__((host, port), Handler)
         self.state = state
