@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from channels.base import Message
 from publisher import config as config_module
 from publisher import sandbox as service
 from publisher.app import App
@@ -52,7 +53,7 @@ def _app(path: Path, *, own: bool = False) -> App:
                sandbox=True, own_sandbox=own)
 
 
-def _weibo_message(serial: int):  # type: ignore[no-untyped-def]
+def _weibo_message(serial: int) -> Message:
     message = _message(serial)
     return replace(message, body="本周共抽检食品 120 批次，不合格 2 批次。", body_format="text")
 
