@@ -221,6 +221,11 @@ def test_readme_first_command_publishes_the_sample_release(tmp_path: Path) -> No
         bot.send_signal(signal.SIGTERM)
         assert bot.wait(30) == 0
     assert (tmp_path / "var" / "publisher.db").exists()
+    # the emulators were the sandbox service, the daemon's child: stopped with it, state kept
+    assert "sandbox service (pid" in log.read_text(encoding="utf-8")
+    sandbox = tmp_path / "var" / "sandbox"
+    assert (sandbox / "weibo-main.json").exists() and (sandbox / "wechat-main.json").exists()
+    assert not (sandbox / "service.json").exists()
 
 
 DEMO_CHANNELS = {("portal-main", "published"), ("wechat-main", "published"),
@@ -239,6 +244,10 @@ def _demo(root: Path, log: Path) -> subprocess.Popen[bytes]:
             shutil.copytree(source, copy)
         else:
             shutil.copy(source, copy)
+    config = root / "schedules.yaml"  # the sandbox service as shipped, on free ports
+    config.write_text(config.read_text(encoding="utf-8").replace("  base_port: 8700",
+                                                                 "  base_port: 0"),
+                      encoding="utf-8")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PUBLISHER_", "WECHAT_", "WEIBO_"))}
     return subprocess.Popen(
