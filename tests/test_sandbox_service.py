@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -135,3 +137,126 @@ def test_cli_status_reset_and_serve(project: Path, tmp_path: Path) -> None:
         if serving.poll() is None:
             serving.terminate()
             serving.wait(timeout=20)
+
+
+PUBLISHER = str(Path(sys.executable).parent / "publisher")
+PASSWORD = "duty-officer-password-1"
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def _wait(condition: Callable[[], object], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _daemon(project: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``publisher run --sandbox`` with its API on a free port; the process and the API's URL."""
+    start = log.read_text(encoding="utf-8") if log.exists() else ""
+    bot = subprocess.Popen([PUBLISHER, "run", "--sandbox", "--no-serve", "--web-port", "0",
+                            "--poll-seconds", "0.1", "--json-logs"],
+                           env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                           cwd=project.parent)
+
+    def api() -> str | None:
+        found = re.search(r"HTTP API at (http://127\.0\.0\.1:\d+/)",
+                          log.read_text(encoding="utf-8")[len(start):])
+        return found.group(1) if found else None
+    _wait(lambda: api() and "run.started" in log.read_text(encoding="utf-8")[len(start):], 60,
+          "the daemon")
+    url = api()
+    assert url is not None
+    return bot, url
+
+
+def _held(project: Path) -> dict[str, dict[str, int]]:
+    running = service.running(config_module.load(project))
+    assert running is not None, "the sandbox service is not running"
+    return {name: service.counts(entry["kind"], entry["url"])
+            for name, entry in running.channels.items()}
+
+
+def _wechat_items(held: dict[str, dict[str, int]]) -> int:
+    return held["wechat-main"]["articles"] + held["wechat-main"]["mass_sends"]
+
+
+def test_a_drill_through_api_cli_and_console_survives_a_daemon_restart(
+        project: Path, tmp_path: Path) -> None:
+    """The daemon with --sandbox: an incident opened through the API, the daemon restarted, an
+    update from the CLI in a second terminal and a withdrawal from the console each land on
+    every emulator (counted there): one sandbox, remembered across the restart."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PUBLISHER_", "WECHAT_", "WEIBO_"))}
+    env["PUBLISHER_ACTOR"] = "staff:test"
+    log = tmp_path / "run.log"
+    made = subprocess.run([PUBLISHER, "tokens", "add", "duty-bot", "--role", "urgent", "-c",
+                           str(project)], env=env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.splitlines()[0].strip()
+    user = subprocess.run([PUBLISHER, "users", "add", "duty", "--role", "urgent",
+                           "--password-stdin", "-c", str(project)], input=PASSWORD + "\n",
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert user.returncode == 0, user.stderr
+
+    bot, api = _daemon(project, env, log)
+    try:
+        opened = requests.post(f"{api}api/urgent", headers={"Authorization": f"Bearer {token}"},
+                               json={"title": "某高架桥发生垮塌", "area": "某区某高架桥",
+                                     "severity": "较大", "status": "Exercise",
+                                     "facts": "今日9时40分，某高架桥一段桥面垮塌，现场已封闭。",
+                                     "instruction": "请绕行。"}, timeout=30)
+        assert opened.status_code == 201, opened.text
+        key = opened.json()["incident"]
+        _wait(lambda: _held(project)["weibo-main"]["live"] == 1
+              and _wechat_items(_held(project)) == 1, 60, "the first report")
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(30) == 0
+    assert service.running(config_module.load(project)) is None  # stopped with its daemon
+
+    bot, api = _daemon(project, env, log)
+    try:
+        assert _held(project)["weibo-main"] == {"posts": 1, "live": 1, "comments": 0}
+        update = subprocess.run([PUBLISHER, "urgent", "--update", key, "--facts",
+                                 "截至10时，已有3人送医救治。", "--yes", "--sandbox", "-c",
+                                 str(project)], env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert update.returncode == 0, update.stdout + update.stderr
+        # the update: a comment under the Weibo post, a new WeChat article (the first report
+        # was the day's mass send)
+        _wait(lambda: _held(project)["weibo-main"]["comments"] == 1
+              and _wechat_items(_held(project)) == 2, 60, "the update")
+
+        browser = requests.Session()
+        form = browser.get(f"{api}login", timeout=30)
+        signed = browser.post(f"{api}login", data={"csrf_token": CSRF.findall(form.text)[0],
+                                                    "name": "duty", "password": PASSWORD},
+                              allow_redirects=False, timeout=30)
+        assert signed.status_code == 303, signed.text[-500:]
+        page = browser.get(f"{api}incidents/{key}", timeout=30)
+        preview = browser.post(f"{api}incidents/{key}/cancel/preview",
+                               data={"reason": "经核实，信息有误",
+                                     "csrf_token": CSRF.findall(page.text)[0]}, timeout=30)
+        assert preview.status_code == 200 and "确认撤回" in preview.text, preview.text[-2000:]
+        start = preview.text.index(f'action="/incidents/{key}/cancel"')
+        fields = HIDDEN.findall(preview.text[start:preview.text.index("</form>", start)])
+        done = browser.post(f"{api}incidents/{key}/cancel",
+                            data=[(html.unescape(n), html.unescape(v)) for n, v in fields],
+                            allow_redirects=False, timeout=30)
+        assert done.status_code == 303, done.text[-2000:]
+        try:
+            _wait(lambda: _held(project)["weibo-main"]["live"] == 0
+                  and _held(project)["wechat-main"]["live"] == 0, 60, "the withdrawal")
+        except AssertionError:
+            raise AssertionError((_held(project), log.read_text(encoding="utf-8")[-3000:])) \
+                from None
+        held = _held(project)
+        assert held["weibo-main"] == {"posts": 1, "live": 0, "comments": 1}
+        assert _wechat_items(held) == 2  # nothing sent twice
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(30) == 0
