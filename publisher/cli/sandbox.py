@@ -10,9 +10,6 @@ from types import FrameType
 
 import typer
 
-from channels import registry
-from publisher import sandbox as service
-from publisher.app import channel_values
 from publisher.cli import CONFIG_OPTION, cli, fail, load_config
 
 sandbox_cli = typer.Typer(help="沙箱（各平台模拟器）/ The sandbox: every platform's emulator.",
@@ -24,6 +21,10 @@ cli.add_typer(sandbox_cli, name="sandbox")
 def serve(config: Path = CONFIG_OPTION) -> None:
     """在前台运行所有模拟器（端口见 sandbox:，状态存于 var/sandbox/）/ Run every channel's emulator
     in one process in the foreground (ports from sandbox:, state kept under var/sandbox/)."""
+    from channels import registry
+    from publisher import sandbox as service
+    from publisher.app import channel_values
+
     loaded = load_config(config)
 
     def settings(name: str) -> object:
@@ -56,6 +57,8 @@ def serve(config: Path = CONFIG_OPTION) -> None:
 @sandbox_cli.command("status")
 def status(config: Path = CONFIG_OPTION) -> None:
     """列出各模拟器的地址与已发布数量 / List each emulator's URL and what it holds."""
+    from publisher import sandbox as service
+
     loaded = load_config(config)
     running = service.running(loaded)
     if running is None:
@@ -76,6 +79,8 @@ def status(config: Path = CONFIG_OPTION) -> None:
 @sandbox_cli.command("reset")
 def reset(config: Path = CONFIG_OPTION) -> None:
     """清空所有模拟器的状态（服务须先停止）/ Clear every emulator's state (stop the service first)."""
+    from publisher import sandbox as service
+
     loaded = load_config(config)
     try:
         removed = service.reset(loaded)
@@ -88,6 +93,8 @@ def reset(config: Path = CONFIG_OPTION) -> None:
 @sandbox_cli.command("stop")
 def stop(config: Path = CONFIG_OPTION) -> None:
     """停止运行中的沙箱服务（状态保留）/ Stop the running sandbox service (its state is kept)."""
+    from publisher import sandbox as service
+
     loaded = load_config(config)
     running = service.running(loaded)
     if running is None:
