@@ -32,23 +32,24 @@ def serve(config: Path = CONFIG_OPTION) -> None:
         return cls.settings_model.model_validate(
             channel_values(loaded, name, None, lenient=True, placeholders=True))
 
-    try:
-        running, stop = service.serve(loaded, settings)
-    except service.SandboxError as exc:
-        raise fail(str(exc), 3) from None
     done = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         done.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)  # before service.json names this process
     signal.signal(signal.SIGINT, on_signal)
+    try:
+        running, stop = service.serve(loaded, settings)
+    except service.SandboxError as exc:
+        raise fail(str(exc), 3) from None
     typer.echo(f"沙箱服务 / sandbox service (pid {running.pid}), "
                f"状态 / state in {service.state_dir(loaded)}")
     for name, entry in running.channels.items():
         typer.echo(f"  {name} ({entry['kind']}): {entry['url']}", )
     try:
-        done.wait()
+        while not done.wait(0.5):  # a bounded wait: the signal handler runs between waits
+            pass
     finally:
         stop()
         typer.echo("沙箱服务已停止 / sandbox service stopped")
