@@ -20,7 +20,7 @@ import requests
 from channels.base import Message
 from publisher import config as config_module
 from publisher import sandbox as service
-from publisher.app import App
+from publisher.app import App, channel_values
 from publisher.store import Store
 from tests.test_channel_contract import KEY, _message
 
@@ -260,3 +260,17 @@ def test_a_drill_through_api_cli_and_console_survives_a_daemon_restart(
     finally:
         bot.send_signal(signal.SIGTERM)
         assert bot.wait(30) == 0
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_no_real_secret_goes_to_the_sandbox_service(project: Path, shared: bool) -> None:
+    """With the sandbox service every secret is its placeholder, even when the real one is in
+    the environment; a private sandbox still reads the environment as before."""
+    app = App(loaded=config_module.load(project), store=Store("sqlite://", migrate=False),
+              sandbox=True, environ={"WECHAT_APP_SECRET": "real-secret-of-the-account",
+                                     "PUBLISHER_SANDBOX": "service" if shared else "private"})
+    assert app.shared_sandbox is shared
+    values = channel_values(app.loaded, "wechat-main", app.environ, lenient=True,
+                            placeholders=app.shared_sandbox)
+    assert values["app_secret"] == ("sandbox-wechat_app_secret" if shared
+                                    else "real-secret-of-the-account")
