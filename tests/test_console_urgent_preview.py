@@ -31,7 +31,7 @@ from tests.support.project import ROOT, SHANGHAI
 from tests.support.urgent_console import CONFIG, POST, drain_all, form_pairs, hidden_fields
 
 PREVIEWED = datetime(2026, 12, 2, 9, 40, 15, tzinfo=SHANGHAI)  # seconds in the page's address
-_CARD = re.compile(r'<article class="preview" data-channel="(?P<name>[^"]+)" data-action="'
+_CARD = re.compile(r'<article [^>]*class="preview" data-channel="(?P<name>[^"]+)" data-action="'
                    r'(?P<action>[^"]+)" data-ok="true">.*?<div class="preview-text">'
                    r'(?P<text>.*?)</div>', re.DOTALL)
 

@@ -147,7 +147,8 @@ def test_console_refuses_a_channel_listed_twice(console: Console) -> None:
     for path in ("/urgent/preview", "/urgent"):
         page = post_form(browser, path, twice)
         assert page.status_code == 422, (path, page.status_code)
-        assert '<li data-problem-for="channels">发布渠道重复选择了：mem-a。</li>' in page.text
+        assert ('<li data-problem-for="channels"><a href="#field-channels">发布渠道重复选择了：mem-a。'
+                '</a></li>') in page.text
     live = post_form(browser, "/urgent/preview.json", twice)
     assert live.status_code == 422 and "mem-a" in live.json()["fields"]["channels"]
     assert table_counts(console.app)[0] == 0
