@@ -24,11 +24,15 @@ pytest_plugins = ["tests.support.api",  # api: the urgent App's HTTP API with a 
                   "tests.support.urgent"]  # urgent_app: the small project with an urgent section
 
 
-@pytest.fixture(autouse=True)
-def _private_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test's --sandbox App (and the processes it starts) runs emulators of its own, not
-    the shared sandbox service a copied schedules.yaml names; tests of the service unset it."""
-    monkeypatch.setenv("PUBLISHER_SANDBOX", "private")
+@pytest.fixture(autouse=True, scope="session")
+def _private_sandbox() -> Iterator[None]:
+    """Each --sandbox App of the run (and the processes it starts) runs emulators of its own,
+    not the shared sandbox service a copied schedules.yaml names, from the session's start, so
+    that module-scoped fixtures (the accessibility world) start no detached service either;
+    tests of the service unset it for themselves."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PUBLISHER_SANDBOX", "private")
+        yield
 
 
 @pytest.fixture(autouse=True)
